@@ -31,8 +31,7 @@ class Format(enum.Enum):
 
     @classmethod
     def for_path(cls, path: str) -> Format:
-        """The store sops picks from a file's extension; anything unknown is binary."""
-        lower = path.lower()
+        """The store sops picks from a file's extension (case-sensitive); else binary."""
         for suffix, fmt in (
             (".yaml", cls.YAML),
             (".yml", cls.YAML),
@@ -40,7 +39,7 @@ class Format(enum.Enum):
             (".env", cls.DOTENV),
             (".ini", cls.INI),
         ):
-            if lower.endswith(suffix):
+            if path.endswith(suffix):
                 return fmt
         return cls.BINARY
 

