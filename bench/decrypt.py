@@ -1,0 +1,91 @@
+"""Time `secretsctl decrypt` against the real `sops decrypt` on the same YAML files.
+
+Run with the project's venv: `.venv/bin/python bench/decrypt.py [--runs N]`.
+
+For 10, 1,000 and 10,000 keys it writes a plaintext YAML file of random string values,
+encrypts it with real sops to a throw-away age key, checks that both tools print the same
+bytes, then runs the two commands alternately and prints the median wall time of each and the
+ratio ours/sops. Targets: <= 3.0 at 10 keys, <= 1.0 at 1,000, <= 0.7 at 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {10: 3.0, 1_000: 1.0, 10_000: 0.7}
+
+
+def tool(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if not candidate.exists():
+        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
+    return str(candidate)
+
+
+def make_files(folder: Path, keys: int, env: dict[str, str], recipient: str, sops: str) -> Path:
+    rng = random.Random(keys)
+    lines = [
+        f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}"
+        for i in range(keys)
+    ]
+    plain = folder / f"plain_{keys}.yaml"
+    plain.write_text("\n".join(lines) + "\n")
+    encrypted = folder / f"secrets_{keys}.yaml"
+    out = subprocess.run(
+        [sops, "encrypt", "--age", recipient, str(plain)], env=env, capture_output=True, check=True
+    )
+    encrypted.write_bytes(out.stdout)
+    plain.unlink()
+    return encrypted
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=0, help="runs per tool and size (0: auto)")
+    args = parser.parse_args()
+    import pyrage
+
+    sops, ours = tool("sops"), tool("secretsctl")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        identity = pyrage.x25519.Identity.generate()
+        key_file = folder / "keys.txt"
+        key_file.write_text(f"{identity}\n")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
+               "SOPS_AGE_KEY_FILE": str(key_file)}  # fmt: skip
+        print(f"{'keys':>7} {'sops ms':>9} {'ours ms':>9} {'ours/sops':>10} {'target':>7}")
+        for keys, target in TARGETS.items():
+            path = make_files(folder, keys, env, str(identity.to_public()), sops)
+            theirs_out = subprocess.run([sops, "decrypt", str(path)], env=env, capture_output=True)
+            ours_out = subprocess.run([ours, "decrypt", str(path)], env=env, capture_output=True)
+            if theirs_out.returncode or ours_out.returncode or theirs_out.stdout != ours_out.stdout:
+                sys.exit(f"bench: outputs differ at {keys} keys; fix that before timing")
+            runs = args.runs or (21 if keys < 10_000 else 7)
+            times: dict[str, list[float]] = {"sops": [], "ours": []}
+            for _ in range(runs):
+                times["sops"].append(timed([sops, "decrypt", str(path)], env))
+                times["ours"].append(timed([ours, "decrypt", str(path)], env))
+            theirs_ms = statistics.median(times["sops"]) * 1000
+            ours_ms = statistics.median(times["ours"]) * 1000
+            ratio = ours_ms / theirs_ms
+            verdict = "ok" if ratio <= target else "OVER"
+            print(f"{keys:>7} {theirs_ms:>9.1f} {ours_ms:>9.1f} {ratio:>10.2f} {target:>7.1f} {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The ``secretsctl`` command line: a thin click layer over the importable core.
+
+Commands parse arguments, call the core, and print its results through :class:`App`. Heavy
+modules (cryptography, pyrage, ruamel) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ExitCode, SecretsctlError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SECRETSCTL_DEBUG",
+    help="Show a traceback for internal errors (never local variables). Env: SECRETSCTL_DEBUG.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.version_option(package_name="secretsctl", prog_name="secretsctl")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Decrypt, encrypt and activate sops secrets (sops 3.11 file format, age keys)."""
+    ctx.obj = App(debug=debug, quiet=quiet)
+
+
+def _register() -> None:
+    from secretsctl.cli import keys_cmd, sops_cmd
+
+    cli.add_command(sops_cmd.decrypt)
+    cli.add_command(sops_cmd.encrypt)
+    cli.add_command(keys_cmd.ssh_to_age)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; expected errors become one line and an exit code."""
+    app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
+    except SecretsctlError as error:
+        app.fail(error)
+    except click.exceptions.NoArgsIsHelp as exc:  # pragma: no cover - depends on click version
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        raise SystemExit(ExitCode.CONFLICTING_PARAMETERS) from None
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "secretsctl"
+        app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
+    except click.Abort:
+        app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)
+    except KeyboardInterrupt:
+        app.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(ExitCode.OK) from None
+    except Exception as exc:
+        if app.debug:
+            import traceback
+
+            # Frames and the type only: locals, or the message of an unexpected exception,
+            # could hold decrypted values.
+            traceback.print_tb(exc.__traceback__)
+        app.abort(
+            f"internal error ({type(exc).__name__}); this is a bug in secretsctl",
+            ExitCode.GENERIC,
+            hint="run again with --debug for a traceback, and report it",
+        )

@@ -1,0 +1,68 @@
+"""The application object every command gets in ``ctx.obj``: all output goes through it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import IO, NoReturn
+
+from secretsctl.errors import ExitCode, SecretsctlError
+
+PROG = "secretsctl"
+
+
+@dataclass
+class App:
+    """Output by verbosity, and the only exit path for expected errors."""
+
+    debug: bool = False
+    quiet: bool = False
+
+    @staticmethod
+    def _line(kind: str, text: str, stream: IO[str] | None = None) -> None:
+        out = stream or sys.stderr
+        for line in text.splitlines() or [""]:
+            out.write(f"{PROG}: {kind}{line}\n")
+        out.flush()
+
+    def display_error(self, text: str) -> None:
+        """An error line on stderr."""
+        self._line("error: ", text)
+
+    def display_warning(self, text: str) -> None:
+        """A warning line on stderr, unless quiet."""
+        if not self.quiet:
+            self._line("warning: ", text)
+
+    def display_hint(self, text: str) -> None:
+        """A hint line on stderr."""
+        self._line("hint: ", text)
+
+    def display_info(self, text: str) -> None:
+        """An informational line on stderr, unless quiet."""
+        if not self.quiet:
+            self._line("", text)
+
+    def abort(self, text: str, code: int = ExitCode.GENERIC, hint: str | None = None) -> NoReturn:
+        """Print ``secretsctl: error: …`` (and a hint) and exit with ``code``."""
+        self.display_error(text)
+        if hint:
+            self.display_hint(hint)
+        raise SystemExit(int(code))
+
+    def fail(self, error: SecretsctlError) -> NoReturn:
+        """Abort with an expected error's message, hint and exit code."""
+        self.abort(error.message, error.exit_code, error.hint)
+
+    def write_stdout(self, data: bytes, *, plaintext: bool, force: bool = False) -> None:
+        """Write command output; plaintext is refused on a terminal unless forced."""
+        stream = sys.stdout.buffer
+        if plaintext and not force and os.isatty(sys.stdout.fileno()):
+            self.abort(
+                "refusing to print decrypted secrets to a terminal",
+                ExitCode.CONFLICTING_PARAMETERS,
+                hint="use --output FILE, pipe the output, or pass --force",
+            )
+        stream.write(data)
+        stream.flush()

@@ -1,0 +1,285 @@
+"""sops-compatible commands: ``decrypt`` and ``encrypt``, spelled and exiting as sops does."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
+
+if TYPE_CHECKING:
+    from secretsctl.sops.creation_rules import SopsConfig
+    from secretsctl.sops.stores import Format
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+
+def _common_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.argument("file", required=False, type=click.Path(dir_okay=False)),
+            click.option(
+                "--input-type",
+                type=click.Choice(FORMATS),
+                help="Store of the input; by default from the file's extension.",
+            ),
+            click.option(
+                "--output-type",
+                type=click.Choice(FORMATS),
+                help="Store of the output; by default the input's.",
+            ),
+            click.option(
+                "--output", type=click.Path(dir_okay=False), help="Write the result to this file."
+            ),
+            click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
+            click.option(
+                "--filename-override",
+                help="Use this name instead of FILE for the store and .sops.yaml (needed for stdin).",
+            ),
+            click.option(
+                "--config",
+                "config_path",
+                envvar="SOPS_CONFIG",
+                type=click.Path(dir_okay=False),
+                help="Path of .sops.yaml; by default searched upward from the current directory."
+                " Env: SOPS_CONFIG.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+class _Io:
+    """Where a command reads from and writes to, resolved once from its options."""
+
+    def __init__(
+        self,
+        file: str | None,
+        input_type: str | None,
+        output_type: str | None,
+        output: str | None,
+        in_place: bool,
+        filename_override: str | None,
+    ) -> None:
+        from secretsctl.sops.stores import Format
+
+        self.from_stdin = file is None or file == "-"
+        if self.from_stdin and in_place:
+            raise UsageError("cannot use --in-place when reading from stdin")
+        if in_place and output:
+            raise UsageError("cannot operate on both --output and --in-place")
+        self.path = None if self.from_stdin else Path(os.path.abspath(file))  # type: ignore[arg-type]
+        if self.path is not None and not self.path.exists():
+            raise InputError(
+                f"cannot operate on non-existent file {file!r}",
+                exit_code=ExitCode.NO_FILE_SPECIFIED,
+            )
+        name = filename_override or (str(self.path) if self.path else None)
+        if name is None and input_type is None:
+            raise UsageError(
+                "reading from stdin needs --input-type or --filename-override",
+            )
+        self.name = os.path.abspath(name) if name else None
+        self.label = file if file and not self.from_stdin else "<stdin>"
+        self.input_format = Format(input_type) if input_type else Format.for_path(name or "")
+        self.output_format = (
+            Format(output_type)
+            if output_type
+            else (Format.for_path(name) if name else self.input_format)
+        )
+        self.output = Path(output) if output else None
+        self.in_place = in_place
+
+    def read(self) -> bytes:
+        try:
+            if self.path is None:
+                return sys.stdin.buffer.read()
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {self.label}: {exc.strerror}") from None
+
+    def write(self, app: App, data: bytes, *, plaintext: bool, force: bool = False) -> None:
+        from secretsctl import fsutil
+
+        if self.in_place:
+            assert self.path is not None  # noqa: S101 - guarded in __init__
+            fsutil.write_atomic(self.path, data)
+        elif self.output is not None:
+            fsutil.write_atomic(self.output, data, mode=0o600 if plaintext else None)
+        else:
+            app.write_stdout(data, plaintext=plaintext, force=force)
+
+
+def _sops_config(config_path: str | None) -> SopsConfig | None:
+    from secretsctl.sops.creation_rules import find_config, load_config
+
+    path, warning = find_config(Path.cwd(), config_path)
+    if path is None:
+        return None
+    return load_config(path, warning)
+
+
+@click.command()
+@_common_options
+@click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
+@click.option("--ignore-mac", is_flag=True, help="Skip the MAC check (never use at boot).")
+@click.option("--force", is_flag=True, help="Print plaintext even when stdout is a terminal.")
+@click.pass_obj
+def decrypt(
+    app: App,
+    file: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    output: str | None,
+    in_place: bool,
+    filename_override: str | None,
+    config_path: str | None,
+    extract: str | None,
+    ignore_mac: bool,
+    force: bool,
+) -> None:
+    """Decrypt FILE (or stdin) and print the plaintext as sops prints it."""
+    from secretsctl.api import decrypt_to_bytes
+    from secretsctl.keys.sources import load_identities
+
+    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    if extract is not None:
+        from secretsctl.sops.codec import parse_tree_path
+
+        parse_tree_path(extract)
+    config = _sops_config(config_path)
+    if config is not None and config.warning:
+        app.display_warning(config.warning)
+    data = io.read()
+    result = decrypt_to_bytes(
+        data,
+        input_format=io.input_format,
+        output_format=io.output_format,
+        identities=load_identities(),
+        label=io.label,
+        extract=extract,
+        ignore_mac=ignore_mac,
+        stores=config.stores if config else None,
+    )
+    for warning in result.warnings:
+        app.display_warning(warning)
+    io.write(app, result.output.reveal(), plaintext=True, force=force)
+
+
+_RULE_OPTIONS = (
+    ("unencrypted_suffix", "Keys ending with this suffix stay in cleartext."),
+    ("encrypted_suffix", "Only keys ending with this suffix are encrypted."),
+    ("unencrypted_regex", "Keys matching this regex stay in cleartext."),
+    ("encrypted_regex", "Only keys matching this regex are encrypted."),
+    ("unencrypted_comment_regex", "Values under a comment matching this regex stay in cleartext."),
+    ("encrypted_comment_regex", "Only values under a comment matching this regex are encrypted."),
+)
+
+
+def _rule_options(func: Any) -> Any:
+    for name, text in reversed(_RULE_OPTIONS):
+        func = click.option("--" + name.replace("_", "-"), name, help=text)(func)
+    return func
+
+
+@click.command()
+@_common_options
+@click.option(
+    "-a",
+    "--age",
+    envvar="SOPS_AGE_RECIPIENTS",
+    help="Comma-separated age recipients (age1… or ssh-ed25519 …); by default the matching"
+    " .sops.yaml creation rule. Env: SOPS_AGE_RECIPIENTS.",
+)
+@_rule_options
+@click.option(
+    "--mac-only-encrypted", is_flag=True, help="Leave unencrypted values out of the MAC."
+)
+@click.option(
+    "--shamir-secret-sharing-threshold",
+    "threshold",
+    type=click.IntRange(min=2),
+    help="How many key groups must open the file (with several key groups).",
+)
+@click.pass_obj
+def encrypt(
+    app: App,
+    file: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    output: str | None,
+    in_place: bool,
+    filename_override: str | None,
+    config_path: str | None,
+    age: str | None,
+    mac_only_encrypted: bool,
+    threshold: int | None,
+    **rule_flags: str | None,
+) -> None:
+    """Encrypt FILE (or stdin) to age recipients and print the sops file."""
+    from secretsctl.api import encrypt_to_bytes, indent_for
+    from secretsctl.sops.codec import EncryptionSettings
+    from secretsctl.sops.creation_rules import CreationRule, rule_for
+    from secretsctl.sops.stores import Format
+    from secretsctl.sops.tree import CryptRule
+
+    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    config = _sops_config(config_path)
+    if config is not None and config.warning:
+        app.display_warning(config.warning)
+    flags = [(name, value) for name, value in rule_flags.items() if value]
+    creation: CreationRule | None = None
+    if config is not None:
+        try:
+            creation = rule_for(config, Path(io.name or "stdin"))
+        except ConfigError:
+            # With --age the keys are given; a rule only adds settings, so none matching is fine.
+            if not age:
+                raise
+    if not age and creation is None:
+        raise UsageError(
+            "config file not found, or has no creation rules, and no keys provided through"
+            " command line options",
+            hint="pass --age RECIPIENT, or create a .sops.yaml with a creation rule",
+        )
+    rule = CryptRule(*flags[0]) if len(flags) == 1 else None
+    if len(flags) > 1:
+        raise UsageError(
+            "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex,"
+            " unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the"
+            " same file"
+        )
+    if rule is None and creation is not None:
+        rule = creation.rule
+    if age:
+        groups: tuple[tuple[str, ...], ...] = (
+            tuple(part.strip() for part in age.split(",") if part.strip()),
+        )
+    else:
+        assert creation is not None  # noqa: S101 - set above when --age is absent
+        groups = creation.key_groups
+    if io.output_format is Format.BINARY and (rule is not None or mac_only_encrypted):
+        app.display_warning("crypt rules do not apply to the binary store; they are ignored")
+        rule, mac_only_encrypted = None, False
+    settings = EncryptionSettings(
+        key_groups=groups,
+        rule=rule,
+        mac_only_encrypted=mac_only_encrypted or bool(creation and creation.mac_only_encrypted),
+        shamir_threshold=threshold or (creation.shamir_threshold if creation else None),
+        indent=indent_for(io.output_format, config.stores if config else None),
+    )
+    data = io.read()
+    out = encrypt_to_bytes(
+        data,
+        input_format=io.input_format,
+        output_format=io.output_format,
+        settings=settings,
+        label=io.label,
+    )
+    io.write(app, out, plaintext=False)

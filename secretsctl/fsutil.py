@@ -1,0 +1,95 @@
+"""Writing files as transactions: final mode on the descriptor, fsync, rename.
+
+A reader never sees a half-written file: the bytes go to a new file created with
+``O_CREAT|O_EXCL|O_NOFOLLOW`` beside the target, get their final owner and mode on the open
+descriptor, are synced, and the file is renamed over the target. Any failure removes the
+temporary file and leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from secretsctl.errors import OutputError
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    uid: int = -1,
+    gid: int = -1,
+) -> None:
+    """Replace ``path`` with ``data`` atomically.
+
+    ``mode`` defaults to the existing file's mode, else ``0o666 & ~umask``; an existing file's
+    owner and group are kept unless ``uid``/``gid`` say otherwise. A symlink at ``path`` is
+    followed, so the file it points to is replaced.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    if mode is None:
+        mode = existing.st_mode & 0o7777 if existing else 0o666 & ~current_umask()
+    if existing is not None:
+        uid = existing.st_uid if uid == -1 else uid
+        gid = existing.st_gid if gid == -1 else gid
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(temporary, flags, 0o600)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        try:
+            if (uid != -1 or gid != -1) and (uid, gid) != (os.geteuid(), os.getegid()):
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, target)
+    except OSError as exc:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

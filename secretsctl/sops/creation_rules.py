@@ -1,0 +1,205 @@
+"""``.sops.yaml``: finding it, its creation rules, and its store settings.
+
+The file is found as sops 3.11 finds it: ``--config``/``SOPS_CONFIG``, else ``.sops.yaml`` in the
+current directory or one of up to 100 parents (``.sops.yml`` is ignored, with a warning). The
+first creation rule whose ``path_regex`` is found in the file's path, relative to the config's
+directory, wins.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from secretsctl.errors import ConfigError, ExitCode
+from secretsctl.sops.tree import RULE_FIELDS, Branch, CryptRule
+
+CONFIG_NAME: Final = ".sops.yaml"
+ALTERNATE_NAME: Final = ".sops.yml"
+MAX_DEPTH: Final = 100
+_UNSUPPORTED_KEYS: Final = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Per-store indentation from the ``stores:`` section (None: the store's default)."""
+
+    yaml_indent: int | None = None
+    json_indent: int | None = None
+    json_binary_indent: int | None = None
+
+
+@dataclass(frozen=True)
+class CreationRule:
+    """The encryption settings a creation rule gives a file."""
+
+    key_groups: tuple[tuple[str, ...], ...]
+    shamir_threshold: int | None = None
+    rule: CryptRule | None = None
+    mac_only_encrypted: bool = False
+
+
+@dataclass(frozen=True)
+class SopsConfig:
+    """A parsed ``.sops.yaml``."""
+
+    path: Path
+    creation_rules: tuple[Branch, ...]
+    stores: StoreSettings
+    warning: str | None = None
+
+
+def find_config(cwd: Path, explicit: str | None = None) -> tuple[Path | None, str | None]:
+    """Locate ``.sops.yaml``; returns the path (or None) and a warning about ``.sops.yml``."""
+    if explicit:
+        return Path(explicit), None
+    alternate: Path | None = None
+    folder = cwd
+    for _ in range(MAX_DEPTH):
+        candidate = folder / CONFIG_NAME
+        if candidate.exists():
+            warning = None
+            if alternate is not None:
+                warning = f"ignoring {alternate}: the config file must be called {CONFIG_NAME}"
+            return candidate, warning
+        if alternate is None and (folder / ALTERNATE_NAME).exists():
+            alternate = folder / ALTERNATE_NAME
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if alternate is not None:
+        return None, f"ignoring {alternate}: the config file must be called {CONFIG_NAME}"
+    return None, None
+
+
+def _indent(stores: Any, name: str) -> int | None:
+    if not isinstance(stores, Branch):
+        return None
+    section = stores.get(name)
+    if not isinstance(section, Branch):
+        return None
+    value = section.get("indent")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def load_config(path: Path, warning: str | None = None) -> SopsConfig:
+    """Read and parse ``.sops.yaml``."""
+    from secretsctl.errors import SecretsctlError
+    from secretsctl.sops.stores import yaml as yaml_store
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}", exit_code=ExitCode.ERROR_READING_CONFIG
+        ) from None
+    try:
+        documents = yaml_store.load_plain(data) if data.strip() else [Branch()]
+    except SecretsctlError as exc:
+        raise ConfigError(
+            f"{path}: {exc.message}", exit_code=ExitCode.ERROR_READING_CONFIG
+        ) from None
+    root = documents[0]
+    rules = root.get("creation_rules")
+    if rules is not None and not isinstance(rules, list):
+        raise ConfigError(f"{path}: `creation_rules` must be a list")
+    stores = root.get("stores")
+    return SopsConfig(
+        path=path,
+        creation_rules=tuple(r for r in (rules or []) if isinstance(r, Branch)),
+        stores=StoreSettings(
+            _indent(stores, "yaml"), _indent(stores, "json"), _indent(stores, "json_binary")
+        ),
+        warning=warning,
+    )
+
+
+def _key_list(value: Any, name: str, where: str) -> list[str]:
+    """A key field: a comma-separated string (entries trimmed) or a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and not isinstance(value, Branch):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{where}: invalid {name} key configuration: expected strings")
+        return list(value)
+    raise ConfigError(f"{where}: invalid {name} key configuration: expected a string or a list")
+
+
+def _group_recipients(group: Branch, where: str) -> list[str]:
+    for name in ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault"):
+        if group.get(name):
+            raise ConfigError(
+                f"{where}: the key group lists {name} keys; secretsctl encrypts to age"
+                " recipients only",
+                hint="use age recipients (age1… or ssh-ed25519 …) in this rule",
+            )
+    recipients = _key_list(group.get("age"), "age", where)
+    for merged in group.get("merge") or []:
+        if isinstance(merged, Branch):
+            recipients.extend(_group_recipients(merged, where))
+    return list(dict.fromkeys(recipients))
+
+
+def _rule_settings(raw: Branch, where: str) -> CreationRule:
+    rules = [(name, raw.get(name)) for name in RULE_FIELDS if raw.get(name)]
+    if len(rules) > 1:
+        raise ConfigError(
+            f"{where}: cannot use more than one of encrypted_suffix, unencrypted_suffix,"
+            " encrypted_regex, unencrypted_regex, encrypted_comment_regex, or"
+            " unencrypted_comment_regex for the same rule"
+        )
+    raw_groups = raw.get("key_groups")
+    if raw_groups:
+        groups = tuple(
+            tuple(_group_recipients(g, f"{where} key_groups[{i}]"))
+            for i, g in enumerate(raw_groups)
+            if isinstance(g, Branch)
+        )
+    else:
+        for name in _UNSUPPORTED_KEYS:
+            if raw.get(name):
+                raise ConfigError(
+                    f"{where}: the rule lists {name} keys; secretsctl encrypts to age"
+                    " recipients only",
+                    hint="use age recipients (age1… or ssh-ed25519 …) in this rule",
+                )
+        groups = (tuple(_key_list(raw.get("age"), "age", where)),)
+    threshold = raw.get("shamir_threshold")
+    return CreationRule(
+        key_groups=groups,
+        shamir_threshold=threshold if isinstance(threshold, int) and threshold else None,
+        rule=CryptRule(rules[0][0], str(rules[0][1])) if rules else None,
+        mac_only_encrypted=raw.get("mac_only_encrypted") is True,
+    )
+
+
+def rule_for(config: SopsConfig, file_path: Path) -> CreationRule:
+    """The first creation rule matching ``file_path`` (made absolute first)."""
+    if not config.creation_rules:
+        raise ConfigError(
+            f"{config.path} has no creation rules, and no keys were given on the command line",
+            hint="pass recipients with --age, or add a creation rule to .sops.yaml",
+        )
+    config_dir = str(config.path.resolve().parent) + os.sep
+    path = str(file_path if file_path.is_absolute() else Path.cwd() / file_path)
+    relative = path[len(config_dir) :] if path.startswith(config_dir) else path
+    for index, raw in enumerate(config.creation_rules):
+        where = f"{config.path} creation_rules[{index}]"
+        pattern = raw.get("path_regex")
+        if not pattern:
+            return _rule_settings(raw, where)
+        try:
+            matched = re.search(str(pattern), relative)
+        except re.error as exc:
+            raise ConfigError(f"{where}: can not compile path_regex: {exc}") from None
+        if matched:
+            return _rule_settings(raw, where)
+    raise ConfigError(
+        f"error loading config: no matching creation rules found in {config.path} for {path}",
+        hint="add a rule whose path_regex matches this file, or pass --age",
+    )
