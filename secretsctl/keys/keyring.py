@@ -1,0 +1,448 @@
+"""Unwrapping and wrapping the sops data key with age (pyrage).
+
+Every ``age`` entry of a sops file is a complete armoured age file with one recipient stanza,
+whose plaintext is the 32-byte data key, or with several key groups the group's 33-byte Shamir
+share (:mod:`secretsctl.keys.shamir`).
+
+:func:`unwrap_data_key` tries every loaded identity against every entry, as sops does, but in an
+order that keeps the usual case cheap: for each entry, the identities whose public key is the
+entry's recorded recipient go first, in one pyrage call (so the armour is parsed once for them),
+and the others only if those fail. A group stops at its first success, and groups stop once
+enough shares are in hand. When nothing works, :class:`NoMatchingIdentityError` (exit 128) names
+the file, its recipients, the stanza types in their age headers and every key location looked
+at, and never any key material.
+
+:func:`wrap_data_key` encrypts the data key (or each group's share) once per recipient, in the
+armour layout sops writes, and returns metadata key groups.
+
+pyrage returns immutable ``bytes``: the data key cannot be wiped from memory after use. It is
+handed around as a :class:`~secretsctl.redact.Secret` so that it at least never reaches a
+message, a log or a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
+from secretsctl.keys.sources import IdentitySet, LoadedIdentity
+from secretsctl.redact import Secret
+from secretsctl.sops.metadata import AgeKey, KeyGroup, Metadata
+
+__all__ = [
+    "DATA_KEY_SIZE",
+    "DataKeyError",
+    "KeyGroupError",
+    "NoMatchingIdentityError",
+    "Recipient",
+    "RecipientError",
+    "generate_data_key",
+    "parse_recipient",
+    "stanza_types",
+    "unwrap_data_key",
+    "wrap_data_key",
+]
+
+DATA_KEY_SIZE: Final = 32
+SHARE_SIZE: Final = DATA_KEY_SIZE + 1
+
+ARMOUR_BEGIN: Final = "-----BEGIN AGE ENCRYPTED FILE-----"
+ARMOUR_END: Final = "-----END AGE ENCRYPTED FILE-----"
+ARMOUR_COLUMNS: Final = 64
+_AGE_MAGIC: Final = b"age-encryption.org/"
+_GREASE_SUFFIX: Final = "-grease"
+# rage's text for "no identity fits"; any other decrypt error is a malformed entry.
+_NO_MATCH_TEXT: Final = "No matching keys found"
+_MAX_HEADER_LINES: Final = 4096
+
+
+class NoMatchingIdentityError(NoIdentityError):
+    """No loaded identity opens enough key groups of a file (exit 128).
+
+    The attributes carry the public facts of the message for callers that format their own:
+    the file, its age recipients, the stanza types seen and the key locations looked at.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None,
+        file: str,
+        recipients: tuple[str, ...],
+        stanza_types: tuple[str, ...],
+        locations: tuple[str, ...],
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.recipients = recipients
+        self.stanza_types = stanza_types
+        self.locations = locations
+
+
+class DataKeyError(SecretsctlError):
+    """An entry opened but its content is not a usable data key or share (exit 128)."""
+
+    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
+
+
+class RecipientError(SecretsctlError):
+    """A recipient string cannot be used for encryption (sops exits 1 here too)."""
+
+    exit_code = ExitCode.GENERIC
+
+
+class KeyGroupError(SecretsctlError):
+    """Key groups or the Shamir threshold do not allow splitting the data key."""
+
+    exit_code = ExitCode.GENERIC
+
+
+# --- reading age headers (for messages) --------------------------------------------------------
+
+
+def _armour_payload(text: str) -> bytes:
+    """Return the binary age file inside ``text``; ``ValueError`` when it is not armour."""
+    stripped = text.strip()
+    if stripped.encode("utf-8", "surrogateescape").startswith(_AGE_MAGIC):
+        return stripped.encode("utf-8", "surrogateescape")
+    lines = [line.strip() for line in stripped.splitlines()]
+    if len(lines) < 2 or lines[0] != ARMOUR_BEGIN or lines[-1] != ARMOUR_END:
+        raise ValueError("not age armour")
+    try:
+        return base64.b64decode("".join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("invalid base64 in age armour") from None
+
+
+def stanza_types(enc: str) -> tuple[str, ...]:
+    """Return the stanza types in the header of an armoured age file, in order, once each.
+
+    Grease stanzas (random types ending in ``-grease``, added by rage) are left out. Raises
+    ``ValueError`` when the text is not an age file.
+    """
+    payload = _armour_payload(enc)
+    lines = payload.split(b"\n", _MAX_HEADER_LINES)
+    if not lines[0].startswith(_AGE_MAGIC):
+        raise ValueError("not an age file")
+    found: list[str] = []
+    for line in lines[1:]:
+        if line.startswith(b"---"):
+            return tuple(found)
+        if line.startswith(b"-> "):
+            words = line[3:].split(b" ")
+            name = words[0].decode("ascii", "replace")
+            if name and not name.endswith(_GREASE_SUFFIX) and name not in found:
+                found.append(name)
+    raise ValueError("the age header does not end")
+
+
+# --- unwrapping -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _EntryOutcome:
+    recipient: str
+    reason: str
+    opened: bool = False
+
+
+@dataclass
+class _GroupOutcome:
+    outcomes: list[_EntryOutcome] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def _decrypt(data: bytes, batch: Sequence[LoadedIdentity]) -> bytes | str:
+    """Plaintext, or pyrage's error text. Never raises for bad input."""
+    import pyrage
+
+    try:
+        return bytes(pyrage.decrypt(data, [loaded.identity.reveal() for loaded in batch]))
+    except (pyrage.DecryptError, ValueError, TypeError) as error:
+        return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+
+
+def _open_entry(entry: AgeKey, identities: IdentitySet, size: int) -> bytes | _EntryOutcome:
+    data = entry.enc.lstrip().encode("utf-8", "surrogateescape")
+    likely, rest = identities.candidates(entry.recipient)
+    errors: list[str] = []
+    for batch in (likely, rest):
+        if not batch:
+            continue
+        result = _decrypt(data, batch)
+        if isinstance(result, str):
+            errors.append(result)
+            continue
+        if len(result) != size:
+            return _EntryOutcome(
+                entry.recipient, f"opened, but holds {len(result)} bytes instead of {size}", True
+            )
+        return result
+    if not errors:
+        return _EntryOutcome(entry.recipient, "no identities to try")
+    malformed = [error for error in errors if error != _NO_MATCH_TEXT]
+    if malformed:
+        return _EntryOutcome(entry.recipient, f"malformed age data ({malformed[0]})")
+    return _EntryOutcome(entry.recipient, "no identity matched")
+
+
+def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | _GroupOutcome:
+    outcome = _GroupOutcome(foreign=[key.label for key in group.foreign])
+    for entry in group.age:
+        result = _open_entry(entry, identities, size)
+        if isinstance(result, bytes):
+            return result
+        outcome.outcomes.append(result)
+    return outcome
+
+
+def _entry_stanzas(entry: AgeKey) -> tuple[str, ...]:
+    try:
+        return stanza_types(entry.enc)
+    except ValueError:
+        return ()
+
+
+def _no_match_error(
+    file: str,
+    metadata: Metadata,
+    identities: IdentitySet,
+    groups: list[tuple[int, _GroupOutcome | None]],
+    needed: int,
+) -> SecretsctlError:
+    recipients = tuple(key.recipient for group in metadata.key_groups for key in group.age)
+    types: list[str] = []
+    for group in metadata.key_groups:
+        for entry in group.age:
+            types.extend(t for t in _entry_stanzas(entry) if t not in types)
+        types.extend(key.kind for key in group.foreign if key.kind not in types)
+    opened_wrong = [o for _, g in groups if g is not None for o in g.outcomes if o.opened]
+    lines: list[str] = []
+    several = len(metadata.key_groups) > 1
+    for index, outcome in groups:
+        indent = "  "
+        if several:
+            state = "ok" if outcome is None else "FAILED"
+            lines.append(f"  group {index + 1} of {len(metadata.key_groups)}: {state}")
+            indent = "    "
+        if outcome is None:
+            continue
+        if outcome.note:
+            lines.append(f"{indent}{outcome.note}")
+        lines.extend(f"{indent}{o.recipient}: {o.reason}" for o in outcome.outcomes)
+        lines.extend(f"{indent}{label}: not supported by secretsctl" for label in outcome.foreign)
+    if several:
+        opened = sum(1 for _, g in groups if g is None)
+        lines.append(f"  {opened} of {needed} required key groups opened")
+    if identities.identities:
+        counts: dict[str, int] = {}
+        for loaded in identities.identities:
+            label = loaded.kind.value + (" (from ssh-ed25519)" if loaded.converted else "")
+            counts[label] = counts.get(label, 0) + 1
+        tried = ", ".join(f"{n} {label}" for label, n in counts.items())
+        lines.append(f"  identities tried: {tried}")
+    else:
+        lines.append("  no age identities were loaded")
+    lines.append("  key locations:")
+    lines.extend(f"    {location}" for location in identities.locations)
+    lines.extend(f"  problem: {problem}" for problem in identities.problems)
+    details = "\n".join(lines)
+    stanzas = ", ".join(types) if types else "none"
+    if opened_wrong:
+        return DataKeyError(
+            f"the data key of {file} is malformed (stanzas: {stanzas})\n{details}",
+            hint="the file may be corrupted or tampered with; restore it from version control",
+        )
+    return NoMatchingIdentityError(
+        f"no identity matched {file} (stanzas: {stanzas})\n{details}",
+        hint=_hint(identities),
+        file=file,
+        recipients=recipients,
+        stanza_types=tuple(types),
+        locations=identities.locations_tried,
+    )
+
+
+def _hint(identities: IdentitySet) -> str:
+    if not identities.locations:
+        return "no key source is configured"
+    where = ", ".join(identities.locations_tried)
+    if not identities.identities:
+        return f"no age key was found; secretsctl looks in {where}"
+    return f"make the key of one of the recipients above available in one of: {where}"
+
+
+def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str) -> Secret[bytes]:
+    """Recover the data key of a sops file with the loaded identities.
+
+    With one key group, the first entry that opens gives the 32-byte key. With several, each
+    group gives a 33-byte share and the key is rebuilt once ``metadata.threshold`` groups (at
+    least two) have opened. ``file`` is only used in messages.
+
+    Raises :class:`NoMatchingIdentityError` when too few groups open, and
+    :class:`DataKeyError` when an entry opens but holds no usable key or share.
+    """
+    groups = metadata.key_groups
+    several = len(groups) > 1
+    needed = max(metadata.threshold, 2) if several else 1
+    size = SHARE_SIZE if several else DATA_KEY_SIZE
+    if several and needed > len(groups):
+        raise DataKeyError(
+            f"{file} needs {needed} key groups but has only {len(groups)}",
+            hint="shamir_threshold in the sops metadata is larger than the number of key groups",
+        )
+    shares: list[bytes] = []
+    report: list[tuple[int, _GroupOutcome | None]] = []
+    for index, group in enumerate(groups):
+        result = _open_group(group, identity_set, size)
+        if isinstance(result, bytes):
+            if several and (result[-1] == 0 or any(s[-1] == result[-1] for s in shares)):
+                failed = _GroupOutcome(note="the share is a duplicate or has no x-coordinate")
+                failed.outcomes.append(_EntryOutcome("share", "unusable", opened=True))
+                report.append((index, failed))
+                continue
+            shares.append(result)
+            report.append((index, None))
+            if len(shares) >= needed:
+                break
+        else:
+            report.append((index, result))
+    if len(shares) < needed:
+        raise _no_match_error(file, metadata, identity_set, report, needed)
+    if not several:
+        return Secret(shares[0])
+    from secretsctl.keys import shamir
+
+    try:
+        return Secret(shamir.combine(shares))
+    except shamir.ShamirError as error:
+        raise DataKeyError(f"cannot rebuild the data key of {file}: {error.message}") from None
+
+
+# --- wrapping -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A parsed recipient: its stanza type, the string stored in metadata, and pyrage's object."""
+
+    kind: str
+    text: str
+    parsed: Any = field(repr=False, compare=False)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 72 else text[:60] + "…"
+
+
+def parse_recipient(text: str) -> Recipient:
+    """Parse a recipient as sops 3.11 does (surrounding whitespace is dropped).
+
+    ``age1…`` is X25519; ``ssh-ed25519 …`` and ``ssh-rsa …`` lines are kept verbatim, comment
+    included. Plugin and post-quantum ``age1…`` recipients (more than one ``1``) and anything
+    else raise :class:`RecipientError`.
+    """
+    import pyrage
+
+    text = text.strip()
+    if text.startswith("age1"):
+        if text.count("1") > 1:
+            raise RecipientError(
+                f"age plugin and post-quantum recipients are not supported: `{_shorten(text)}`",
+                hint="secretsctl runs no age plugins; use an X25519 (age1…) or SSH recipient",
+            )
+        try:
+            return Recipient("X25519", text, pyrage.x25519.Recipient.from_str(text))
+        except pyrage.RecipientError:
+            raise RecipientError(f"malformed age recipient `{_shorten(text)}`") from None
+    for kind in ("ssh-ed25519", "ssh-rsa"):
+        if text.startswith(kind + " "):
+            try:
+                return Recipient(kind, text, pyrage.ssh.Recipient.from_str(text))
+            except pyrage.RecipientError:
+                raise RecipientError(f"malformed {kind} recipient `{_shorten(text)}`") from None
+    if text.startswith("ssh-"):
+        raise RecipientError(
+            f"unsupported SSH recipient `{_shorten(text)}`",
+            hint="age accepts ssh-ed25519 and ssh-rsa keys",
+        )
+    raise RecipientError(f"unknown recipient type: `{_shorten(text)}`")
+
+
+def _check_armour(armour: str) -> None:
+    """Refuse armour that is not in the layout sops writes (64 columns, final newline)."""
+    lines = armour.split("\n")
+    body = lines[1:-2]
+    if (
+        len(lines) < 4
+        or lines[0] != ARMOUR_BEGIN
+        or lines[-2] != ARMOUR_END
+        or lines[-1] != ""
+        or any(len(line) != ARMOUR_COLUMNS for line in body[:-1])
+        or not 0 < len(body[-1]) <= ARMOUR_COLUMNS
+    ):
+        raise DataKeyError("pyrage returned age armour in an unexpected layout")
+
+
+def _encrypt(part: bytes, recipient: Recipient) -> str:
+    import pyrage
+
+    try:
+        armour = bytes(pyrage.encrypt(part, [recipient.parsed], armored=True)).decode("ascii")
+    except (pyrage.EncryptError, UnicodeDecodeError):
+        raise RecipientError(f"cannot encrypt to `{_shorten(recipient.text)}`") from None
+    _check_armour(armour)
+    return armour
+
+
+def generate_data_key() -> Secret[bytes]:
+    """Return a fresh random 32-byte data key."""
+    return Secret(os.urandom(DATA_KEY_SIZE))
+
+
+def wrap_data_key(
+    data_key: bytes | Secret[bytes], groups: Sequence[Sequence[str]], threshold: int | None
+) -> tuple[KeyGroup, ...]:
+    """Wrap ``data_key`` for every recipient of every group, as sops's metadata key groups.
+
+    With one group each recipient gets the key itself. With several, the key is split into one
+    Shamir share per group, any ``threshold`` of which rebuild it (``None`` or ``0``: all
+    groups); every recipient of a group gets that group's share. All recipients are parsed
+    before anything is encrypted.
+    """
+    key = data_key.reveal() if isinstance(data_key, Secret) else data_key
+    if len(key) != DATA_KEY_SIZE:
+        raise ValueError(f"a data key has {DATA_KEY_SIZE} bytes")
+    if not groups or not any(groups):
+        raise NoEncryptionKeyError(
+            "no recipients to encrypt the data key to",
+            hint="pass --age or add a creation rule to .sops.yaml",
+        )
+    for index, group in enumerate(groups):
+        if not group:
+            raise NoEncryptionKeyError(f"key group {index + 1} has no recipients")
+    parsed = [[parse_recipient(text) for text in group] for group in groups]
+    if len(parsed) == 1:
+        parts = [key]
+    else:
+        from secretsctl.keys import shamir
+
+        wanted = threshold or len(parsed)
+        try:
+            parts = shamir.split(key, len(parsed), wanted)
+        except shamir.ShamirError as error:
+            raise KeyGroupError(
+                f"could not split the data key into parts for Shamir: {error.message}",
+                hint=f"shamir_threshold must be from 2 to the number of key groups, {len(parsed)}",
+            ) from None
+    return tuple(
+        KeyGroup(age=tuple(AgeKey(r.text, _encrypt(part, r)) for r in group))
+        for group, part in zip(parsed, parts, strict=True)
+    )

@@ -1,0 +1,524 @@
+"""Where age identities come from: every source sops 3.11 reads, combined, in sops's order.
+
+With ``use_environment=True`` (the default; what ``secretsctl decrypt`` does) the locations are
+read in the order of sops 3.11's ``loadIdentities``, which is also the order of the locations
+in its error message:
+
+1. ``SOPS_AGE_SSH_PRIVATE_KEY_FILE`` (an SSH private key),
+2. ``~/.ssh/id_ed25519`` and 3. ``~/.ssh/id_rsa`` (when they exist),
+4. ``SOPS_AGE_KEY`` (key text), 5. ``SOPS_AGE_KEY_FILE`` (a path to key text),
+6. ``SOPS_AGE_KEY_CMD`` (a command printing key text; split shell-style, run without a shell,
+   stdin closed, with a timeout),
+7. ``$XDG_CONFIG_HOME/sops/age/keys.txt``, else ``~/.config/sops/age/keys.txt``.
+
+Explicit sources (the boot path: an age key file and SSH host keys from a configuration) come
+before all of these, SSH keys first as sops-nix writes them into its combined key file; with
+``use_environment=False`` they are the only ones, and neither ``$HOME`` nor any ``SOPS_*``
+variable is looked at.
+
+Every source is tried and a broken one never blocks the others: its failure is kept as a short
+:class:`SourceProblem` (no key material) and reading goes on.
+
+Beyond sops, and as sops-nix does, an ed25519 SSH key gives two identities: the SSH identity
+for ``ssh-ed25519`` recipients, and its ssh-to-age conversion for ``age1…`` recipients. Nothing
+ever prompts: passphrase-protected SSH keys, passphrase-encrypted age identity files and age
+plugin identities are reported as problems instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from secretsctl.redact import Secret
+
+__all__ = [
+    "DEFAULT_KEY_CMD_TIMEOUT",
+    "IdentityKind",
+    "IdentitySet",
+    "KeyLocation",
+    "LoadedIdentity",
+    "LocationStatus",
+    "SourceProblem",
+    "load_identities",
+    "normalise_recipient",
+    "parse_key_text",
+]
+
+SOPS_AGE_SSH_PRIVATE_KEY_FILE: Final = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
+SOPS_AGE_KEY: Final = "SOPS_AGE_KEY"
+SOPS_AGE_KEY_FILE: Final = "SOPS_AGE_KEY_FILE"
+SOPS_AGE_KEY_CMD: Final = "SOPS_AGE_KEY_CMD"
+USER_KEYS_PATH: Final = ("sops", "age", "keys.txt")
+
+DEFAULT_KEY_CMD_TIMEOUT: Final = 30.0
+
+_X25519_PREFIX: Final = b"AGE-SECRET-KEY-1"
+_PLUGIN_PREFIX: Final = b"AGE-PLUGIN-"
+# sops peeks at exactly these 14 bytes to detect a passphrase-encrypted identity file.
+_ENCRYPTED_KEY_FILE_MARKERS: Final = (b"age-encryption", b"-----BEGIN AGE")
+_PEM_BEGIN: Final = b"-----BEGIN "
+_NO_PROMPT: Final = "is not supported non-interactively; secretsctl never prompts"
+
+
+class IdentityKind(enum.Enum):
+    """The kind of an identity, named like the age stanza type it opens."""
+
+    X25519 = "X25519"
+    SSH_ED25519 = "ssh-ed25519"
+    SSH_RSA = "ssh-rsa"
+
+
+class LocationStatus(enum.Enum):
+    """What was found at a key location."""
+
+    NOT_SET = "not set"
+    NOT_FOUND = "not found"
+    NO_KEYS = "no keys"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class LoadedIdentity:
+    """One usable identity and where it came from.
+
+    ``recipient`` is the public side when it is known (``age1…``, or ``<ssh type> <base64>``
+    without a comment); it lets the keyring try the identity that fits an entry first.
+    ``identity`` holds the pyrage object; ``str()`` of an X25519 one is the secret key, hence
+    the :class:`Secret` wrapper.
+    """
+
+    kind: IdentityKind
+    location: str
+    recipient: str | None
+    identity: Secret[Any] = field(repr=False, compare=False)
+    converted: bool = False
+
+    def describe(self) -> str:
+        """Describe the identity in public terms: recipient (or kind) and origin."""
+        if self.recipient is None:
+            public = f"{self.kind.value} key"
+        elif self.converted:
+            public = f"{self.recipient} (converted from ssh-ed25519)"
+        else:
+            public = self.recipient
+        return f"{public} from {self.location}"
+
+
+@dataclass(frozen=True)
+class KeyLocation:
+    """A place identities were looked for, and what was found there."""
+
+    name: str
+    status: LocationStatus
+    count: int = 0
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.name} ({self.detail})" if self.detail else self.name
+        if self.status is LocationStatus.LOADED:
+            plural = "identity" if self.count == 1 else "identities"
+            return f"{where}: {self.count} {plural}"
+        return f"{where}: {self.status.value}"
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Why a source gave no (or fewer) identities. Never contains key material."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+def normalise_recipient(recipient: str) -> str:
+    """Return ``recipient`` as compared: ``age1…`` in lower case, SSH keys without comment."""
+    text = recipient.strip()
+    if text.startswith("ssh-"):
+        return " ".join(text.split()[:2])
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class IdentitySet:
+    """Every identity found, the locations looked at (in order) and each source's problem.
+
+    Build it once and reuse it for every file: the recipient index is computed on first use.
+    """
+
+    identities: tuple[LoadedIdentity, ...]
+    locations: tuple[KeyLocation, ...]
+    problems: tuple[SourceProblem, ...]
+
+    @property
+    def locations_tried(self) -> tuple[str, ...]:
+        """The names of the locations looked at, in the order they were read."""
+        return tuple(location.name for location in self.locations)
+
+    def __len__(self) -> int:
+        return len(self.identities)
+
+    def __repr__(self) -> str:
+        return (
+            f"IdentitySet(<{len(self.identities)} identities>, {len(self.locations)} locations,"
+            f" {len(self.problems)} problems)"
+        )
+
+    @functools.cached_property
+    def _by_recipient(self) -> dict[str, tuple[LoadedIdentity, ...]]:
+        index: dict[str, list[LoadedIdentity]] = {}
+        for loaded in self.identities:
+            if loaded.recipient is not None:
+                index.setdefault(normalise_recipient(loaded.recipient), []).append(loaded)
+        return {key: tuple(value) for key, value in index.items()}
+
+    def candidates(
+        self, recipient: str
+    ) -> tuple[tuple[LoadedIdentity, ...], tuple[LoadedIdentity, ...]]:
+        """Split the identities into those whose public key is ``recipient`` and the rest.
+
+        An entry's recorded recipient is not authenticated, so the rest still has to be tried
+        when the likely ones fail; on the usual path it never is.
+        """
+        likely = self._by_recipient.get(normalise_recipient(recipient), ())
+        if not likely:
+            return (), self.identities
+        return likely, tuple(i for i in self.identities if all(i is not x for x in likely))
+
+
+# --- collecting --------------------------------------------------------------------------------
+
+
+class _Collector:
+    """Accumulates identities, locations and problems; drops duplicate identities."""
+
+    def __init__(self) -> None:
+        self.identities: list[LoadedIdentity] = []
+        self.locations: list[KeyLocation] = []
+        self.problems: list[SourceProblem] = []
+        self._seen: set[tuple[IdentityKind, str]] = set()
+
+    def add(self, location: KeyLocation, identities: Sequence[LoadedIdentity] = ()) -> None:
+        self.locations.append(location)
+        for loaded in identities:
+            if loaded.recipient is not None:
+                key = (loaded.kind, normalise_recipient(loaded.recipient))
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+            self.identities.append(loaded)
+
+    def fail(self, name: str, message: str, detail: str | None = None) -> None:
+        self.locations.append(KeyLocation(name, LocationStatus.FAILED, detail=detail))
+        self.problems.append(SourceProblem(name, message))
+
+    def result(self) -> IdentitySet:
+        return IdentitySet(tuple(self.identities), tuple(self.locations), tuple(self.problems))
+
+
+class _SourceError(Exception):
+    """A source failed; the message is already safe to show."""
+
+
+def _loaded(name: str, identities: Sequence[LoadedIdentity], detail: str | None) -> KeyLocation:
+    status = LocationStatus.LOADED if identities else LocationStatus.NO_KEYS
+    return KeyLocation(name, status, len(identities), detail)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise _SourceError(
+            f"cannot read {path}: {error.strerror or type(error).__name__}"
+        ) from None
+
+
+def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], list[str]]:
+    r"""Parse age key text as sops 3.11 does; return the identities and non-fatal notes.
+
+    One identity per line; empty lines and lines starting with ``#`` are skipped; a ``\\r``
+    before the newline is dropped; nothing else is trimmed, so a padded line is an error. Only
+    ``AGE-SECRET-KEY-1`` in upper case is an X25519 identity (pyrage alone would also accept
+    lower case). A line sops cannot parse makes the whole source fail, as in sops; an
+    ``AGE-PLUGIN-`` line is skipped with a note, because secretsctl runs no plugins.
+    Raises :class:`_SourceError` with a message that names the line number only.
+    """
+    if data[:14] in _ENCRYPTED_KEY_FILE_MARKERS:
+        raise _SourceError(f"a passphrase-encrypted age identity file {_NO_PROMPT}")
+    import pyrage
+
+    identities: list[LoadedIdentity] = []
+    notes: list[str] = []
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line or line.startswith(b"#"):
+            continue
+        if line.startswith(_PLUGIN_PREFIX):
+            notes.append(f"line {number}: age plugin identities are not supported")
+            continue
+        if not line.startswith(_X25519_PREFIX):
+            raise _SourceError(f"line {number}: unknown identity type")
+        try:
+            identity = pyrage.x25519.Identity.from_str(line.decode("ascii"))
+        except (UnicodeDecodeError, pyrage.IdentityError):
+            raise _SourceError(f"line {number}: malformed AGE-SECRET-KEY identity") from None
+        identities.append(
+            LoadedIdentity(
+                IdentityKind.X25519, location, str(identity.to_public()), Secret(identity)
+            )
+        )
+    return identities, notes
+
+
+def _load_key_text(out: _Collector, name: str, data: bytes, detail: str | None = None) -> None:
+    try:
+        identities, notes = parse_key_text(data, name)
+    except _SourceError as error:
+        out.fail(name, str(error), detail)
+        return
+    out.add(_loaded(name, identities, detail), identities)
+    out.problems.extend(SourceProblem(name, note) for note in notes)
+
+
+def _ssh_identities(data: bytes, name: str) -> list[LoadedIdentity]:
+    """Load the identities of one SSH private key file; raises :class:`_SourceError`."""
+    import pyrage
+
+    from secretsctl.keys import ssh_to_age
+
+    start = data.find(_PEM_BEGIN)
+    pem = data[start:] if start >= 0 else data
+    recipient: str | None = None
+    if pem.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+        try:
+            key = ssh_to_age.parse_openssh_private_key(pem)
+        except ssh_to_age.SshKeyError as error:
+            raise _SourceError(error.message) from None
+        if key.encrypted:
+            raise _SourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
+        if key.key_type not in (ssh_to_age.ED25519, ssh_to_age.RSA):
+            raise _SourceError(
+                f"unsupported SSH key type {key.key_type} (age uses ssh-ed25519 and ssh-rsa)"
+            )
+        kind = IdentityKind(key.key_type)
+        recipient = key.public_line
+    elif pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----"):
+        if b"ENCRYPTED" in pem.split(b"\n\n", 1)[0]:
+            raise _SourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
+        kind = IdentityKind.SSH_RSA
+    elif pem.startswith(_PEM_BEGIN):
+        raise _SourceError(
+            "unsupported private key format (use the OpenSSH format: `ssh-keygen -p -f <key>`)"
+        )
+    else:
+        raise _SourceError("not an SSH private key")
+    try:
+        ssh_identity = pyrage.ssh.Identity.from_buffer(pem)
+    except pyrage.IdentityError:
+        raise _SourceError(f"malformed {kind.value} private key") from None
+    identities = [LoadedIdentity(kind, name, recipient, Secret(ssh_identity))]
+    if kind is IdentityKind.SSH_ED25519:
+        secret, _ = ssh_to_age.ssh_private_key_to_age(pem)
+        converted = pyrage.x25519.Identity.from_str(secret.reveal())
+        # The recipient comes from pyrage, so it is the public key of the very scalar in use.
+        identities.append(
+            LoadedIdentity(
+                IdentityKind.X25519,
+                name,
+                str(converted.to_public()),
+                Secret(converted),
+                converted=True,
+            )
+        )
+    return identities
+
+
+def _load_ssh_key(out: _Collector, name: str, path: str, detail: str | None = None) -> None:
+    try:
+        identities = _ssh_identities(_read_file(path), name)
+    except _SourceError as error:
+        out.fail(name, str(error), detail)
+        return
+    out.add(_loaded(name, identities, detail), identities)
+
+
+def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> bytes:
+    """Run ``SOPS_AGE_KEY_CMD`` and return its stdout; raises :class:`_SourceError`.
+
+    Only the program name is quoted in errors: the arguments may carry tokens. The command's
+    stderr is discarded, as sops does, because it may echo what it was asked for.
+    """
+    try:
+        args = shlex.split(command)
+    except ValueError as error:
+        raise _SourceError(f"cannot split the command: {error}") from None
+    if not args:
+        raise _SourceError("the command is empty")
+    program = args[0]
+    try:
+        process = subprocess.Popen(  # noqa: S603 - the user's own configured command, no shell
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(environ),
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise _SourceError(
+            f"cannot run `{program}`: {error.strerror or type(error).__name__}"
+        ) from None
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # The whole session goes, so a helper the command started cannot keep the pipe open.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.stdout is not None:
+            process.stdout.close()
+        process.wait()
+        raise _SourceError(f"`{program}` did not finish within {timeout:g} s") from None
+    if process.returncode != 0:
+        how = (
+            f"was killed by signal {-process.returncode}"
+            if process.returncode < 0
+            else f"exited with status {process.returncode}"
+        )
+        raise _SourceError(f"`{program}` {how}")
+    return stdout
+
+
+def _user_config_dir(environ: Mapping[str, str], home: str | None, platform: str) -> str:
+    """Go's ``os.UserConfigDir`` with sops's macOS tweak; raises :class:`_SourceError`."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if platform == "darwin":
+        if xdg:
+            return xdg
+        if not home:
+            raise _SourceError("$HOME is not defined")
+        return os.path.join(home, "Library", "Application Support")
+    if xdg:
+        if not os.path.isabs(xdg):
+            raise _SourceError("path in $XDG_CONFIG_HOME is relative")
+        return xdg
+    if not home:
+        raise _SourceError("neither $XDG_CONFIG_HOME nor $HOME are defined")
+    return os.path.join(home, ".config")
+
+
+def _load_environment(
+    out: _Collector,
+    environ: Mapping[str, str],
+    home: str | None,
+    timeout: float,
+    platform: str,
+) -> None:
+    if SOPS_AGE_SSH_PRIVATE_KEY_FILE in environ:
+        path = environ[SOPS_AGE_SSH_PRIVATE_KEY_FILE]
+        _load_ssh_key(out, SOPS_AGE_SSH_PRIVATE_KEY_FILE, path, path)
+    else:
+        out.add(KeyLocation(SOPS_AGE_SSH_PRIVATE_KEY_FILE, LocationStatus.NOT_SET))
+
+    if home:
+        for base in ("id_ed25519", "id_rsa"):
+            path = os.path.join(home, ".ssh", base)
+            if os.path.exists(path):
+                _load_ssh_key(out, path, path)
+            else:
+                out.add(KeyLocation(path, LocationStatus.NOT_FOUND))
+    else:
+        out.problems.append(SourceProblem("~/.ssh", "$HOME is not defined"))
+
+    if SOPS_AGE_KEY in environ:
+        _load_key_text(out, SOPS_AGE_KEY, environ[SOPS_AGE_KEY].encode("utf-8", "surrogateescape"))
+    else:
+        out.add(KeyLocation(SOPS_AGE_KEY, LocationStatus.NOT_SET))
+
+    if SOPS_AGE_KEY_FILE in environ:
+        path = environ[SOPS_AGE_KEY_FILE]
+        try:
+            _load_key_text(out, SOPS_AGE_KEY_FILE, _read_file(path), path)
+        except _SourceError as error:
+            out.fail(SOPS_AGE_KEY_FILE, str(error), path)
+    else:
+        out.add(KeyLocation(SOPS_AGE_KEY_FILE, LocationStatus.NOT_SET))
+
+    if SOPS_AGE_KEY_CMD in environ:
+        try:
+            output = _run_key_cmd(environ[SOPS_AGE_KEY_CMD], environ, timeout)
+        except _SourceError as error:
+            out.fail(SOPS_AGE_KEY_CMD, str(error))
+        else:
+            _load_key_text(out, SOPS_AGE_KEY_CMD, output)
+    else:
+        out.add(KeyLocation(SOPS_AGE_KEY_CMD, LocationStatus.NOT_SET))
+
+    try:
+        config_dir = _user_config_dir(environ, home, platform)
+    except _SourceError as error:
+        out.problems.append(SourceProblem(os.path.join(*USER_KEYS_PATH), str(error)))
+        return
+    path = os.path.join(config_dir, *USER_KEYS_PATH)
+    try:
+        data = _read_file(path) if os.path.exists(path) else None
+    except _SourceError as error:
+        out.fail(path, str(error))
+        return
+    if data is None:
+        out.add(KeyLocation(path, LocationStatus.NOT_FOUND))
+    else:
+        _load_key_text(out, path, data)
+
+
+def load_identities(
+    *,
+    use_environment: bool = True,
+    age_key_file: str | os.PathLike[str] | None = None,
+    ssh_key_paths: Sequence[str | os.PathLike[str]] = (),
+    environ: Mapping[str, str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    key_cmd_timeout: float = DEFAULT_KEY_CMD_TIMEOUT,
+    platform: str | None = None,
+) -> IdentitySet:
+    """Collect identities from the explicit sources and, unless told not to, the environment.
+
+    ``environ`` defaults to ``os.environ`` and ``home`` to its ``HOME``; tests pass both. The
+    explicit ``ssh_key_paths`` and ``age_key_file`` are read first, in that order. A missing
+    explicit file is a problem like any other; whether that is fatal is the caller's choice.
+    ``platform`` (default ``sys.platform``) only picks the user configuration directory.
+    """
+    out = _Collector()
+    for ssh_path in ssh_key_paths:
+        path = os.fspath(ssh_path)
+        _load_ssh_key(out, path, path)
+    if age_key_file is not None:
+        path = os.fspath(age_key_file)
+        try:
+            _load_key_text(out, path, _read_file(path))
+        except _SourceError as error:
+            out.fail(path, str(error))
+    if use_environment:
+        env = os.environ if environ is None else environ
+        home_dir = os.fspath(home) if home is not None else env.get("HOME") or None
+        _load_environment(
+            out, env, home_dir, key_cmd_timeout, platform if platform is not None else sys.platform
+        )
+    return out.result()
