@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from secretsctl.errors import MetadataError
-from secretsctl.sops.grammar import GoTime, parse_rfc3339
+from secretsctl.sops.grammar import GoTime, parse_go_float, parse_rfc3339
 from secretsctl.sops.tree import DEFAULT_UNENCRYPTED_SUFFIX, RULE_FIELDS, Branch, CryptRule, Seq
 
 SOPS_VERSION: Final = "3.11.0"
@@ -315,7 +315,8 @@ def _flat_text(value: Any) -> str:
 def flatten(tree: Branch) -> list[tuple[str, str]]:
     """Flatten a metadata tree as sops's ``FlattenMetadata``: sorted ``a__map_b__list_0`` keys.
 
-    Values become text (``true``, ``2``); empty lists and empty strings are dropped.
+    Values become text (``true``, ``2``). Nulls and empty lists leave no entry; empty strings
+    stay (sops writes ``sops_kms__list_0__map_aws_profile=``).
     """
     flat: dict[str, str] = {}
 
@@ -326,7 +327,7 @@ def flatten(tree: Branch) -> list[tuple[str, str]]:
         elif isinstance(value, list):
             for index, child in enumerate(value):
                 visit(f"{prefix}{LIST_SEPARATOR}{index}", child)
-        elif value is not None and value != "":
+        elif value is not None:
             flat[prefix] = _flat_text(value)
 
     visit("", tree)
@@ -358,7 +359,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
             node = child
             if separator == MAP_SEPARATOR:
                 key = name
-            elif name.isdigit():
+            elif name.isascii() and name.isdigit():
                 key = int(name)
             else:
                 raise MetadataError(f"sops metadata key `{flat_key}` has a bad list index")
@@ -378,6 +379,24 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
     for index, (key, value) in enumerate(tree):
         if key == "mac_only_encrypted":
             tree[index] = (key, value == "true")
-        elif key == "shamir_threshold" and isinstance(value, str) and value.isdigit():
-            tree[index] = (key, int(value))
+        elif key == "shamir_threshold" and isinstance(value, str):
+            tree[index] = (key, _flat_threshold(value))
     return tree
+
+
+_FLAT_INT_RE: Final = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def _flat_threshold(text: str) -> int | str:
+    """sops's ``DecodeNonStrings``: ``strconv.Atoi``, else a float with no fractional part.
+
+    Older sops versions wrote the threshold as a float. Anything else stays text, which
+    :func:`from_tree` rejects.
+    """
+    if _FLAT_INT_RE.match(text):
+        return int(text)
+    try:
+        number = parse_go_float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
