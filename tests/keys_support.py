@@ -48,3 +48,77 @@ def mac_opens(path: Path, data_key: bytes) -> bool:
     except InvalidTag:
         return False
     return True
+
+
+# --- SSH keys -----------------------------------------------------------------------------------
+
+
+def ssh_string(data: bytes) -> bytes:
+    """An SSH wire-format string: a 32-bit big-endian length, then the bytes."""
+    return len(data).to_bytes(4, "big") + data
+
+
+def openssh_armour(body: bytes) -> bytes:
+    """Wrap a binary openssh-key-v1 container in its PEM-style armour (70 columns)."""
+    import base64
+
+    text = base64.b64encode(body).decode()
+    lines = [text[i : i + 70] for i in range(0, len(text), 70)]
+    return (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        + "\n".join(lines)
+        + "\n-----END OPENSSH PRIVATE KEY-----\n"
+    ).encode()
+
+
+def openssh_body(armoured: bytes) -> bytes:
+    """The binary container inside an OpenSSH private key file."""
+    import base64
+
+    lines = armoured.decode().strip().splitlines()
+    return base64.b64decode("".join(lines[1:-1]))
+
+
+def ed25519_openssh(seed: bytes) -> tuple[bytes, str]:
+    """An unencrypted OpenSSH private key file for ``seed`` and its public key line."""
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    private = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.OpenSSH, s.NoEncryption())
+    public = key.public_key().public_bytes(s.Encoding.OpenSSH, s.PublicFormat.OpenSSH)
+    return private, public.decode()
+
+
+def encrypted_openssh(public_blob: bytes) -> bytes:
+    """A passphrase-protected openssh-key-v1 container (random ciphertext; never decrypted)."""
+    import os
+
+    body = (
+        b"openssh-key-v1\x00"
+        + ssh_string(b"aes256-ctr")
+        + ssh_string(b"bcrypt")
+        + ssh_string(ssh_string(os.urandom(16)) + (16).to_bytes(4, "big"))
+        + (1).to_bytes(4, "big")
+        + ssh_string(public_blob)
+        + ssh_string(os.urandom(160))
+    )
+    return openssh_armour(body)
+
+
+def assert_not_leaked(text: str, *secrets: str | bytes) -> None:
+    """Fail if ``text`` contains any of ``secrets`` (or their base64), naming only their index.
+
+    The check happens before the assertion so pytest's introspection has no value to show.
+    """
+    import base64
+
+    leaked = []
+    for index, secret in enumerate(secrets):
+        raw = secret.encode() if isinstance(secret, str) else secret
+        forms = {raw.decode("latin-1"), base64.b64encode(raw).decode()[:16]}
+        if isinstance(secret, str):
+            forms.add(secret.lower())
+        if any(form and form in text for form in forms):
+            leaked.append(index)
+    assert not leaked, f"key material leaked: secret number(s) {leaked}"

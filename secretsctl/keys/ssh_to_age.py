@@ -39,7 +39,8 @@ __all__ = [
     "parse_openssh_private_key",
     "parse_ssh_public_key",
     "ssh_private_key_to_age",
-    "ssh_public_key_to_age",
+    "ssh_private_key_to_age_identity",
+    "ssh_public_key_to_age_recipient",
     "x25519_identity_string",
     "x25519_recipient_string",
 ]
@@ -288,7 +289,7 @@ def parse_ssh_public_key(line: str) -> tuple[str, bytes, str]:
     return word, blob, " ".join(fields[index + 2 :])
 
 
-def ssh_public_key_to_age(line: str) -> str:
+def ssh_public_key_to_age_recipient(line: str) -> str:
     """Convert an ``ssh-ed25519`` public key line to its ``age1…`` recipient, as ssh-to-age does."""
     key_type, blob, _ = parse_ssh_public_key(line)
     if key_type != ED25519:
@@ -336,8 +337,9 @@ def parse_openssh_private_key(data: bytes) -> OpenSshPrivateKey:
     """Read an ``openssh-key-v1`` private key file.
 
     Encrypted keys are recognised (their public key is readable without the passphrase) but not
-    decrypted. For an unencrypted ed25519 key the seed is checked against the public key stored
-    next to it. Other formats (PEM ``RSA PRIVATE KEY``, PKCS #8) raise :class:`SshKeyError`.
+    decrypted. For an unencrypted ed25519 key the three copies of the public key in the file
+    must agree; the public key is not re-derived from the seed (OpenSSH and ssh-to-age do not
+    either). Other formats (PEM ``RSA PRIVATE KEY``, PKCS #8) raise :class:`SshKeyError`.
     """
     stripped = data.lstrip()
     if stripped.startswith(_PEM_BEGIN) and not stripped.startswith(_OPENSSH_BEGIN):
@@ -376,8 +378,9 @@ def parse_openssh_private_key(data: bytes) -> OpenSshPrivateKey:
 def ssh_private_key_to_age(data: bytes) -> tuple[Secret[str], str]:
     """Convert an unencrypted OpenSSH ed25519 private key to ``(AGE-SECRET-KEY-1…, age1…)``.
 
-    The recipient is derived from the public key stored in the file, which
-    :func:`parse_openssh_private_key` has checked against the seed.
+    The recipient is derived from the public key stored in the file (see
+    :func:`parse_openssh_private_key`); :mod:`secretsctl.keys.sources` takes it from pyrage
+    instead, so that it always belongs to the scalar in use.
     """
     key = parse_openssh_private_key(data)
     if key.encrypted:
@@ -393,3 +396,8 @@ def ssh_private_key_to_age(data: bytes) -> tuple[Secret[str], str]:
     identity = x25519_identity_string(ed25519_seed_to_x25519(key.seed))
     public = _ed25519_public_from_blob(key.public_blob, "OpenSSH public key")
     return identity, x25519_recipient_string(ed25519_public_to_x25519(public))
+
+
+def ssh_private_key_to_age_identity(data: bytes) -> Secret[str]:
+    """Convert an unencrypted OpenSSH ed25519 private key to its ``AGE-SECRET-KEY-1…`` identity."""
+    return ssh_private_key_to_age(data)[0]
