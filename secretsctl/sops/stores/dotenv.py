@@ -132,18 +132,17 @@ def _lines(branch: Branch) -> list[str]:
     lines = []
     for key, value in branch:
         if isinstance(value, Branch | Seq):
-            name = key.text if key.__class__ is Comment else key
-            raise dump_error(
-                f"cannot use complex value in dotenv file; offending key {name}"
-                if key.__class__ is str
-                else "cannot use complex value in dotenv file"
-            )
+            where = f"; offending key {key}" if key.__class__ is str else ""
+            raise dump_error(f"cannot use complex value in dotenv file{where}")
         if key.__class__ is Comment:
             lines.append(f"#{key.text}\n")
-        elif value.__class__ is str:
-            lines.append(key + "=" + value.replace("\n", _ESCAPED_NEWLINE) + "\n")
         else:
-            lines.append(f"{key}={value_to_string(value)}\n")
+            name = key if key.__class__ is str else go_sprint(key)
+            if value.__class__ is str:
+                text = value.replace("\n", _ESCAPED_NEWLINE)
+            else:
+                text = value_to_string(value)
+            lines.append(name + "=" + text + "\n")
     return lines
 
 

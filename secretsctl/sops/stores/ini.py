@@ -300,6 +300,8 @@ def _sections_from_tree(documents: Documents) -> list[_Section]:
         for name, value in document:
             if name.__class__ is Comment:
                 continue
+            if name.__class__ is not str:
+                raise dump_error("Error marshaling to ini: a section name is not a string")
             if not name:
                 raise dump_error("Error marshaling to ini: Error encoding section: empty section name")
             if value.__class__ is not Branch:
@@ -317,6 +319,8 @@ def _sections_from_tree(documents: Documents) -> list[_Section]:
                     if last is not None:
                         last.comment = key.text
                     continue
+                if key.__class__ is not str:
+                    raise dump_error("Error marshaling to ini: a key is not a string")
                 if not key:
                     raise dump_error(
                         "Error marshaling to ini: Error encoding key: error creating new key:"

@@ -117,9 +117,10 @@ def _parse_object(data: bytes, context: str, exit_code: ExitCode) -> Branch:
         raise fail(f"invalid character looking for beginning of value at {_position(text, start)}")
     try:
         branch, end = _DECODER.raw_decode(text, start)
+        _adopt_branch(branch, lossy)
     except json.JSONDecodeError as exc:
         # exc.msg is one of the decoder's fixed phrases; it never quotes the document.
-        raise fail(f"{exc.msg} at {_position(text, exc.pos)}") from None
+        raise fail(f"{exc.msg.removesuffix(' at')} at {_position(text, exc.pos)}") from None
     except _NumberOutOfRange:
         raise fail("a number is out of range for a 64-bit float") from None
     except _NotJson:
@@ -130,7 +131,6 @@ def _parse_object(data: bytes, context: str, exit_code: ExitCode) -> Branch:
         end += 1
     if end != end_of_text:
         raise fail(f"unexpected data after the top-level object at {_position(text, end)}")
-    _adopt_branch(branch, lossy)
     return branch  # type: ignore[no-any-return]
 
 
