@@ -22,7 +22,6 @@ message, a log or a repr.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 from collections.abc import Sequence
@@ -115,7 +114,7 @@ def _armour_payload(text: str) -> bytes:
     if len(lines) < 2 or lines[0] != ARMOUR_BEGIN or lines[-1] != ARMOUR_END:
         raise ValueError("not age armour")
     try:
-        return base64.b64decode("".join(lines[1:-1]), validate=True)
+        return binascii.a2b_base64("".join(lines[1:-1]), strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError("invalid base64 in age armour") from None
 

@@ -27,13 +27,9 @@ plugin identities are reported as problems instead.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import os
-import shlex
-import signal
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -366,6 +362,11 @@ def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> by
     Only the program name is quoted in errors: the arguments may carry tokens. The command's
     stderr is discarded, as sops does, because it may echo what it was asked for.
     """
+    import contextlib
+    import shlex
+    import signal
+    import subprocess
+
     try:
         args = shlex.split(command)
     except ValueError as error:

@@ -105,18 +105,20 @@ def test_sops_ssh_recipient(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     assert mac_opens(path, key.reveal())
 
 
+@pytest.mark.parametrize("extra_groups", [0, 1])
 def test_sops_key_groups_with_shamir_threshold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    extra_groups: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = (new_key(tmp_path, f"{n}.txt") for n in "ab")
     ssh = public_line("id_ed25519")
+    extra = f"      - age: [{b[1]}]\n" * extra_groups
     config = (
         "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n"
-        f"      - age: [{a[1]}]\n      - age: [{b[1]}]\n      - age: ['{ssh}']\n"
+        f"      - age: [{a[1]}]\n{extra}      - age: ['{ssh}']\n"
     )
     path = encrypt(tmp_path / "work", config=config)
     metadata = read_metadata(path)
-    assert (len(metadata.key_groups), metadata.shamir_threshold) == (3, 2)
+    assert (len(metadata.key_groups), metadata.shamir_threshold) == (2 + extra_groups, 2)
     # One share from SOPS_AGE_KEY, the other from an SSH key.
     monkeypatch.setenv("SOPS_AGE_KEY", a[0])
     monkeypatch.setenv("SOPS_AGE_SSH_PRIVATE_KEY_FILE", str(KEYS / "id_ed25519"))
@@ -125,6 +127,12 @@ def test_sops_key_groups_with_shamir_threshold(
     monkeypatch.delenv("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
     with pytest.raises(NoMatchingIdentityError):
         unwrap_data_key(metadata, load_identities(), file=path.name)
+    # sops agrees on both counts.
+    env = {"SOPS_AGE_KEY": a[0]}
+    one_group = sops("decrypt", path.name, cwd=path.parent, env=env).returncode
+    env["SOPS_AGE_SSH_PRIVATE_KEY_FILE"] = str(KEYS / "id_ed25519")
+    two_groups = sops("decrypt", path.name, cwd=path.parent, env=env).returncode
+    assert (one_group, two_groups) == (128, 0)
 
 
 # --- secretsctl wraps, sops unwraps --------------------------------------------------------

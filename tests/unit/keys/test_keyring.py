@@ -119,7 +119,8 @@ def test_shamir_2_of_2_with_one_key_fails_naming_the_missing_group() -> None:
     assert "  group 1 of 2: ok\n" in message
     assert "  group 2 of 2: FAILED\n" in message
     assert "  1 of 2 required key groups opened\n" in message
-    assert info.value.exit_code == ExitCode.COULD_NOT_RETRIEVE_KEY == 128
+    assert info.value.exit_code is ExitCode.COULD_NOT_RETRIEVE_KEY
+    assert int(info.value.exit_code) == 128
 
 
 @pytest.mark.parametrize("names", ["ab", "ac", "bc", "abc"])
@@ -492,7 +493,12 @@ def test_wrap_refuses_unusable_recipients(recipient: str, match: str) -> None:
 
 def test_recipients_are_all_checked_before_encrypting(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(keyring, "_encrypt", lambda part, r: calls.append(r.text) or "")
+
+    def record(part: bytes, recipient: keyring.Recipient) -> str:
+        calls.append(recipient.text)
+        return ""
+
+    monkeypatch.setattr(keyring, "_encrypt", record)
     good = str(pyrage.x25519.Identity.generate().to_public())
     with pytest.raises(RecipientError):
         wrap_data_key(os.urandom(32), [[good], ["bogus"]], 2)
