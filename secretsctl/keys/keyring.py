@@ -168,22 +168,7 @@ def _decrypt(data: bytes, batch: Sequence[LoadedIdentity]) -> bytes | str:
         return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
 
 
-def _open_entry(entry: AgeKey, identities: IdentitySet, size: int) -> bytes | _EntryOutcome:
-    data = entry.enc.lstrip().encode("utf-8", "surrogateescape")
-    likely, rest = identities.candidates(entry.recipient)
-    errors: list[str] = []
-    for batch in (likely, rest):
-        if not batch:
-            continue
-        result = _decrypt(data, batch)
-        if isinstance(result, str):
-            errors.append(result)
-            continue
-        if len(result) != size:
-            return _EntryOutcome(
-                entry.recipient, f"opened, but holds {len(result)} bytes instead of {size}", True
-            )
-        return result
+def _entry_outcome(entry: AgeKey, errors: list[str]) -> _EntryOutcome:
     if not errors:
         return _EntryOutcome(entry.recipient, "no identities to try")
     malformed = [error for error in errors if error != _NO_MATCH_TEXT]
@@ -193,12 +178,37 @@ def _open_entry(entry: AgeKey, identities: IdentitySet, size: int) -> bytes | _E
 
 
 def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | _GroupOutcome:
-    outcome = _GroupOutcome(foreign=[key.label for key in group.foreign])
+    """Return the group's key or share, trying likely pairs before all the others.
+
+    First pass: each entry with the identities whose public key is its recorded recipient.
+    Second pass: each entry with the remaining identities. So a host whose key is the last of
+    many recipients costs one decryption, not one per recipient before it.
+    """
+    plans = []
     for entry in group.age:
-        result = _open_entry(entry, identities, size)
-        if isinstance(result, bytes):
-            return result
-        outcome.outcomes.append(result)
+        likely, rest = identities.candidates(entry.recipient)
+        plans.append((entry, entry.enc.lstrip().encode("utf-8", "surrogateescape"), likely, rest))
+    errors: list[list[str]] = [[] for _ in plans]
+    opened: dict[int, _EntryOutcome] = {}
+    for first_pass in (True, False):
+        for index, (entry, data, likely, rest) in enumerate(plans):
+            batch = likely if first_pass else rest
+            if not batch or index in opened:
+                continue
+            result = _decrypt(data, batch)
+            if isinstance(result, str):
+                errors[index].append(result)
+            elif len(result) != size:
+                opened[index] = _EntryOutcome(
+                    entry.recipient,
+                    f"opened, but holds {len(result)} bytes instead of {size}",
+                    opened=True,
+                )
+            else:
+                return result
+    outcome = _GroupOutcome(foreign=[key.label for key in group.foreign])
+    for index, (entry, *_) in enumerate(plans):
+        outcome.outcomes.append(opened.get(index) or _entry_outcome(entry, errors[index]))
     return outcome
 
 

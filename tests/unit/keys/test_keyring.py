@@ -164,6 +164,26 @@ def test_the_matching_identity_is_tried_alone_first(monkeypatch: pytest.MonkeyPa
     assert calls == [1]
 
 
+def test_a_host_key_last_of_many_recipients_costs_one_decryption(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    real = keyring._decrypt
+
+    def counting(data: bytes, batch: object) -> object:
+        calls.append(len(batch))  # type: ignore[arg-type]
+        return real(data, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keyring, "_decrypt", counting)
+    data_key = os.urandom(32)
+    admins = [str(pyrage.x25519.Identity.generate().to_public()) for _ in range(10)]
+    host = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"
+    (group,) = wrap_data_key(data_key, [[*admins, host]], None)
+    identities = only(ssh_key_paths=[SOPS_NIX_VECTORS / "ssh-ed25519-key"])
+    assert unwrap_data_key(meta(group.age), identities, file="f") == Secret(data_key)
+    assert calls == [1]
+
+
 def test_a_lying_recipient_field_still_opens_through_the_other_identities() -> None:
     identity = pyrage.x25519.Identity.generate()
     decoy = pyrage.x25519.Identity.generate()
