@@ -18,7 +18,6 @@ type or the structural problem, never key bytes.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
@@ -281,7 +280,7 @@ def parse_ssh_public_key(line: str) -> tuple[str, bytes, str]:
     if index + 1 >= len(fields):
         raise SshKeyError(f"malformed {word} public key: the key data is missing")
     try:
-        blob = base64.b64decode(fields[index + 1], validate=True)
+        blob = binascii.a2b_base64(fields[index + 1], strict_mode=True)
     except (binascii.Error, ValueError):
         raise SshKeyError(f"malformed {word} public key: the key data is not base64") from None
     if _blob_type(blob, f"{word} public key") != word:
@@ -315,8 +314,9 @@ class OpenSshPrivateKey:
 
     @property
     def public_line(self) -> str:
-        """The public key as ``<type> <base64>``, without a comment."""
-        return f"{self.key_type} {base64.b64encode(self.public_blob).decode('ascii')}"
+        """Return the public key as ``<type> <base64>``, without a comment."""
+        encoded = binascii.b2a_base64(self.public_blob, newline=False).decode("ascii")
+        return f"{self.key_type} {encoded}"
 
 
 def _armour_body(data: bytes) -> bytes:
@@ -328,7 +328,7 @@ def _armour_body(data: bytes) -> bytes:
         raise SshKeyError("malformed OpenSSH private key: the END line is missing")
     body = b"".join(text[len(_OPENSSH_BEGIN) : end].split())
     try:
-        return base64.b64decode(body, validate=True)
+        return binascii.a2b_base64(body, strict_mode=True)
     except (binascii.Error, ValueError):
         raise SshKeyError("malformed OpenSSH private key: invalid base64") from None
 
