@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from secretsctl.errors import SecretsctlError
 from secretsctl.redact import Secret
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "IdentityKind",
     "IdentitySet",
     "KeyLocation",
+    "KeySourceError",
     "LoadedIdentity",
     "LocationStatus",
     "SourceProblem",
@@ -224,8 +226,8 @@ class _Collector:
         return IdentitySet(tuple(self.identities), tuple(self.locations), tuple(self.problems))
 
 
-class _SourceError(Exception):
-    """A source failed; the message is already safe to show."""
+class KeySourceError(SecretsctlError):
+    """A key source cannot be used. The message is short and holds no key material."""
 
 
 def _loaded(name: str, identities: Sequence[LoadedIdentity], detail: str | None) -> KeyLocation:
@@ -238,7 +240,7 @@ def _read_file(path: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        raise _SourceError(
+        raise KeySourceError(
             f"cannot read {path}: {error.strerror or type(error).__name__}"
         ) from None
 
@@ -246,15 +248,15 @@ def _read_file(path: str) -> bytes:
 def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], list[str]]:
     r"""Parse age key text as sops 3.11 does; return the identities and non-fatal notes.
 
-    One identity per line; empty lines and lines starting with ``#`` are skipped; a ``\\r``
+    One identity per line; empty lines and lines starting with ``#`` are skipped; a ``\r``
     before the newline is dropped; nothing else is trimmed, so a padded line is an error. Only
     ``AGE-SECRET-KEY-1`` in upper case is an X25519 identity (pyrage alone would also accept
     lower case). A line sops cannot parse makes the whole source fail, as in sops; an
     ``AGE-PLUGIN-`` line is skipped with a note, because secretsctl runs no plugins.
-    Raises :class:`_SourceError` with a message that names the line number only.
+    Raises :class:`KeySourceError` with a message that names the line number only.
     """
     if data[:14] in _ENCRYPTED_KEY_FILE_MARKERS:
-        raise _SourceError(f"a passphrase-encrypted age identity file {_NO_PROMPT}")
+        raise KeySourceError(f"a passphrase-encrypted age identity file {_NO_PROMPT}")
     import pyrage
 
     identities: list[LoadedIdentity] = []
@@ -271,11 +273,11 @@ def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], li
             notes.append(f"line {number}: age plugin identities are not supported")
             continue
         if not line.startswith(_X25519_PREFIX):
-            raise _SourceError(f"line {number}: unknown identity type")
+            raise KeySourceError(f"line {number}: unknown identity type")
         try:
             identity = pyrage.x25519.Identity.from_str(line.decode("ascii"))
         except (UnicodeDecodeError, pyrage.IdentityError):
-            raise _SourceError(f"line {number}: malformed AGE-SECRET-KEY identity") from None
+            raise KeySourceError(f"line {number}: malformed AGE-SECRET-KEY identity") from None
         identities.append(
             LoadedIdentity(
                 IdentityKind.X25519, location, str(identity.to_public()), Secret(identity)
@@ -287,7 +289,7 @@ def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], li
 def _load_key_text(out: _Collector, name: str, data: bytes, detail: str | None = None) -> None:
     try:
         identities, notes = parse_key_text(data, name)
-    except _SourceError as error:
+    except KeySourceError as error:
         out.fail(name, str(error), detail)
         return
     out.add(_loaded(name, identities, detail), identities)
@@ -295,7 +297,7 @@ def _load_key_text(out: _Collector, name: str, data: bytes, detail: str | None =
 
 
 def _ssh_identities(data: bytes, name: str) -> list[LoadedIdentity]:
-    """Load the identities of one SSH private key file; raises :class:`_SourceError`."""
+    """Load the identities of one SSH private key file; raises :class:`KeySourceError`."""
     import pyrage
 
     from secretsctl.keys import ssh_to_age
@@ -307,29 +309,29 @@ def _ssh_identities(data: bytes, name: str) -> list[LoadedIdentity]:
         try:
             key = ssh_to_age.parse_openssh_private_key(pem)
         except ssh_to_age.SshKeyError as error:
-            raise _SourceError(error.message) from None
+            raise KeySourceError(error.message) from None
         if key.encrypted:
-            raise _SourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
+            raise KeySourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
         if key.key_type not in (ssh_to_age.ED25519, ssh_to_age.RSA):
-            raise _SourceError(
+            raise KeySourceError(
                 f"unsupported SSH key type {key.key_type} (age uses ssh-ed25519 and ssh-rsa)"
             )
         kind = IdentityKind(key.key_type)
         recipient = key.public_line
     elif pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----"):
         if b"ENCRYPTED" in pem.split(b"\n\n", 1)[0]:
-            raise _SourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
+            raise KeySourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
         kind = IdentityKind.SSH_RSA
     elif pem.startswith(_PEM_BEGIN):
-        raise _SourceError(
+        raise KeySourceError(
             "unsupported private key format (use the OpenSSH format: `ssh-keygen -p -f <key>`)"
         )
     else:
-        raise _SourceError("not an SSH private key")
+        raise KeySourceError("not an SSH private key")
     try:
         ssh_identity = pyrage.ssh.Identity.from_buffer(pem)
     except pyrage.IdentityError:
-        raise _SourceError(f"malformed {kind.value} private key") from None
+        raise KeySourceError(f"malformed {kind.value} private key") from None
     identities = [LoadedIdentity(kind, name, recipient, Secret(ssh_identity))]
     if kind is IdentityKind.SSH_ED25519:
         secret, _ = ssh_to_age.ssh_private_key_to_age(pem)
@@ -350,15 +352,18 @@ def _ssh_identities(data: bytes, name: str) -> list[LoadedIdentity]:
 def _load_ssh_key(out: _Collector, name: str, path: str, detail: str | None = None) -> None:
     try:
         identities = _ssh_identities(_read_file(path), name)
-    except _SourceError as error:
+    except KeySourceError as error:
         out.fail(name, str(error), detail)
         return
     out.add(_loaded(name, identities, detail), identities)
 
 
 def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> bytes:
-    """Run ``SOPS_AGE_KEY_CMD`` and return its stdout; raises :class:`_SourceError`.
+    """Run ``SOPS_AGE_KEY_CMD`` and return its stdout; raises :class:`KeySourceError`.
 
+    The command is split with POSIX shell rules (``#`` is an ordinary character here; sops's
+    splitter treats it as a comment at the start of a word) and runs without a shell, in its
+    own session: stdin is closed and there is no controlling terminal, so it cannot prompt.
     Only the program name is quoted in errors: the arguments may carry tokens. The command's
     stderr is discarded, as sops does, because it may echo what it was asked for.
     """
@@ -370,9 +375,9 @@ def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> by
     try:
         args = shlex.split(command)
     except ValueError as error:
-        raise _SourceError(f"cannot split the command: {error}") from None
+        raise KeySourceError(f"cannot split the command: {error}") from None
     if not args:
-        raise _SourceError("the command is empty")
+        raise KeySourceError("the command is empty")
     program = args[0]
     try:
         process = subprocess.Popen(  # noqa: S603 - the user's own configured command, no shell
@@ -384,7 +389,7 @@ def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> by
             start_new_session=True,
         )
     except OSError as error:
-        raise _SourceError(
+        raise KeySourceError(
             f"cannot run `{program}`: {error.strerror or type(error).__name__}"
         ) from None
     try:
@@ -396,32 +401,32 @@ def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> by
         if process.stdout is not None:
             process.stdout.close()
         process.wait()
-        raise _SourceError(f"`{program}` did not finish within {timeout:g} s") from None
+        raise KeySourceError(f"`{program}` did not finish within {timeout:g} s") from None
     if process.returncode != 0:
         how = (
             f"was killed by signal {-process.returncode}"
             if process.returncode < 0
             else f"exited with status {process.returncode}"
         )
-        raise _SourceError(f"`{program}` {how}")
+        raise KeySourceError(f"`{program}` {how}")
     return stdout
 
 
 def _user_config_dir(environ: Mapping[str, str], home: str | None, platform: str) -> str:
-    """Go's ``os.UserConfigDir`` with sops's macOS tweak; raises :class:`_SourceError`."""
+    """Go's ``os.UserConfigDir`` with sops's macOS tweak; raises :class:`KeySourceError`."""
     xdg = environ.get("XDG_CONFIG_HOME", "")
     if platform == "darwin":
         if xdg:
             return xdg
         if not home:
-            raise _SourceError("$HOME is not defined")
+            raise KeySourceError("$HOME is not defined")
         return os.path.join(home, "Library", "Application Support")
     if xdg:
         if not os.path.isabs(xdg):
-            raise _SourceError("path in $XDG_CONFIG_HOME is relative")
+            raise KeySourceError("path in $XDG_CONFIG_HOME is relative")
         return xdg
     if not home:
-        raise _SourceError("neither $XDG_CONFIG_HOME nor $HOME are defined")
+        raise KeySourceError("neither $XDG_CONFIG_HOME nor $HOME are defined")
     return os.path.join(home, ".config")
 
 
@@ -457,7 +462,7 @@ def _load_environment(
         path = environ[SOPS_AGE_KEY_FILE]
         try:
             _load_key_text(out, SOPS_AGE_KEY_FILE, _read_file(path), path)
-        except _SourceError as error:
+        except KeySourceError as error:
             out.fail(SOPS_AGE_KEY_FILE, str(error), path)
     else:
         out.add(KeyLocation(SOPS_AGE_KEY_FILE, LocationStatus.NOT_SET))
@@ -465,7 +470,7 @@ def _load_environment(
     if SOPS_AGE_KEY_CMD in environ:
         try:
             output = _run_key_cmd(environ[SOPS_AGE_KEY_CMD], environ, timeout)
-        except _SourceError as error:
+        except KeySourceError as error:
             out.fail(SOPS_AGE_KEY_CMD, str(error))
         else:
             _load_key_text(out, SOPS_AGE_KEY_CMD, output)
@@ -474,13 +479,13 @@ def _load_environment(
 
     try:
         config_dir = _user_config_dir(environ, home, platform)
-    except _SourceError as error:
+    except KeySourceError as error:
         out.problems.append(SourceProblem(os.path.join(*USER_KEYS_PATH), str(error)))
         return
     path = os.path.join(config_dir, *USER_KEYS_PATH)
     try:
         data = _read_file(path) if os.path.exists(path) else None
-    except _SourceError as error:
+    except KeySourceError as error:
         out.fail(path, str(error))
         return
     if data is None:
@@ -514,7 +519,7 @@ def load_identities(
         path = os.fspath(age_key_file)
         try:
             _load_key_text(out, path, _read_file(path))
-        except _SourceError as error:
+        except KeySourceError as error:
             out.fail(path, str(error))
     if use_environment:
         env = os.environ if environ is None else environ
