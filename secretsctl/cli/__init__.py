@@ -40,6 +40,14 @@ def _register() -> None:
 _register()
 
 
+# click >= 8.2 raises this (a UsageError) when a group is called without a command.
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; expected errors become one line and an exit code."""
     app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
@@ -47,9 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
     except SecretsctlError as error:
         app.fail(error)
-    except click.exceptions.NoArgsIsHelp as exc:  # pragma: no cover - depends on click version
-        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
-        raise SystemExit(ExitCode.CONFLICTING_PARAMETERS) from None
+    except _NO_ARGS_IS_HELP as exc:
+        click.echo(exc.format_message(), err=True)
+        raise SystemExit(2) from None
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "secretsctl"
         app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from typing import IO, NoReturn
@@ -58,7 +57,7 @@ class App:
     def write_stdout(self, data: bytes, *, plaintext: bool, force: bool = False) -> None:
         """Write command output; plaintext is refused on a terminal unless forced."""
         stream = sys.stdout.buffer
-        if plaintext and not force and os.isatty(sys.stdout.fileno()):
+        if plaintext and not force and sys.stdout.isatty():
             self.abort(
                 "refusing to print decrypted secrets to a terminal",
                 ExitCode.CONFLICTING_PARAMETERS,

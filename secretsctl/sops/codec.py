@@ -315,7 +315,8 @@ def encrypt(documents: Documents, fmt: Format, settings: EncryptionSettings) -> 
         version=md.SOPS_VERSION,
         rule=settings.rule or CryptRule(),
         mac_only_encrypted=settings.mac_only_encrypted,
-        shamir_threshold=(threshold or 0) if len(groups) > 1 else 0,
+        # sops always writes the threshold with several groups; a missing one means 0 to it.
+        shamir_threshold=(threshold or len(groups)) if len(groups) > 1 else 0,
     )
     return seal(documents, fmt, metadata, Secret(data_key), indent=settings.indent)
 
