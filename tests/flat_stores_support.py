@@ -174,6 +174,7 @@ STRICTER_THAN_SOPS: dict[str, dict[str, bytes]] = {
         "trailing_data": b'{"a": 1} xx',
         "two_objects": b'{"a": 1}{"b": 2}',
         "cut_after_colon": b'{"a": 1, "b":',
+        "cut_after_key": b'{"a": 1, "b"',
     },
 }
 

@@ -12,8 +12,8 @@ UTF-8 as ``\\ufffd``), Go's float64 formatting and a final newline. Comments are
 sops's JSON encoder skips them.
 
 Deliberate deviations from sops (both on malformed input only): text after the top-level
-object is refused instead of ignored, and a file cut off right after a top-level ``"key":``
-is refused instead of silently losing that key and the rest of the file.
+object is refused instead of ignored, and a file cut off right after a top-level key (or its
+colon) is refused instead of silently losing that key and the rest of the file.
 """
 
 from __future__ import annotations
