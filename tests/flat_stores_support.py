@@ -38,8 +38,10 @@ CORPUS: dict[str, dict[str, bytes]] = {
         ),
         "strings": (
             b'{"\\u00e9\\ud83d\\ude00k\\"\\\\": "\\ud83d\\ude00\\u0000\\u001f\\u007f\\u0080",'
-            b' "esc": "\\b\\f\\n\\r\\t\\/\\"\\\\", "uni": "\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad",'
-            b' "html": "<script>&amp;</script>", "ls": "\xe2\x80\xa8\xe2\x80\xa9", "fffd": "\\ufffd"}'
+            b' "esc": "\\b\\f\\n\\r\\t\\/\\"\\\\",'
+            b' "uni": "\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad",'
+            b' "html": "<script>&amp;</script>", "ls": "\xe2\x80\xa8\xe2\x80\xa9",'
+            b' "fffd": "\\ufffd"}'
         ),
         "invalid_text": (
             b'{"lone": "\\udc80\\ud800\\ud800\\udc00x", "raw": "\xff\xfe\xc3", "rawk\xff": 1,'
@@ -52,8 +54,9 @@ CORPUS: dict[str, dict[str, bytes]] = {
     },
     "dotenv": {
         "awkward": (
-            b'A=1\n B = spaced \nQ="q v"\nS=\'single\'\nexport X=1\nE=\nW=a=b=c\n'
-            b"N=line1\\nline2\n#comment\n# spaced comment\n\nCR=val\r\nU=\xc3\xa9\xf0\x9f\x98\x80\n#\n"
+            b"A=1\n B = spaced \nQ=\"q v\"\nS='single'\nexport X=1\nE=\nW=a=b=c\n"
+            b"N=line1\\nline2\n#comment\n# spaced comment\n\n"
+            b"CR=val\r\nU=\xc3\xa9\xf0\x9f\x98\x80\n#\n"
         ),
         "escapes": b"K=\\\\n\\\\\\nx\nT=a\\tb\nB=back\\slash\n==\n=v\n",
         "crlf": b"A=1\r\nB=2\r\n#c\r\n",
@@ -66,7 +69,7 @@ CORPUS: dict[str, dict[str, bytes]] = {
     },
     "ini": {
         "sections": (
-            b"top = 1\n; c1\n# c2\n[sec] ; sc\nk1 = \"quoted\"   ; kc\nk2=a;b\nk3 : colon\n"
+            b'top = 1\n; c1\n# c2\n[sec] ; sc\nk1 = "quoted"   ; kc\nk2=a;b\nk3 : colon\n'
             b'"qk" = 2\n[empty]\n[sec]\nk1 = dup\n[DEFAULT]\nd = 1\n'
         ),
         "multiline": (
@@ -74,7 +77,7 @@ CORPUS: dict[str, dict[str, bytes]] = {
             b"  more\nd = x\ne = `a\nb`\n"
         ),
         "quotes": (
-            b"[s]\nk = \"a;b\"\nk2 = 'single'\nk3 = \"a\"b\"\nk4 =   \nk5 = \"  padded  \"\n"
+            b'[s]\nk = "a;b"\nk2 = \'single\'\nk3 = "a"b"\nk4 =   \nk5 = "  padded  "\n'
             b'k6 = a # hash\n`we=ird` = 1\n"q:k" = 2\nk7 = "unbalanced\nk8 = \'\'\n'
         ),
         "bom_crlf": b"\xef\xbb\xbf[s]\r\nk = v\r\n; c\r\n; d\r\nk2 = w\r\n",
@@ -94,12 +97,12 @@ CORPUS: dict[str, dict[str, bytes]] = {
         "empty": b"",
         "default_only": b"a = 1\nb = 2\n",
         "values": (
-            b"[v]\nurl = http://example.org/?q=1\nempty =\nquoted_empty = \"\"\n"
+            b'[v]\nurl = http://example.org/?q=1\nempty =\nquoted_empty = ""\n'
             b"tab\t=\tvalue\t\nbackslash = a\\b\nenc = ENC[x]\n"
         ),
     },
     "binary": {
-        "random": random.Random(20261125).randbytes(300),  # noqa: S311 - test data, not crypto
+        "random": random.Random(20261125).randbytes(300),
         "invalid_utf8": b"\x00\x01\xff\xfe\xed\xa0\x80\xc0\x80 text <>&\xe2\x80\xa8\r\n",
         "empty": b"",
         "text": b"plain text\n",

@@ -388,7 +388,7 @@ _FLAT_INT_RE: Final = re.compile(r"[+-]?[0-9]+\Z")
 
 
 def _flat_threshold(text: str) -> int | str:
-    """sops's ``DecodeNonStrings``: ``strconv.Atoi``, else a float with no fractional part.
+    """Read a flat threshold as sops's ``DecodeNonStrings``: ``Atoi``, else a whole float.
 
     Older sops versions wrote the threshold as a float. Anything else stays text, which
     :func:`from_tree` rejects.

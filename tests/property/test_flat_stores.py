@@ -72,7 +72,7 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2002\u2028\u3000"
 # U+FEFF would be taken for a byte-order mark at the start of the file.
 _ini_text = st.text(
     alphabet=st.one_of(
-        st.sampled_from(list('abc =:;#"`\'[]\\-\r\t\xa0é\u3000')),
+        st.sampled_from(list("abc =:;#\"`'[]\\-\r\t\xa0é\u3000")),
         st.characters(exclude_characters="\n\ufeff", exclude_categories=("Cs",)),
     ),
     max_size=12,
@@ -99,8 +99,11 @@ def _ini_value_ok(value: str) -> bool:
     if value != value.strip(_GO_SPACE):
         # written in double quotes, which ini.v1 only strips when there are no others
         return '"' not in value
-    surrounded = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"" and (
-        value.find(value[0], 1) == len(value) - 1
+    surrounded = (
+        len(value) >= 2
+        and value[0] == value[-1]
+        and value[0] in "'\""
+        and (value.find(value[0], 1) == len(value) - 1)
     )
     return not (surrounded or value.endswith("\\") or value.startswith('"""'))
 
@@ -122,7 +125,9 @@ def ini_sections(draw: st.DrawFn, with_comment: bool) -> Branch:
     if comment is not None:
         items.append((Comment(comment), None))
     for key, value, key_comment in draw(
-        st.lists(st.tuples(ini_keys, ini_values, ini_comments), max_size=4, unique_by=lambda t: t[0])
+        st.lists(
+            st.tuples(ini_keys, ini_values, ini_comments), max_size=4, unique_by=lambda t: t[0]
+        )
     ):
         items.append((key, value))
         if key_comment is not None:

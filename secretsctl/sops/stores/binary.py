@@ -60,8 +60,10 @@ def emit_plain(documents: Documents, indent: int | None = None) -> bytes:
                     "error emitting binary store: 'data' key in tree does not have a string value",
                     hint=_NOT_BINARY_HINT,
                 )
-            return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
-    raise dump_error("error emitting binary store: no binary data found in tree", hint=_NOT_BINARY_HINT)
+            return bytes(value.encode("utf-8", "surrogateescape"))
+    raise dump_error(
+        "error emitting binary store: no binary data found in tree", hint=_NOT_BINARY_HINT
+    )
 
 
 def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = None) -> bytes:

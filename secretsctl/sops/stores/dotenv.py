@@ -1,9 +1,9 @@
-"""The dotenv store: sops 3.11's ``stores/dotenv`` reader and writer, byte for byte.
+r"""The dotenv store: sops 3.11's ``stores/dotenv`` reader and writer, byte for byte.
 
-The format is sops's own, not a shell's: lines split on ``\\n`` only (a CR stays in the
+The format is sops's own, not a shell's: lines split on ``\n`` only (a CR stays in the
 value), empty lines dropped, ``#`` starts a comment line, and otherwise the key is everything
 before the first ``=`` and the value everything after it, untrimmed and unquoted (``export X``
-is a key). The two characters ``\\n`` in a value mean a newline. Every value is a string.
+is a key). The two characters ``\n`` in a value mean a newline. Every value is a string.
 
 The metadata is stored as ``sops_<flattened key>=<value>`` lines, sorted, after the data
 (:func:`secretsctl.sops.metadata.flatten`). Any key starting with ``sops_`` is metadata, so a
@@ -81,7 +81,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
 
 
 def value_to_string(value: Any) -> str:
-    """sops's ``ValToString``: how dotenv and INI write a value that is not a string."""
+    """Format a non-string value as sops's ``ValToString`` does (dotenv and INI)."""
     cls = value.__class__
     if cls is str:
         return value  # type: ignore[no-any-return]
@@ -118,9 +118,9 @@ def go_sprint(value: Any) -> str:
     if value is None:
         return "<nil>"
     if cls is Comment:
-        return "{" + value.text + "}"
+        return "{" + str(value.text) + "}"
     if cls is GoTime:
-        return value.text  # type: ignore[no-any-return]
+        return str(value.text)
     if cls is Branch:
         return "[" + " ".join("{" + go_sprint(k) + " " + go_sprint(v) + "}" for k, v in value) + "]"
     if isinstance(value, list):
@@ -166,7 +166,7 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
 
 
 def emit_value(value: Any) -> bytes:
-    """sops's ``EmitValue`` for dotenv: strings only (exit 4 otherwise)."""
+    """Write one value as sops's dotenv ``EmitValue`` does: strings only, else exit 4."""
     if value.__class__ is str:
-        return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+        return bytes(value.encode("utf-8", "surrogateescape"))
     raise dump_error("the dotenv store only supports emitting strings")

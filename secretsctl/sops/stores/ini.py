@@ -1,4 +1,4 @@
-"""The INI store: sops 3.11's ``stores/ini`` with the parser and writer of ``gopkg.in/ini.v1``.
+r"""The INI store: sops 3.11's ``stores/ini`` with the parser and writer of ``gopkg.in/ini.v1``.
 
 The tree has two levels, section → key → string. Keys before the first section header belong
 to the section ``DEFAULT``, which is always the first item of a parsed file (empty when the file
@@ -9,9 +9,9 @@ Reading reproduces ini.v1 (``LoadOptions{AllowNonUniqueSections: true}``):
 - whitespace around keys and values is trimmed (Go's ``unicode.IsSpace``); ``=`` and ``:``
   both separate a key from its value, the first one found wins;
 - ``;`` or ``#`` in an unquoted value starts an inline comment; a value wrapped in one pair of
-  ``"`` or ``'`` loses them; values in triple double quotes or backquotes may span lines; a value ending
-  in ``\\`` continues on the next line; ``"…"`` or backquoted keys may hold ``=`` and ``:``;
-  a key ``-`` is numbered ``#1``, ``#2``, … within its section;
+  ``"`` or ``'`` loses them; values in triple double quotes or backquotes may span lines; a
+  value ending in ``\`` continues on the next line; ``"…"`` or backquoted keys may hold
+  ``=`` and ``:``; a key ``-`` is numbered ``#1``, ``#2``, … within its section;
 - a key that repeats inside one section keeps its first position and takes the last value;
 - comment lines attach to the next key or section header, as does a comment after a header.
 
@@ -200,8 +200,11 @@ class _Parser:
         if comment_at != -1:
             self.comment += line[comment_at:]
             line = line[:comment_at].strip(_GO_SPACE)
-        if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"" and (
-            line.find(line[0], 1) == len(line) - 1
+        if (
+            len(line) >= 2
+            and line[0] == line[-1]
+            and line[0] in "'\""
+            and (line.find(line[0], 1) == len(line) - 1)
         ):
             line = line[1:-1]
         return line
@@ -294,7 +297,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
 
 
 def _sections_from_tree(documents: Documents) -> list[_Section]:
-    """sops's ``encodeTree``: top-level items are sections, their items keys and comments."""
+    """Turn documents into sections as sops's ``encodeTree`` does (items: keys, comments)."""
     sections = []
     for document in documents:
         for name, value in document:
@@ -303,7 +306,9 @@ def _sections_from_tree(documents: Documents) -> list[_Section]:
             if name.__class__ is not str:
                 raise dump_error("Error marshaling to ini: a section name is not a string")
             if not name:
-                raise dump_error("Error marshaling to ini: Error encoding section: empty section name")
+                raise dump_error(
+                    "Error marshaling to ini: Error encoding section: empty section name"
+                )
             if value.__class__ is not Branch:
                 raise dump_error(
                     "Error marshaling to ini: Error encoding section: Section values should"
@@ -402,5 +407,5 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
 
 
 def emit_value(value: Any) -> bytes:
-    """sops's ``EmitValue`` for INI: Go ``json.Marshal`` of the value, compact."""
+    """Write one value as sops's INI ``EmitValue`` does: compact Go ``json.Marshal``."""
     return encode_compact(value)

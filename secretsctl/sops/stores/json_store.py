@@ -1,4 +1,4 @@
-"""The JSON store: sops 3.11's ``stores/json`` reader and writer, byte for byte.
+r"""The JSON store: sops 3.11's ``stores/json`` reader and writer, byte for byte.
 
 Reading follows sops's token decoder: key order and duplicate keys are kept, every number is
 a float64 (3.11 semantics: ``42`` is ``type:float``, integers above 2^53 lose precision),
@@ -8,7 +8,7 @@ them: invalid UTF-8 and unpaired surrogate escapes become U+FFFD.
 Writing follows sops's two steps, compact text then ``json.Indent``, in one pass: a tab per
 level by default (``indent=N`` gives N spaces, ``0`` none), ``": "`` after keys, Go's
 ``encoding/json`` string escaping (HTML characters, U+2028/U+2029, control characters, invalid
-UTF-8 as ``\\ufffd``), Go's float64 formatting and a final newline. Comments are dropped, as
+UTF-8 as ``\ufffd``), Go's float64 formatting and a final newline. Comments are dropped, as
 sops's JSON encoder skips them.
 
 Deliberate deviations from sops (both on malformed input only): text after the top-level
@@ -171,7 +171,8 @@ def load_plain(data: bytes) -> Documents:
 
     Raises :class:`InputError` (exit 2) naming the line and column, never the content.
     """
-    return [_parse_object(data, "Could not unmarshal input data", ExitCode.COULD_NOT_READ_INPUT_FILE)]
+    context = "Could not unmarshal input data"
+    return [_parse_object(data, context, ExitCode.COULD_NOT_READ_INPUT_FILE)]
 
 
 def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
@@ -213,7 +214,7 @@ def has_metadata(documents: Documents) -> bool:
 
 
 def dump_error(message: str, *, hint: str | None = None) -> SecretsctlError:
-    """A tree that cannot be written in this format (sops's ErrorDumpingTree, exit 4)."""
+    """Build the error for a tree this format cannot write (sops's ErrorDumpingTree, exit 4)."""
     return SecretsctlError(message, hint=hint, exit_code=ExitCode.ERROR_DUMPING_TREE)
 
 
@@ -238,7 +239,7 @@ _NEEDS_ESCAPE_RE: Final = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udff
 
 
 def quote(text: str) -> str:
-    """Go ``encoding/json`` string encoding, with its default HTML escaping."""
+    """Encode a string as Go's ``encoding/json`` does, HTML characters escaped."""
     if _NEEDS_ESCAPE_RE.search(text) is None:
         return '"' + text + '"'
     return '"' + text.translate(_ESCAPES) + '"'
@@ -299,7 +300,7 @@ def _write(value: Any, depth: int, indent: str, out: list[str]) -> None:
 
 
 def indent_string(indent: int | None) -> str:
-    """The indentation unit for sops's ``indent`` setting: a tab by default, else N spaces."""
+    """Return the indentation unit for sops's ``indent``: a tab by default, else N spaces."""
     if indent is None or indent == -1:
         return "\t"
     if indent < -1:
@@ -336,12 +337,12 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
 
 
 def emit_value(value: Any, indent: int | None = None) -> bytes:
-    """sops's ``EmitValue``: one value, indented like a file but with no final newline."""
+    """Write one value as sops's ``EmitValue`` does: indented, with no final newline."""
     return _render(value, indent).encode("utf-8", "surrogateescape")
 
 
 def encode_compact(value: Any) -> bytes:
-    """Go ``json.Marshal`` of a scalar or a list (no indentation), for other stores' values."""
+    """Encode a value as Go's ``json.Marshal`` does (compact), for other stores' values."""
     out: list[str] = []
     _write_compact(value, out)
     return "".join(out).encode("utf-8", "surrogateescape")

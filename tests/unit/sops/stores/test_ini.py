@@ -51,7 +51,7 @@ def test_encrypted_file_has_the_plain_shape_and_re_emits_with_sorted_metadata(na
 
 def test_sections_keys_and_comments() -> None:
     (doc,) = store.load_plain(
-        b"top = 1\n; c1\n# c2\n[sec] ; sc\nk1 = \"quoted\"   ; kc\nk2=a;b\nk3 : colon\n"
+        b'top = 1\n; c1\n# c2\n[sec] ; sc\nk1 = "quoted"   ; kc\nk2=a;b\nk3 : colon\n'
         b'"q=k" = 2\n[empty]\n[sec]\nk1 = dup\n'
     )
     assert doc == Branch(
@@ -143,7 +143,8 @@ def test_malformed_input_names_the_line_only(name: str) -> None:
     with pytest.raises(InputError, match=r"\(line \d+\)") as caught:
         store.load_plain(data)
     assert caught.value.exit_code == ExitCode.COULD_NOT_READ_INPUT_FILE
-    assert "novalue" not in caught.value.message and "unterminated" not in caught.value.message
+    assert "novalue" not in caught.value.message
+    assert "unterminated" not in caught.value.message
 
 
 def test_encrypted_parse_errors_exit_1_like_sops() -> None:
@@ -181,7 +182,7 @@ def test_alignment_counts_bytes_and_quoted_keys() -> None:
     tree = Branch([("s", section(("é", "1"), ("a=b", "2"), ("q`", "3"), ("long_key", "")))])
     assert store.emit_plain([tree]) == (
         # "é" is two bytes wide for ini.v1.
-        "[s]\né       = 1\n`a=b`    = 2\n\"\"\"q`\"\"\" = 3\nlong_key = \n".encode()
+        '[s]\né       = 1\n`a=b`    = 2\n"""q`""" = 3\nlong_key = \n'.encode()
     )
 
 
