@@ -284,6 +284,10 @@ def _write(value: Any, depth: int, indent: str, out: list[str]) -> None:
         out.append("\n" + indent * depth + "}")
     elif cls is NilList:
         out.append("null")
+    elif cls is Comment:
+        # A comment selected by --extract: json.Marshal of sops's Comment struct.
+        inner = "\n" + indent * (depth + 1)
+        out.append("{" + inner + '"Value": ' + quote(value.text) + "\n" + indent * depth + "}")
     elif cls is Seq or cls is list:
         elements = [v for v in value if v.__class__ is not Comment]
         if not elements:

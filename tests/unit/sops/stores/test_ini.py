@@ -271,3 +271,6 @@ def test_trees_that_are_not_two_levels_cannot_be_written(tree: Branch, reason: s
 def test_emit_value_is_compact_json() -> None:
     assert store.emit_value(Seq([1.0, "a", True, None])) == b'[1,"a",true,null]'
     assert store.emit_value(1.0) == b"1"
+    assert store.emit_value(Seq([Comment(" c"), "x", Branch([("k", "v")])])) == (
+        b'[{"Value":" c"},"x",[{"Key":"k","Value":"v"}]]'
+    )

@@ -212,6 +212,8 @@ def test_emit_value_is_indented_without_a_final_newline() -> None:
     assert store.emit_value(True) == b"true"
     assert store.emit_value("s") == b'"s"'
     assert store.emit_value(Seq(["x"]), indent=1) == b'[\n "x"\n]'
+    # A list element that is a comment, as `--extract '["l"][0]'` selects it.
+    assert store.emit_value(Comment(" in list")) == b'{\n\t"Value": " in list"\n}'
 
 
 def test_compact_encoding_for_other_stores() -> None:
