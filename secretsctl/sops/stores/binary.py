@@ -71,7 +71,7 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
     return json_store.emit_encrypted(documents, metadata, indent)
 
 
-def emit_value(value: Any) -> bytes:
+def emit_value(value: Any, indent: int | None = None) -> bytes:
     """Refuse, as sops does: a binary file has no structure to extract from (exit 4)."""
     raise dump_error(
         "Binary files are not structured and extracting a single value is not possible"

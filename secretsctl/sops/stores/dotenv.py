@@ -165,7 +165,7 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
-def emit_value(value: Any) -> bytes:
+def emit_value(value: Any, indent: int | None = None) -> bytes:
     """Write one value as sops's dotenv ``EmitValue`` does: strings only, else exit 4."""
     if value.__class__ is str:
         return bytes(value.encode("utf-8", "surrogateescape"))

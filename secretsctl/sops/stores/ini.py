@@ -406,6 +406,6 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
     return _write(sections)
 
 
-def emit_value(value: Any) -> bytes:
+def emit_value(value: Any, indent: int | None = None) -> bytes:
     """Write one value as sops's INI ``EmitValue`` does: compact Go ``json.Marshal``."""
     return encode_compact(value)
