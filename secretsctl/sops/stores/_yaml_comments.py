@@ -118,7 +118,7 @@ _TOKEN_STYLES: Final = {"'": STYLE_SINGLE, '"': STYLE_DOUBLE, "|": STYLE_LITERAL
 
 _BREAK_CHARS: Final = "\r\n\x85\u2028\u2029"
 _BLANK_OR_BREAK: Final = " \t\r\n\x85\u2028\u2029"
-_LINE_BREAK_RE: Final = re.compile("[\r\n\x85\u2028\u2029]")
+_LINE_BREAK_RE: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 Mark = tuple[int, int, int]  # (index, line, column)
 _ZERO: Final[Mark] = (0, 0, 0)
@@ -230,7 +230,9 @@ class _Scanner:
         while index >= 0:
             char = text[index]
             if char in _BREAK_CHARS:
-                count += 1
+                # CRLF is one break for yaml.v3's skip_line.
+                if not (char == "\r" and text[index + 1 : index + 2] == "\n"):
+                    count += 1
             elif char not in " \t":
                 break
             index -= 1
@@ -241,8 +243,9 @@ class _Scanner:
         self.column += 1
 
     def skip_line(self) -> None:
-        if self.char(self.pos) in _BREAK_CHARS:
-            self.pos += 1
+        char = self.char(self.pos)
+        if char in _BREAK_CHARS:
+            self.pos += 2 if char == "\r" and self.char(self.pos + 1) == "\n" else 1
             self.column = 0
             self.line += 1
 
@@ -488,7 +491,7 @@ class _Scanner:
             while index < self.length and text[index] not in _BREAK_CHARS:
                 index += 1
         if index < self.length and text[index] in _BREAK_CHARS:
-            index += 1
+            index += 2 if text.startswith("\r\n", index) else 1
         self.set_pos(index)
         typ = T_VERSION if src.name == "YAML" else T_TAG_DIRECTIVE
         self.tokens.append(_Tok(typ, start, self.mark_at(src.end_mark.index), src))
@@ -1361,6 +1364,7 @@ class _Converter:
 
     def __init__(self, strict: Strict | None) -> None:
         self.strict = strict
+        self.active: set[int] = set()
 
     def decode_scalar(self, node: Node) -> Any:
         tag = "" if node.tag == "!" else node.tag
@@ -1377,7 +1381,13 @@ class _Converter:
     def decode_key(self, node: Node) -> Any:
         """``key.Decode(&keyValue)``: the generic decoding of any node."""
         if node.kind == ALIAS and node.alias is not None:
-            return self.decode_key(node.alias)
+            if id(node.alias) in self.active:
+                raise structure_error("anchor value contains itself", node.line)
+            self.active.add(id(node.alias))
+            try:
+                return self.decode_key(node.alias)
+            finally:
+                self.active.discard(id(node.alias))
         if node.kind == SCALAR:
             return self.decode_scalar(node)
         if node.kind == MAPPING:
@@ -1406,11 +1416,16 @@ class _Converter:
         if kind == SCALAR:
             return self.decode_scalar(node)
         if kind == ALIAS:
-            if node.alias is None:
+            target = node.alias
+            if target is None:
                 return None
-            if depth > 10_000:
+            if id(target) in self.active:
                 raise structure_error("anchor value contains itself", node.line)
-            return self.value(node.alias, False, depth + 1)
+            self.active.add(id(target))
+            try:
+                return self.value(target, False, depth + 1)
+            finally:
+                self.active.discard(id(target))
         return None
 
     def branch(self, node: Node, branch: Branch, comments_handled: bool, depth: int = 0) -> Branch:
@@ -1444,7 +1459,11 @@ class _Converter:
             # sops returns here, before the node's foot comment.
             return branch
         elif kind == ALIAS and node.alias is not None:
+            if id(node.alias) in self.active:
+                raise structure_error("anchor value contains itself", node.line)
+            self.active.add(id(node.alias))
             self.branch(node.alias, branch, False, depth + 1)
+            self.active.discard(id(node.alias))
         if not comments_handled:
             branch.extend((c, None) for c in _comment_items(node.foot))
         return branch
@@ -1525,7 +1544,10 @@ def _check_merge_node(value: Node, line: int, nested: bool, active: set[int]) ->
     else:
         merged = [target]
     items = [Branch() if m is not None and m.kind == MAPPING else None for m in merged]
-    kind = target.kind
+    if value.kind == ALIAS:
+        kind, items = ALIAS, (Branch() if target.kind == MAPPING else None)  # type: ignore[assignment]
+    else:
+        kind = target.kind
     if not merge_value_ok(items, kind):
         raise _merge_error(line)
     if nested:
@@ -1550,25 +1572,77 @@ def _check_root_keys(root: Node, active: set[int]) -> None:
             raise structure_error("a mapping or sequence is used as a key", key.line)
 
 
+_COMMENT_LINE_RE: Final = re.compile(r"[ \t]*#")
+# A comment that yaml.v3 reads with its comment scanner (not as a line comment): alone on its
+# line, or after indicators that take no line comment (a "-" entry, a "---" start).
+_SCANNED_COMMENT_RE: Final = re.compile(r"[ \t]*(?:---[ \t]+)?(?:-[ \t]+)*#")
+_BLANK_LINE_RE: Final = re.compile(r"[ \t]*\Z")
+
+
+def _tolerated_tab(text: str, index: int) -> bool:
+    """Whether yaml.v3 accepts this tab where libyaml stopped: inside a run of comment lines.
+
+    yaml.v3 reads a run of full-line comments in one go and skips any blank (tabs included)
+    between them, while libyaml (no comment scanning) refuses a tab at the start of a line.
+    """
+    lines = text.splitlines()
+    line_no = text.count("\n", 0, index)
+    if line_no >= len(lines):
+        return False
+    current = lines[line_no]
+    column = index - (text.rfind("\n", 0, index) + 1)
+    if current[:column].strip(" \t"):
+        return False
+    previous = next((ln for ln in reversed(lines[:line_no]) if not _BLANK_LINE_RE.match(ln)), "")
+    if not _SCANNED_COMMENT_RE.match(previous):
+        return False
+    if _COMMENT_LINE_RE.match(current):
+        return True
+    following = next((ln for ln in lines[line_no + 1 :] if not _BLANK_LINE_RE.match(ln)), "")
+    return bool(_BLANK_LINE_RE.match(current)) and bool(_COMMENT_LINE_RE.match(following))
+
+
+def _libyaml_tokens(text: str) -> list[Any]:
+    """Validate with libyaml's event parser, then return its tokens."""
+    from ruamel.yaml.cyaml import CParser
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    parse_text = text
+    for _attempt in range(256):
+        try:
+            validator = CParser(parse_text)
+            while validator.check_event():
+                validator.get_event()
+            lexer = CParser(parse_text)
+            tokens = []
+            while lexer.check_token():
+                tokens.append(lexer.get_token())
+            return tokens
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            index = mark.index if mark is not None else -1
+            if (
+                exc.problem == "found character that cannot start any token"
+                and 0 <= index < len(parse_text)
+                and parse_text[index] == "\t"
+                and _tolerated_tab(parse_text, index)
+            ):
+                # A space has the same width for the replay, and libyaml accepts it.
+                parse_text = parse_text[:index] + " " + parse_text[index + 1 :]
+                continue
+            raise parse_error(exc, text) from None
+        except YAMLError as exc:
+            raise parse_error(exc, text) from None
+    raise InputError("yaml: too many tab characters in comment lines")
+
+
 def compose(text: str, first_checks: str | None) -> list[tuple[Any, int, int]]:
     """Parse every document with comments; return (root value, root kind, root line) each.
 
     The root value of a mapping document is its :class:`Branch` with the document's head and
     foot comments; other roots are returned as plain values for the caller's checks.
     """
-    from ruamel.yaml.cyaml import CParser
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        validator = CParser(text)
-        while validator.check_event():
-            validator.get_event()
-        lexer = CParser(text)
-        tokens = []
-        while lexer.check_token():
-            tokens.append(lexer.get_token())
-    except YAMLError as exc:
-        raise parse_error(exc, text) from None
+    tokens = _libyaml_tokens(text)
     composer = _Composer(_Parser(_Scanner(text, tokens)))
     documents: list[tuple[Any, int, int]] = []
     while True:

@@ -58,7 +58,9 @@ _MERGE_TAG: Final = ("!!", "merge")
 
 
 class _Event:
-    __slots__ = ("foot", "head", "kind", "line", "style", "tag", "tail", "value")
+    # ``rendered``: the exact text of a one-line scalar whose style does not depend on where it
+    # is written (printable ASCII without tags), for the emitter's fast path.
+    __slots__ = ("foot", "head", "kind", "line", "rendered", "style", "tag", "tail", "value")
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class _Event:
         self.line = ""
         self.foot = foot
         self.tail = tail
+        self.rendered: str | None = None
 
 
 # --- scalar analysis -----------------------------------------------------------------------
@@ -119,9 +122,7 @@ def _analyze(value: str) -> _Analysis:
     if not value:
         return _EMPTY_ANALYSIS
     if _SIMPLE_RE.match(value):
-        block_ind = bool(_START_BOTH_RE.match(value)) or ": " in value or " #" in value or (
-            len(value) > 1 and value[-1] == ":"
-        )
+        block_ind = _block_indicators(value)
         flow_ind = (
             block_ind
             or bool(_START_FLOW_RE.match(value))
@@ -129,6 +130,13 @@ def _analyze(value: str) -> _Analysis:
         )
         return _Analysis(False, not flow_ind, not block_ind, True, True)
     return _analyze_slow(value)
+
+
+def _block_indicators(value: str) -> bool:
+    """For printable one-line ASCII: whether plain style is impossible in block context."""
+    return bool(_START_BOTH_RE.match(value)) or ": " in value or " #" in value or (
+        len(value) > 1 and value[-1] == ":"
+    )
 
 
 def _analyze_slow(value: str) -> _Analysis:
@@ -233,12 +241,19 @@ def _encode_base64(data: bytes) -> str:
 def _string_event(value: str) -> _Event:
     """A string as ``Node.Encode`` then ``encoder.node`` present it (stringv's style choice)."""
     if _SIMPLE_RE.match(value):
-        # Fast path: printable ASCII on one line.
+        # Printable ASCII on one line: its final style is known now, in any block context.
         if value == "<<":
             return _Event(_SCALAR, value, _PLAIN, _MERGE_TAG)
         if resolves_to_str(value) and value not in _OLD_BOOLS and not _is_base60(value):
-            return _Event(_SCALAR, value, _PLAIN)
-        return _Event(_SCALAR, value, _DOUBLE)
+            event = _Event(_SCALAR, value, _PLAIN)
+            if _block_indicators(value):
+                event.rendered = "'" + value.replace("'", "''") + "'"
+            else:
+                event.rendered = value
+            return event
+        event = _Event(_SCALAR, value, _DOUBLE)
+        event.rendered = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return event
     if not _is_valid_utf8(value):
         text = _encode_base64(_raw_bytes(value))
         return _Event(_SCALAR, text, _LITERAL if "\n" in text else _PLAIN, _BINARY_TAG)
@@ -253,30 +268,36 @@ def _is_base60(value: str) -> bool:
     return ":" in value and value[:1] in "+-0123456789" and bool(_BASE60_RE.match(value))
 
 
+def _plain_event(text: str) -> _Event:
+    event = _Event(_SCALAR, text)
+    event.rendered = text
+    return event
+
+
 def _scalar_event(value: Any) -> _Event:
     cls = value.__class__
     if cls is str:
         return _string_event(value)
     if cls is bool:
-        return _Event(_SCALAR, "true" if value else "false")
+        return _plain_event("true" if value else "false")
     if cls is int:
-        return _Event(_SCALAR, str(value))
+        return _plain_event(str(value))
     if cls is float:
         if math.isnan(value):
-            return _Event(_SCALAR, ".nan")
+            return _plain_event(".nan")
         if math.isinf(value):
-            return _Event(_SCALAR, ".inf" if value > 0 else "-.inf")
-        return _Event(_SCALAR, format_float_g(value))
+            return _plain_event(".inf" if value > 0 else "-.inf")
+        return _plain_event(format_float_g(value))
     if value is None:
-        return _Event(_SCALAR, "null")
+        return _plain_event("null")
     if cls is GoTime:
-        return _Event(_SCALAR, value.text)
+        return _plain_event(value.text)
     if isinstance(value, str):
         return _string_event(str(value))
     if isinstance(value, bool):
-        return _Event(_SCALAR, "true" if value else "false")
+        return _plain_event("true" if value else "false")
     if isinstance(value, int):
-        return _Event(_SCALAR, str(int(value)))
+        return _plain_event(str(int(value)))
     if isinstance(value, float):
         return _scalar_event(float(value))
     raise TypeError(f"cannot write a value of type {type(value).__name__} as YAML")
@@ -547,12 +568,49 @@ class _Emitter:
 
     def run(self) -> str:
         events = self.events
-        while self.pos < len(events):
+        count = len(events)
+        buf = self.buf
+        while self.pos < count:
             event = events[self.pos]
+            if self.state == _S_BLOCK_MAP_KEY and event.rendered is not None:
+                following = events[self.pos + 1]
+                if (
+                    following.rendered is not None
+                    and not (event.head or event.tail or following.head or following.tail)
+                    and not (following.foot or event.foot)
+                    and not (self.head_comment or self.line_comment or self.foot_comment)
+                    and not (self.tail_comment or self.key_line_comment)
+                    and len(event.value) <= 128
+                ):
+                    # A one-line key and value: what block_mapping_key, emit_scalar and
+                    # block_mapping_value write for them, without the state changes that
+                    # cancel out.
+                    indent = self.indent
+                    if (
+                        not self.indention
+                        or self.column > indent
+                        or (self.column == indent and not self.whitespace)
+                    ):
+                        buf.append("\n")
+                        self.column = 0
+                        self.line += 1
+                    if self.foot_indent == indent:
+                        buf.append("\n")
+                        self.column = 0
+                        self.line += 1
+                    text = " " * (indent - self.column) + event.rendered + ": " + following.rendered
+                    buf.append(text)
+                    self.column += len(text)
+                    self.whitespace = False
+                    self.indention = False
+                    self.open_ended = False
+                    self.foot_indent = -1
+                    self.pos += 2
+                    continue
             self.analyze(event)
             self.dispatch(event)
             self.pos += 1
-        return "".join(self.buf)
+        return "".join(buf)
 
     def analyze(self, event: _Event) -> None:
         if event.head:

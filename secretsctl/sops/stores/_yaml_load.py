@@ -35,7 +35,10 @@ _IN_PROGRESS: Final = object()
 
 
 def decode_text(data: bytes) -> str:
-    """The document text: UTF-8 (a leading BOM dropped) or UTF-16 with a BOM; CRLF as LF."""
+    """The document text: UTF-8 (a leading BOM dropped) or UTF-16 with a BOM.
+
+    Line breaks stay as they are: yaml.v3's comment scanning sees CRLF as two breaks.
+    """
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             text = data.decode("utf-16")
@@ -52,7 +55,7 @@ def decode_text(data: bytes) -> str:
             ) from None
     if text[:1] == "\ufeff":
         text = text[1:]
-    return text.replace("\r\n", "\n")
+    return text
 
 
 def parse_error(exc: Exception, text: str) -> InputError:
@@ -154,6 +157,7 @@ class _Frame:
         self.key: Any = _IN_PROGRESS
         self.key_info: tuple[int, str, int, int] | None = None
         self.keys: list[tuple[int, str, int, int]] = []
+        # Per key: (value, kind or ALIAS, bad) for merge keys, else None.
         self.values: list[tuple[Any, int, int] | None] = []
         self.merge = False
         # The line of a merge key, inside this value, whose value cannot be merged.
@@ -315,7 +319,7 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 if strict is not None:
                     assert top.key_info is not None  # noqa: S101 - set with the key
                     top.keys.append(top.key_info)
-                    top.values.append((value, kind, bad) if top.merge else None)
+                    top.values.append((value, ALIAS if aliased else kind, bad) if top.merge else None)
                 top.key = _IN_PROGRESS
         get()  # document end
         documents.append((root, root_kind, root_line))
@@ -351,7 +355,12 @@ def _check_frame(frame: _Frame, plain: bool, raise_now: bool) -> int:
 
 
 def merge_value_ok(value: Any, kind: int) -> bool:
-    """A merge key's value must be a mapping or a sequence of mappings."""
+    """A merge key's value must be a mapping or a sequence of mappings.
+
+    ``kind`` is ALIAS for an alias, which yaml.v3 accepts only when it names a mapping.
+    """
+    if kind == ALIAS:
+        return value.__class__ is Branch
     return kind == MAPPING or (
         kind == SEQUENCE and all(item.__class__ is Branch for item in value)
     )

@@ -23,12 +23,15 @@ def _parse(data: bytes, first_checks: str) -> list[Branch]:
     from secretsctl.sops.stores import _yaml_load
 
     text = _yaml_load.decode_text(data)
-    if "#" in text:
-        from secretsctl.sops.stores import _yaml_comments
+    try:
+        if "#" in text:
+            from secretsctl.sops.stores import _yaml_comments
 
-        documents = _yaml_comments.compose(text, first_checks)
-    else:
-        documents = _yaml_load.compose_events(text, first_checks)
+            documents = _yaml_comments.compose(text, first_checks)
+        else:
+            documents = _yaml_load.compose_events(text, first_checks)
+    except RecursionError:
+        raise InputError("yaml: the document is nested too deeply") from None
     return _yaml_load.documents_to_branches(documents, first_checks)
 
 
@@ -90,6 +93,16 @@ def _indent(indent: int | None) -> int:
     return indent
 
 
+def _emit(function: Any, *args: Any) -> str:
+    try:
+        return function(*args)  # type: ignore[no-any-return]
+    except RecursionError:
+        raise SecretsctlError(
+            "Error dumping file: the tree is nested too deeply",
+            exit_code=ExitCode.ERROR_DUMPING_TREE,
+        ) from None
+
+
 def _to_bytes(text: str) -> bytes:
     try:
         return text.encode("utf-8", "surrogateescape")
@@ -101,7 +114,7 @@ def emit_plain(documents: Documents, indent: int | None = None) -> bytes:
     """Write documents as sops's EmitPlainFile does (yaml.v3 encoder, indent 4 by default)."""
     from secretsctl.sops.stores._yaml_emit import emit_documents
 
-    return _to_bytes(emit_documents(list(documents), _indent(indent)))
+    return _to_bytes(_emit(emit_documents, list(documents), _indent(indent)))
 
 
 def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = None) -> bytes:
@@ -109,7 +122,7 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
     from secretsctl.sops.stores._yaml_emit import emit_documents
 
     with_metadata = [Branch([*document, (_METADATA_KEY, metadata)]) for document in documents]
-    return _to_bytes(emit_documents(with_metadata, _indent(indent)))
+    return _to_bytes(_emit(emit_documents, with_metadata, _indent(indent)))
 
 
 def emit_value(value: object) -> bytes:
