@@ -125,8 +125,12 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
     return _to_bytes(_emit(emit_documents, with_metadata, _indent(indent)))
 
 
-def emit_value(value: object) -> bytes:
-    """One value as sops's EmitValue prints it for ``--extract`` (``42\\n``, a block list, …)."""
+def emit_value(value: object, indent: int | None = None) -> bytes:
+    """One value as sops's EmitValue prints it for ``--extract`` (``42\\n``, a block list, …).
+
+    ``indent`` is accepted for a uniform store interface and ignored: sops marshals the value
+    with yaml.v3's defaults (indent 4) whatever ``--indent`` says.
+    """
     from secretsctl.sops.stores._yaml_emit import emit_single_value
 
     return _to_bytes(emit_single_value(value))
