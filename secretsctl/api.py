@@ -101,7 +101,7 @@ def decrypt_to_bytes(
         elif isinstance(value, str):
             out = value.encode("utf-8", "surrogateescape")
         else:
-            out = store.emit_value(value)
+            out = store.emit_value(value, indent=indent)
     else:
         out = store.emit_plain(documents, indent=indent)
     return DecryptOutput(Secret(out), decrypted.warnings)
@@ -121,6 +121,6 @@ def encrypt_to_bytes(
 
     try:
         documents = input_format.store.load_plain(data)
-        return codec.encrypt(documents, output_format, settings)
+        return codec.encrypt(documents, output_format, settings, input_format=input_format)
     except SecretsctlError as exc:
         raise exc.with_file(label) from None

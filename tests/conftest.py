@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +121,26 @@ def session_sops(session_age_key: AgeKey) -> Sops:
 def sops_nix_vectors() -> Iterator[Path]:
     """The sops-nix test assets (MIT), as bundled in tests/vectors/sops-nix."""
     yield SOPS_NIX_VECTORS
+
+
+SECRETSCTL = str(Path(sys.executable).parent / "secretsctl")
+Runner = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+@pytest.fixture
+def secretsctl(isolated_env: Path) -> Runner:
+    """Run the installed `secretsctl` console script with only the environment a test gives."""
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: bytes | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(isolated_env)}
+        full_env.update(env or {})
+        return subprocess.run(
+            [SECRETSCTL, *args], input=input, capture_output=True, env=full_env, cwd=cwd, check=False
+        )
+
+    return run

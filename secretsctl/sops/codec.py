@@ -285,26 +285,28 @@ def seal(
 
 def check_not_encrypted(documents: Documents, fmt: Format) -> None:
     """Refuse plaintext that already carries sops metadata (sops's ``FileAlreadyEncrypted``)."""
-    for document in documents:
-        for key, _ in document:
-            if isinstance(key, Comment):
-                continue
-            if key == md.METADATA_KEY or (fmt is Format.DOTENV and str(key).startswith("sops_")):
-                raise AlreadyEncryptedError(
-                    "File already encrypted",
-                    hint="decrypt it first, or use `secretsctl edit` to change it",
-                )
+    if fmt.store.has_metadata(documents):
+        raise AlreadyEncryptedError(
+            "File already encrypted",
+            hint="decrypt it first, or use `secretsctl edit` to change it",
+        )
 
 
-def encrypt(documents: Documents, fmt: Format, settings: EncryptionSettings) -> bytes:
-    """Encrypt plaintext documents to a new file with a fresh data key."""
+def encrypt(
+    documents: Documents,
+    fmt: Format,
+    settings: EncryptionSettings,
+    *,
+    input_format: Format | None = None,
+) -> bytes:
+    """Encrypt plaintext documents (read with ``input_format``) to a new ``fmt`` file."""
     from secretsctl.keys.keyring import wrap_data_key
 
     if not documents:
         raise InputError(
             "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
         )
-    check_not_encrypted(documents, fmt)
+    check_not_encrypted(documents, input_format or fmt)
     data_key = os.urandom(DATA_KEY_SIZE)
     threshold = settings.shamir_threshold
     groups = wrap_data_key(data_key, [list(g) for g in settings.key_groups], threshold)

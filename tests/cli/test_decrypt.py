@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import SECRETSCTL, Runner
-from tests.conftest import REPO, Sops
+from tests.conftest import REPO, SECRETSCTL, Runner, Sops
 
 EXAMPLE = REPO / "examples" / "secrets.yaml"
 DEMO_KEY = REPO / "examples" / "demo-age-key.txt"

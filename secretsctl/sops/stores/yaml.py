@@ -135,3 +135,8 @@ def emit_value(value: object, indent: int | None = None) -> bytes:
 
     return _to_bytes(emit_single_value(value))
 
+
+
+def has_metadata(documents: Documents) -> bool:
+    """Whether the first document has a top-level ``sops`` key (sops refuses it: exit 203)."""
+    return any(key == "sops" for document in documents[:1] for key, _ in document)
