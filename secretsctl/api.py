@@ -11,7 +11,6 @@ Everything else is internal. Nothing here prints; failures are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretsctl.errors import InputError
@@ -19,6 +18,8 @@ from secretsctl.redact import Secret
 from secretsctl.sops.stores import Format
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.sops.codec import Decrypted, EncryptionSettings
     from secretsctl.sops.creation_rules import StoreSettings

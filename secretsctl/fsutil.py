@@ -9,7 +9,6 @@ temporary file and leaves the target as it was.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from secretsctl.errors import OutputError
@@ -23,7 +22,7 @@ def current_umask() -> int:
 
 
 def write_atomic(
-    path: Path,
+    path: str | os.PathLike[str],
     data: bytes,
     *,
     mode: int | None = None,
@@ -48,7 +47,7 @@ def write_atomic(
     if existing is not None:
         uid = existing.st_uid if uid == -1 else uid
         gid = existing.st_gid if gid == -1 else gid
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(temporary, flags, 0o600)

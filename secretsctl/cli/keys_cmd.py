@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -40,7 +39,11 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     from secretsctl.keys import ssh_to_age as convert
 
     try:
-        data = Path(input_path).read_bytes() if input_path else sys.stdin.buffer.read()
+        if input_path:
+            with open(input_path, "rb") as stream:
+                data = stream.read()
+        else:
+            data = sys.stdin.buffer.read()
     except OSError as exc:
         raise InputError(f"cannot read {input_path}: {exc.strerror}") from None
     if private_key:
@@ -53,7 +56,7 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     if output:
         from secretsctl import fsutil
 
-        fsutil.write_atomic(Path(output), out.encode(), mode=0o600 if private_key else None)
+        fsutil.write_atomic(output, out.encode(), mode=0o600 if private_key else None)
     else:
         sys.stdout.write(out)
         sys.stdout.flush()

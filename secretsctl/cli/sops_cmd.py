@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -74,8 +73,8 @@ class _Io:
             raise UsageError("cannot use --in-place when reading from stdin")
         if in_place and output:
             raise UsageError("cannot operate on both --output and --in-place")
-        self.path = None if self.from_stdin else Path(os.path.abspath(file))  # type: ignore[arg-type]
-        if self.path is not None and not self.path.exists():
+        self.path = None if self.from_stdin else os.path.abspath(file)  # type: ignore[arg-type]
+        if self.path is not None and not os.path.exists(self.path):
             raise InputError(
                 f"cannot operate on non-existent file {file!r}",
                 exit_code=ExitCode.NO_FILE_SPECIFIED,
@@ -93,35 +92,37 @@ class _Io:
             if output_type
             else (Format.for_path(name) if name else self.input_format)
         )
-        self.output = Path(output) if output else None
+        self.output = output
         self.in_place = in_place
 
     def read(self) -> bytes:
         try:
             if self.path is None:
                 return sys.stdin.buffer.read()
-            return self.path.read_bytes()
+            with open(self.path, "rb") as stream:
+                return stream.read()
         except OSError as exc:
             raise InputError(f"cannot read {self.label}: {exc.strerror}") from None
 
     def write(self, app: App, data: bytes, *, plaintext: bool, force: bool = False) -> None:
+        target = self.path if self.in_place else self.output
+        if target is None:
+            app.write_stdout(data, plaintext=plaintext, force=force)
+            return
         from secretsctl import fsutil
 
-        if self.in_place:
-            assert self.path is not None  # noqa: S101 - guarded in __init__
-            fsutil.write_atomic(self.path, data)
-        elif self.output is not None:
-            fsutil.write_atomic(self.output, data, mode=0o600 if plaintext else None)
-        else:
-            app.write_stdout(data, plaintext=plaintext, force=force)
+        # New plaintext files are private; an existing file keeps its mode and owner.
+        fsutil.write_atomic(target, data, mode=0o600 if plaintext and not self.in_place else None)
 
 
 def _sops_config(config_path: str | None) -> SopsConfig | None:
-    from secretsctl.sops.creation_rules import find_config, load_config
+    from secretsctl.sops.config_lookup import find_config
 
-    path, warning = find_config(Path.cwd(), config_path)
+    path, warning = find_config(os.getcwd(), config_path)
     if path is None:
         return None
+    from secretsctl.sops.creation_rules import load_config
+
     return load_config(path, warning)
 
 
@@ -237,7 +238,7 @@ def encrypt(
     creation: CreationRule | None = None
     if config is not None:
         try:
-            creation = rule_for(config, Path(io.name or "stdin"))
+            creation = rule_for(config, io.name or os.path.abspath("stdin"))
         except ConfigError:
             # With --age the keys are given; a rule only adds settings, so none matching is fine.
             if not age:

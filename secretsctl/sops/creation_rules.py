@@ -17,9 +17,6 @@ from typing import Any, Final
 from secretsctl.errors import ConfigError, ExitCode
 from secretsctl.sops.tree import RULE_FIELDS, Branch, CryptRule
 
-CONFIG_NAME: Final = ".sops.yaml"
-ALTERNATE_NAME: Final = ".sops.yml"
-MAX_DEPTH: Final = 100
 _UNSUPPORTED_KEYS: Final = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
 
 
@@ -52,29 +49,6 @@ class SopsConfig:
     warning: str | None = None
 
 
-def find_config(cwd: Path, explicit: str | None = None) -> tuple[Path | None, str | None]:
-    """Locate ``.sops.yaml``; returns the path (or None) and a warning about ``.sops.yml``."""
-    if explicit:
-        return Path(explicit), None
-    alternate: Path | None = None
-    folder = cwd
-    for _ in range(MAX_DEPTH):
-        candidate = folder / CONFIG_NAME
-        if candidate.exists():
-            warning = None
-            if alternate is not None:
-                warning = f"ignoring {alternate}: the config file must be called {CONFIG_NAME}"
-            return candidate, warning
-        if alternate is None and (folder / ALTERNATE_NAME).exists():
-            alternate = folder / ALTERNATE_NAME
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    if alternate is not None:
-        return None, f"ignoring {alternate}: the config file must be called {CONFIG_NAME}"
-    return None, None
-
-
 def _indent(stores: Any, name: str) -> int | None:
     if not isinstance(stores, Branch):
         return None
@@ -85,8 +59,9 @@ def _indent(stores: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def load_config(path: Path, warning: str | None = None) -> SopsConfig:
+def load_config(path: str | os.PathLike[str], warning: str | None = None) -> SopsConfig:
     """Read and parse ``.sops.yaml``."""
+    path = Path(path)
     from secretsctl.errors import SecretsctlError
     from secretsctl.sops.stores import yaml as yaml_store
 
@@ -178,8 +153,9 @@ def _rule_settings(raw: Branch, where: str) -> CreationRule:
     )
 
 
-def rule_for(config: SopsConfig, file_path: Path) -> CreationRule:
+def rule_for(config: SopsConfig, file_path: str | os.PathLike[str]) -> CreationRule:
     """The first creation rule matching ``file_path`` (made absolute first)."""
+    file_path = Path(file_path)
     if not config.creation_rules:
         raise ConfigError(
             f"{config.path} has no creation rules, and no keys were given on the command line",
