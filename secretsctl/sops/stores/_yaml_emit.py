@@ -292,6 +292,9 @@ def _scalar_event(value: Any) -> _Event:
         return _plain_event("null")
     if cls is GoTime:
         return _plain_event(value.text)
+    if cls is bytes:
+        # Raw bytes are a Go string: text when valid UTF-8, !!binary otherwise.
+        return _string_event(value.decode("utf-8", "surrogateescape"))
     if isinstance(value, str):
         return _string_event(str(value))
     if isinstance(value, bool):
