@@ -40,7 +40,7 @@ CORPUS: dict[str, str] = {
         'a: 1\nb: two\nc: 1.5\nd: true\ne: null\nf: ""\ng: "no"\nh: "1e3"\ni: "0x1F"\nj: "~"\n'
         "k: ' lead'\nl: 'trail '\nm: \"multi\\nline\"\nn: \"multi\\nline\\n\\n\"\n"
         "o: |\n  literal\n    indented\n  end\np: >\n  folded text\n  continues\n\n  para\n"
-        "q: \"a: b\"\nr: \"x #y\"\ns: \"- x\"\nt: \"it's\"\nu: \"tab\\there\"\nv: \"é ü 日本\"\n"
+        'q: "a: b"\nr: "x #y"\ns: "- x"\nt: "it\'s"\nu: "tab\\there"\nv: "é ü 日本"\n'
         'w: "emoji 🎉"\nx: "\\u0007bell"\ny: "\\ufeffbom"\nz: "---"\naa: 2024-01-02\n'
         "ab: 2024-01-02T03:04:05.123+02:00\nac: 1_000\nad: 017\nae: 0o17\naf: 0x1F\nag: +5\n"
         "ah: .inf\nai: -.inf\naj: .nan\nak: 1e20\nal: 1234567.5\nam: 0.000001\nan: -0.0\n"
@@ -119,7 +119,9 @@ SOPS_UNSTABLE = {"comments-after-dash", "comments-flow-and-headers"}
 
 def sops_encrypt(sops: Sops, data: bytes, *extra: str) -> Any:
     types = ("--input-type", "yaml", "--output-type", "yaml")
-    return sops.run("encrypt", *types, *extra, "--age", sops.key.recipient, "/dev/stdin", input=data)
+    return sops.run(
+        "encrypt", *types, *extra, "--age", sops.key.recipient, "/dev/stdin", input=data
+    )
 
 
 def sops_decrypt(sops: Sops, data: bytes, *extra: str) -> Any:
@@ -304,7 +306,6 @@ def _without_empty_list_comments(value: Any) -> Any:
             if not (isinstance(v, Comment) and v.text == "")
         )
     return value
-
 
 
 @settings(

@@ -23,14 +23,15 @@ import bisect
 import re
 from typing import Any, Final
 
+from secretsctl.errors import InputError
 from secretsctl.sops.stores._yaml_load import (
     ALIAS,
     MAPPING,
     SCALAR,
     SEQUENCE,
     Strict,
-    merge_value_ok,
     first_document_checks,
+    merge_value_ok,
     parse_error,
     structure_error,
 )
@@ -45,7 +46,6 @@ from secretsctl.sops.stores._yaml_resolve import (
     scalar_value,
     short_tag,
 )
-from secretsctl.errors import InputError
 from secretsctl.sops.tree import Branch, Comment, Seq
 
 # Token types.
@@ -280,17 +280,26 @@ class _Scanner:
     def unfold_comments(self, token: _Tok) -> None:
         comments = self.comments
         index = token.start[0]
-        while self.comments_head < len(comments) and index >= comments[self.comments_head].token_mark[0]:
+        while (
+            self.comments_head < len(comments)
+            and index >= comments[self.comments_head].token_mark[0]
+        ):
             comment = comments[self.comments_head]
             if comment.head:
                 if token.typ == T_BLOCK_END:
                     # No heads on ends: keep it for a following token.
                     break
-                self.head_comment = self.head_comment + "\n" + comment.head if self.head_comment else comment.head
+                self.head_comment = (
+                    self.head_comment + "\n" + comment.head if self.head_comment else comment.head
+                )
             if comment.foot:
-                self.foot_comment = self.foot_comment + "\n" + comment.foot if self.foot_comment else comment.foot
+                self.foot_comment = (
+                    self.foot_comment + "\n" + comment.foot if self.foot_comment else comment.foot
+                )
             if comment.line:
-                self.line_comment = self.line_comment + "\n" + comment.line if self.line_comment else comment.line
+                self.line_comment = (
+                    self.line_comment + "\n" + comment.line if self.line_comment else comment.line
+                )
             comment.clear()
             self.comments_head += 1
 
@@ -525,10 +534,9 @@ class _Scanner:
             while self.char(self.pos) not in _BREAK_CHARS + "\x00":
                 self.skip()
         self.skip_line()
+        indent = 0
         if increment:
             indent = self.indent + increment if self.indent >= 0 else increment
-        else:
-            indent = 0
         indent = self.block_scalar_breaks(indent)
         while self.column == indent and self.pos < self.length:
             while self.pos < self.length and text[self.pos] not in _BREAK_CHARS:
@@ -685,7 +693,7 @@ class _Scanner:
                 line += 1
                 peek += 1
                 continue
-            if text and (close_flow or (column - 1 < next_indent and column != start_mark[2])):
+            if text and column - 1 < next_indent and column != start_mark[2]:
                 end = (index, line, column)
                 comments.append(_Cmt(scan_mark, token_mark, start_mark, end, foot=text))
                 scan_mark = end
@@ -772,7 +780,7 @@ class _Parser:
             self.done = True
         return event
 
-    def dispatch(self) -> _Event:  # noqa: C901 - a state machine
+    def dispatch(self) -> _Event:
         state = self.state
         if state == P_STREAM_START:
             token = self.s.peek_token()
@@ -889,7 +897,7 @@ class _Parser:
         event.implicit = True
         return event
 
-    def parse_node(self, block: bool, indentless_sequence: bool) -> _Event:  # noqa: C901
+    def parse_node(self, block: bool, indentless_sequence: bool) -> _Event:
         s = self.s
         token = s.peek_token()
         if token.typ == T_ALIAS:
@@ -1330,11 +1338,10 @@ class _Composer:
             key = self.parse()
             assert key is not None  # noqa: S101
             content.append(key)
-            if block and key.foot:
+            if block and key.foot and len(content) > 2:
                 # A foot comment seen before a key belongs to the previous pair when dedented.
-                if len(content) > 2:
-                    content[-3].foot = key.foot
-                    key.foot = ""
+                content[-3].foot = key.foot
+                key.foot = ""
             value = self.parse()
             assert value is not None  # noqa: S101
             content.append(value)
@@ -1488,8 +1495,11 @@ def _check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> N
     if kind == SCALAR:
         try:
             if not node.indicated_string():
-                scalar_value("" if node.tag == "!" else node.tag, node.value,
-                             bool(node.style & _QUOTED_STYLES))
+                scalar_value(
+                    "" if node.tag == "!" else node.tag,
+                    node.value,
+                    bool(node.style & _QUOTED_STYLES),
+                )
         except ResolveError as exc:
             raise structure_error(str(exc), node.line) from None
         return
@@ -1509,15 +1519,19 @@ def _check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> N
         seen[(key.kind, key.value)] = key.line
     for i in range(0, len(content) - 1, 2):
         key, value = content[i], content[i + 1]
-        if key.kind == SCALAR and key.value == "<<" and (
-            key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG
+        if (
+            key.kind == SCALAR
+            and key.value == "<<"
+            and (key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG)
         ):
             _check_merge_node(value, key.line, False, set())
             _check_strict(value, strict, False, active)
             continue
         resolved_key = key.alias if key.kind == ALIAS else key
         if resolved_key is not None and resolved_key.kind in (MAPPING, SEQUENCE):
-            raise structure_error("invalid map key: a mapping or sequence is used as a key", key.line)
+            raise structure_error(
+                "invalid map key: a mapping or sequence is used as a key", key.line
+            )
         _check_strict(key, strict, False, active)
         _check_strict(value, strict, False, active)
 
@@ -1531,7 +1545,7 @@ def _merge_error(line: int) -> InputError:
 
 
 def _check_merge_node(value: Node, line: int, nested: bool, active: set[int]) -> None:
-    """A merge value must be a mapping or a sequence of mappings.
+    """Check that a merge value is a mapping or a sequence of mappings.
 
     With ``nested``, the merged mappings' own merge keys are checked too (sops's struct
     decoding of an encrypted file merges them recursively).
@@ -1539,10 +1553,7 @@ def _check_merge_node(value: Node, line: int, nested: bool, active: set[int]) ->
     target = _target(value)
     if target is None:
         return
-    if target.kind == SEQUENCE:
-        merged = [_target(child) for child in target.content]
-    else:
-        merged = [target]
+    merged = [_target(child) for child in target.content] if target.kind == SEQUENCE else [target]
     items = [Branch() if m is not None and m.kind == MAPPING else None for m in merged]
     if value.kind == ALIAS:
         kind, items = ALIAS, (Branch() if target.kind == MAPPING else None)  # type: ignore[assignment]
@@ -1558,12 +1569,14 @@ def _check_merge_node(value: Node, line: int, nested: bool, active: set[int]) ->
 
 
 def _check_root_keys(root: Node, active: set[int]) -> None:
-    """The checks of sops's struct decoding of an encrypted file's first document."""
+    """Check what sops's struct decoding checks in an encrypted file's first document."""
     content = root.content
     for i in range(0, len(content) - 1, 2):
         key, value = content[i], content[i + 1]
-        if key.kind == SCALAR and key.value == "<<" and (
-            key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG
+        if (
+            key.kind == SCALAR
+            and key.value == "<<"
+            and (key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG)
         ):
             _check_merge_node(value, key.line, True, active)
             continue
@@ -1604,7 +1617,7 @@ def _tolerated_tab(text: str, index: int) -> bool:
 
 def _libyaml_tokens(text: str) -> list[Any]:
     """Validate with libyaml's event parser, then return its tokens."""
-    from ruamel.yaml.cyaml import CParser
+    from _ruamel_yaml import CParser
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     parse_text = text

@@ -1,4 +1,4 @@
-"""Byte-exact YAML output of sops 3.11 (its store driving the yaml.v3 v3.0.4 encoder).
+r"""Byte-exact YAML output of sops 3.11 (its store driving the yaml.v3 v3.0.4 encoder).
 
 sops turns a tree into yaml.v3 nodes (comments become head and foot comments of keys, items and
 containers), every scalar is marshalled through ``Node.Encode`` (which picks its style), and
@@ -124,9 +124,7 @@ def _analyze(value: str) -> _Analysis:
     if _SIMPLE_RE.match(value):
         block_ind = _block_indicators(value)
         flow_ind = (
-            block_ind
-            or bool(_START_FLOW_RE.match(value))
-            or bool(_INNER_FLOW_RE.search(value))
+            block_ind or bool(_START_FLOW_RE.match(value)) or bool(_INNER_FLOW_RE.search(value))
         )
         return _Analysis(False, not flow_ind, not block_ind, True, True)
     return _analyze_slow(value)
@@ -134,8 +132,11 @@ def _analyze(value: str) -> _Analysis:
 
 def _block_indicators(value: str) -> bool:
     """For printable one-line ASCII: whether plain style is impossible in block context."""
-    return bool(_START_BOTH_RE.match(value)) or ": " in value or " #" in value or (
-        len(value) > 1 and value[-1] == ":"
+    return (
+        bool(_START_BOTH_RE.match(value))
+        or ": " in value
+        or " #" in value
+        or (len(value) > 1 and value[-1] == ":")
     )
 
 
@@ -229,7 +230,7 @@ def _raw_bytes(value: str) -> bytes:
 
 
 def _encode_base64(data: bytes) -> str:
-    """yaml.v3 ``encodeBase64``: lines of 70 characters, each ending in LF when there are several."""
+    """Encode as yaml.v3's ``encodeBase64``: lines of 70, each ending in LF if several."""
     import base64
 
     text = base64.b64encode(data).decode("ascii")
@@ -239,7 +240,7 @@ def _encode_base64(data: bytes) -> str:
 
 
 def _string_event(value: str) -> _Event:
-    """A string as ``Node.Encode`` then ``encoder.node`` present it (stringv's style choice)."""
+    """Present a string as ``Node.Encode`` then ``encoder.node`` do (stringv's style choice)."""
     if _SIMPLE_RE.match(value):
         # Printable ASCII on one line: its final style is known now, in any block context.
         if value == "<<":
@@ -409,7 +410,7 @@ _DQ_ESCAPES: Final = {
     0x1B: "e", 0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
 }  # fmt: skip
 _DQ_NEEDS_ESCAPE_RE: Final = re.compile(
-    "[^\n -~\u00a0-\ud7ff\ue000-\ufeff\uff00-\ufffd]|[\n\"\\\\\ufeff\u2028\u2029\x85]"
+    '[^\n -~\u00a0-\ud7ff\ue000-\ufeff\uff00-\ufffd]|[\n"\\\\\ufeff\u2028\u2029\x85]'
 )
 
 
@@ -953,7 +954,7 @@ class _Emitter:
 
 
 def emit_documents(documents: list[Branch], indent: int) -> str:
-    """The text the yaml.v3 Encoder writes for sops's EmitPlainFile of ``documents``."""
+    """Write ``documents`` as the yaml.v3 Encoder does for sops's EmitPlainFile."""
     if not documents:
         return ""
     builder = _Events()

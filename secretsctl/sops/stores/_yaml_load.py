@@ -1,4 +1,4 @@
-"""YAML to sops tree, the fast way: libyaml events (ruamel's C extension) for files without comments.
+"""YAML to sops tree, the fast way: libyaml events (ruamel's C extension), no comments.
 
 libyaml's parser produces the same event stream as yaml.v3's for valid input, so the tree is
 built directly from it, with yaml.v3's scalar typing (:mod:`._yaml_resolve`). Files that hold
@@ -35,7 +35,7 @@ _IN_PROGRESS: Final = object()
 
 
 def decode_text(data: bytes) -> str:
-    """The document text: UTF-8 (a leading BOM dropped) or UTF-16 with a BOM.
+    """Decode the document text: UTF-8 (a leading BOM dropped) or UTF-16 with a BOM.
 
     Line breaks stay as they are: yaml.v3's comment scanning sees CRLF as two breaks.
     """
@@ -50,16 +50,14 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise InputError(
-                f"yaml: invalid UTF-8 at line {line}, column {column}"
-            ) from None
+            raise InputError(f"yaml: invalid UTF-8 at line {line}, column {column}") from None
     if text[:1] == "\ufeff":
         text = text[1:]
     return text
 
 
 def parse_error(exc: Exception, text: str) -> InputError:
-    """An :class:`InputError` for a libyaml error: the problem, with line and column only."""
+    """Turn a libyaml error into an :class:`InputError`: the problem, line and column only."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if problem is None:
@@ -77,13 +75,13 @@ def parse_error(exc: Exception, text: str) -> InputError:
 
 
 def structure_error(message: str, line: int | None = None) -> InputError:
-    """An :class:`InputError` about the document structure (never naming a value)."""
+    """Build an :class:`InputError` about the document structure (never naming a value)."""
     where = f"line {line}: " if line else ""
     return InputError(f"Error unmarshaling input YAML: {where}{message}")
 
 
 def empty_file_error() -> InputError:
-    """sops's message for a file without any document."""
+    """Build sops's error for a file without any document."""
     return InputError(
         "File cannot be completely empty, it must contain at least one document",
         exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT,
@@ -91,7 +89,7 @@ def empty_file_error() -> InputError:
 
 
 def copy_value(value: Any) -> Any:
-    """A deep copy of containers (an alias is a copy of its anchor); leaves are shared."""
+    """Copy containers deeply (an alias is a copy of its anchor); leaves are shared."""
     cls = value.__class__
     if cls is Branch:
         return Branch([(copy_value(k), copy_value(v)) for k, v in value])
@@ -169,7 +167,7 @@ def _strict_scalar_error(exc: ResolveError, line: int) -> InputError:
 
 
 def first_document_checks(first_checks: str | None) -> Strict | None:
-    """The checker for the first document: ``"plain"``, ``"encrypted"`` or none."""
+    """Return the checker for the first document: ``"plain"``, ``"encrypted"`` or none."""
     if first_checks is None:
         return None
     return Strict(root_only=first_checks == "encrypted")
@@ -183,7 +181,7 @@ def compose_events(text: str, first_checks: str | None) -> list[tuple[Any, int, 
     (``load_encrypted``: its top-level keys decoded into a struct). Raises
     :class:`InputError` on a syntax error.
     """
-    from ruamel.yaml.cyaml import CParser
+    from _ruamel_yaml import CParser
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -240,11 +238,9 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 tag = event.tag
                 style = event.style
                 if tag is None and not style:
-                    hint = hints.get(raw[:1])
-                    if hint is None and raw:
-                        value = raw
-                    else:
-                        value = _resolve_untyped("", raw)[1]
+                    # Most values start with a character that no other type can start with.
+                    plain_string = raw and hints.get(raw[:1]) is None
+                    value = raw if plain_string else _resolve_untyped("", raw)[1]
                 elif tag is None:
                     value = raw
                 else:
@@ -260,13 +256,14 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                     strict.count(1, False)  # type: ignore[union-attr]
                 key_raw = raw
                 merge_candidate = raw == "<<" and (
-                    tag is None and not style or tag == "!" or short_tag(tag or "") == MERGE_TAG
+                    (tag is None and not style) or tag == "!" or short_tag(tag or "") == MERGE_TAG
                 )
                 event_line = event.start_mark.line + 1
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 is_map = cls is MappingStartEvent
-                frame = _Frame(Branch() if is_map else Seq(), is_map, event.anchor,
-                               event.start_mark.line + 1)
+                frame = _Frame(
+                    Branch() if is_map else Seq(), is_map, event.anchor, event.start_mark.line + 1
+                )
                 if event.anchor is not None:
                     anchors[event.anchor] = _IN_PROGRESS
                 stack.append(frame)
@@ -278,9 +275,11 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 if strict is not None:
                     if plain_checks:
                         strict.count(1, False)
-                    bad = _check_frame(frame, plain_checks, plain_checks or not stack) if (
-                        frame.is_map
-                    ) else frame.bad
+                    bad = (
+                        _check_frame(frame, plain_checks, plain_checks or not stack)
+                        if (frame.is_map)
+                        else frame.bad
+                    )
                 if frame.anchor is not None:
                     anchors[frame.anchor] = (value, kind, bad)
                 key_raw = ""
@@ -319,7 +318,9 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 if strict is not None:
                     assert top.key_info is not None  # noqa: S101 - set with the key
                     top.keys.append(top.key_info)
-                    top.values.append((value, ALIAS if aliased else kind, bad) if top.merge else None)
+                    top.values.append(
+                        (value, ALIAS if aliased else kind, bad) if top.merge else None
+                    )
                 top.key = _IN_PROGRESS
         get()  # document end
         documents.append((root, root_kind, root_line))
@@ -355,15 +356,13 @@ def _check_frame(frame: _Frame, plain: bool, raise_now: bool) -> int:
 
 
 def merge_value_ok(value: Any, kind: int) -> bool:
-    """A merge key's value must be a mapping or a sequence of mappings.
+    """Tell whether a merge key's value is a mapping or a sequence of mappings.
 
     ``kind`` is ALIAS for an alias, which yaml.v3 accepts only when it names a mapping.
     """
     if kind == ALIAS:
         return value.__class__ is Branch
-    return kind == MAPPING or (
-        kind == SEQUENCE and all(item.__class__ is Branch for item in value)
-    )
+    return kind == MAPPING or (kind == SEQUENCE and all(item.__class__ is Branch for item in value))
 
 
 def documents_to_branches(
@@ -382,6 +381,8 @@ def documents_to_branches(
             branches.append(Branch())
         else:
             if index == 0 and first_checks == "plain":
-                raise structure_error("cannot unmarshal a scalar into map[string]interface {}", line)
+                raise structure_error(
+                    "cannot unmarshal a scalar into map[string]interface {}", line
+                )
             raise structure_error("YAML documents that are values are not supported")
     return branches

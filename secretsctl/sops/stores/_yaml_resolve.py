@@ -30,9 +30,11 @@ LONG_TAG_PREFIX: Final = "tag:yaml.org,2002:"
 _RESOLVABLE: Final = frozenset({"", STR_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG, TIMESTAMP_TAG})
 
 # The first character decides which forms a plain scalar may take (yaml.v3's resolveTable).
-_HINTS: Final = {c: "D" for c in "0123456789"} | {"+": "S", "-": "S", ".": "."} | {
-    c: "M" for c in "yYnNtTfFoO~"
-}
+_HINTS: Final = (
+    {c: "D" for c in "0123456789"}
+    | {"+": "S", "-": "S", ".": "."}
+    | {c: "M" for c in "yYnNtTfFoO~"}
+)
 
 _RESOLVE_MAP: Final[dict[str, tuple[str, Any]]] = {
     **{s: (BOOL_TAG, True) for s in ("true", "True", "TRUE")},
@@ -43,7 +45,9 @@ _RESOLVE_MAP: Final[dict[str, tuple[str, Any]]] = {
     **{s: (FLOAT_TAG, -math.inf) for s in ("-.inf", "-.Inf", "-.INF")},
 }
 
-_YAML_STYLE_FLOAT: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_YAML_STYLE_FLOAT: Final = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"
+)
 # Go's ParseFloat for a value starting with '.': decimal digits, '_' only between digits.
 _DOT_FLOAT: Final = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -248,7 +252,7 @@ def decode_binary(text: str) -> str | None:
 
 
 def scalar_value(tag: str, value: str, quoted: bool) -> Any:
-    """The value yaml.v3 decodes a scalar node to, given its short tag and style.
+    """Decode a scalar node's value as yaml.v3 does, given its short tag and style.
 
     ``tag`` is ``""`` for an untagged node (or ``!``); ``quoted`` is true for single, double,
     literal and folded styles, which make an untagged scalar a string.

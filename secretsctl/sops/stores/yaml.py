@@ -126,7 +126,7 @@ def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = 
 
 
 def emit_value(value: object, indent: int | None = None) -> bytes:
-    """One value as sops's EmitValue prints it for ``--extract`` (``42\\n``, a block list, …).
+    """Write one value as sops's EmitValue does for ``--extract`` (``42`` and a newline, …).
 
     ``indent`` is accepted for a uniform store interface and ignored: sops marshals the value
     with yaml.v3's defaults (indent 4) whatever ``--indent`` says.
@@ -134,7 +134,6 @@ def emit_value(value: object, indent: int | None = None) -> bytes:
     from secretsctl.sops.stores._yaml_emit import emit_single_value
 
     return _to_bytes(emit_single_value(value))
-
 
 
 def has_metadata(documents: Documents) -> bool:

@@ -461,9 +461,7 @@ def test_documents_are_separated() -> None:
 def test_long_and_multiline_keys_are_complex_keys() -> None:
     long_key = "k" * 129
     text = f'"{long_key}": 1\n"{"k" * 128}": 2\n? "a\\nb"\n: 3\n'
-    assert round_trip(text) == (
-        f"? {long_key}\n: 1\n{'k' * 128}: 2\n? |-\n    a\n    b\n: 3\n"
-    )
+    assert round_trip(text) == (f"? {long_key}\n: 1\n{'k' * 128}: 2\n? |-\n    a\n    b\n: 3\n")
 
 
 def test_values_sops_builds() -> None:
@@ -587,7 +585,10 @@ def test_comment_items_in_the_tree() -> None:
             "# after start\n# l\na: 1\n---\n# head2\nb: 2\n# foot2\n",
         ),
         # A trailing comment of an item that is a mapping is written after the next item.
-        ("l:\n  - a: 1\n    # foot of item\n  - b\n", "l:\n    - a: 1\n      # foot of item\n    - b\n"),
+        (
+            "l:\n  - a: 1\n    # foot of item\n  - b\n",
+            "l:\n    - a: 1\n      # foot of item\n    - b\n",
+        ),
         # Tabs between comment lines (libyaml alone would refuse them).
         ("# one\n\t\n\t# two\na: 1\n", "# one\n# two\na: 1\n"),
     ],
