@@ -561,8 +561,26 @@ class _Scanner:
     # -- comments --
 
     def scan_to_next_token(self) -> None:
-        scan_mark = self.mark
         text = self.text
+        # Fast path: only blanks and line breaks before the next token (no comment, no BOM).
+        upcoming = self.main[self.next_main][1] if self.next_main < len(self.main) else None
+        target = upcoming.start_mark.index if upcoming is not None else self.length
+        pos = self.pos
+        if (
+            target >= pos
+            and text.find("#", pos, target) < 0
+            and text.find("\ufeff", pos, target) < 0
+        ):
+            if self.flow_level == 0 and _LINE_BREAK_RE.search(text, pos, target):
+                self.simple_key_allowed = True
+            if upcoming is not None:
+                mark = upcoming.start_mark
+                self.pos, self.line, self.column = target, mark.line, mark.column
+            else:
+                self.set_pos(target)
+            self.check_entry_line_comment()
+            return
+        scan_mark = self.mark
         while True:
             if self.column == 0 and self.char(self.pos) == "\ufeff":
                 self.skip()
@@ -574,19 +592,7 @@ class _Scanner:
                     self.skip()
                 else:
                     break
-            tokens = self.tokens
-            if len(self.comments) > 0 and len(tokens) > 1:
-                comment = self.comments[-1]
-                if (
-                    tokens[-2].typ == T_BSS
-                    and tokens[-1].typ == T_BLOCK_ENTRY
-                    and comment.line
-                    and self.char(self.pos) not in _BREAK_CHARS
-                ):
-                    comment.head = comment.line
-                    comment.line = ""
-                    if comment.start_mark[1] == self.line - 1:
-                        comment.token_mark = self.mark
+            self.check_entry_line_comment()
             if self.char(self.pos) == "#":
                 self.scan_comments(scan_mark)
             if self.pos < self.length and text[self.pos] in _BREAK_CHARS:
@@ -595,6 +601,25 @@ class _Scanner:
                     self.simple_key_allowed = True
             else:
                 break
+
+    def check_entry_line_comment(self) -> None:
+        """Turn a line comment into a head comment when a first "-" entry follows it.
+
+        yaml.v3's example: ``- # The comment`` then ``  - Some data`` on the next line.
+        """
+        tokens = self.tokens
+        if self.comments and len(tokens) > 1:
+            comment = self.comments[-1]
+            if (
+                comment.line
+                and tokens[-2].typ == T_BSS
+                and tokens[-1].typ == T_BLOCK_ENTRY
+                and self.char(self.pos) not in _BREAK_CHARS
+            ):
+                comment.head = comment.line
+                comment.line = ""
+                if comment.start_mark[1] == self.line - 1:
+                    comment.token_mark = self.mark
 
     def read_comment_line(self, seen: int, text: str) -> str:
         """Consume up to ``seen`` (blank lines, spaces), then the comment up to its line break."""

@@ -409,9 +409,13 @@ _DQ_ESCAPES: Final = {
     0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r",
     0x1B: "e", 0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
 }  # fmt: skip
-_DQ_NEEDS_ESCAPE_RE: Final = re.compile(
-    '[^\n -~\u00a0-\ud7ff\ue000-\ufeff\uff00-\ufffd]|[\n"\\\\\ufeff\u2028\u2029\x85]'
+# Characters written as escapes in double quotes (compiled on first use: the negated Unicode
+# class costs milliseconds, and most files never need it).
+_DQ_NEEDS_ESCAPE: Final = (
+    "[^\n -~\u00a0-\ud7ff\ue000-\ufeff\uff00-\ufffd]"  # not printable
+    '|[\n"\\\\\ufeff\u2028\u2029\x85]'  # breaks, quote, backslash, byte-order mark
 )
+_dq_needs_escape_re: re.Pattern[str] | None = None
 
 
 def _escape_char(char: str) -> str:
@@ -909,7 +913,10 @@ class _Emitter:
             # so a leading BOM escapes every character.
             self.put("".join(_escape_char(char) for char in value))
         elif value:
-            self.put(_DQ_NEEDS_ESCAPE_RE.sub(_escape_match, value))
+            global _dq_needs_escape_re
+            if _dq_needs_escape_re is None:
+                _dq_needs_escape_re = re.compile(_DQ_NEEDS_ESCAPE)
+            self.put(_dq_needs_escape_re.sub(_escape_match, value))
         self.write_indicator('"', False, False, False)
         self.whitespace = False
         self.indention = False
