@@ -8,6 +8,7 @@ against the binary.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -642,3 +643,10 @@ def test_event_and_replay_loaders_agree(text: str) -> None:
     events = _yaml_load.compose_events(text, None)
     replay = _yaml_comments.compose(text, None)
     assert events == replay
+
+
+def test_sops_nix_vector_reemits_byte_for_byte(sops_nix_vectors: Path) -> None:
+    data = (sops_nix_vectors / "secrets.yaml").read_bytes()
+    documents, metadata = store.load_encrypted(data)
+    assert metadata.get("version") == "3.7.1"
+    assert store.emit_encrypted(documents, metadata) == data
