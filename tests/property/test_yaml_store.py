@@ -24,9 +24,20 @@ from secretsctl.sops.stores import _yaml_comments, _yaml_load
 from secretsctl.sops.stores import yaml as store
 from secretsctl.sops.tree import Branch, Comment, Seq
 
-# "<<" is left out: as a key in a plaintext file yaml.v3 takes it for a merge key.
-keys = st.text(max_size=10).filter(lambda k: k != "<<")
-binary_strings = st.binary(max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape"))
+
+def _readable(text: str) -> bool:
+    # yaml.v3 writes a multi-line string that starts with a space or a line break as a block
+    # scalar with indentation indicator 4 even where that is wrong (in a list), and then
+    # neither sops nor we can read it back (see test_yaml.py).
+    return not ("\n" in text and text[:1] in " \r\n\x85\u2028\u2029")
+
+
+# "<<" is left out (yaml.v3 takes it for a merge key in a plaintext file), and so is the
+# metadata key.
+keys = st.text(max_size=10).filter(lambda k: k not in ("<<", "sops") and _readable(k))
+binary_strings = (
+    st.binary(max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape")).filter(_readable)
+)
 floats = st.floats().filter(lambda f: not (math.isfinite(f) and f == int(f)))
 go_times = st.builds(
     lambda y, mo, d, h, mi, s, ns, off: GoTime.from_parts(y, mo, d, h, mi, s, ns, off),
@@ -34,11 +45,12 @@ go_times = st.builds(
     st.integers(0, 59), st.integers(0, 59), st.integers(0, 999_999_999),
     st.integers(-(23 * 60 + 59), 23 * 60 + 59),
 )  # fmt: skip
+
 scalars = st.one_of(
-    st.text(max_size=30),
+    st.text(max_size=30).filter(_readable),
     binary_strings,
     st.sampled_from(["", "~", "null", "yes", "n", "1e3", "0x1F", "1:20", "- a", "a: b", "#c",
-                     "  lead", "trail ", "a\nb", "a\n", "\n", "'", '"', "@x", "---"]),
+                     "  lead", "trail ", "a\nb", "a\n", "'", '"', "@x", "---"]),
     st.integers(-(2**63), 2**64 - 1),
     floats,
     st.booleans(),
@@ -65,22 +77,28 @@ def _unique_branch(items: list[tuple[Any, Any]]) -> Branch:
     return branch
 
 
-def _containers(children: st.SearchStrategy[Any], comments: bool) -> st.SearchStrategy[Any]:
+def _branches(children: st.SearchStrategy[Any], comments: bool) -> st.SearchStrategy[Branch]:
     entry = st.tuples(keys, children)
-    element = children
     if comments:
         comment = st.text(_COMMENT_CHARACTERS, max_size=15).map(Comment)
         entry = st.one_of(entry, st.tuples(comment, st.none()))
-        element = st.one_of(children, comment)
-    return st.one_of(
-        st.lists(entry, max_size=5).map(_unique_branch),
-        st.lists(element, max_size=5).map(Seq),
-    )
+    return st.lists(entry, max_size=5).map(_unique_branch)
+
+
+def _seqs(children: st.SearchStrategy[Any], comments: bool) -> st.SearchStrategy[Seq]:
+    element = children
+    if comments:
+        element = st.one_of(children, st.text(_COMMENT_CHARACTERS, max_size=15).map(Comment))
+    return st.lists(element, max_size=5).map(Seq)
 
 
 def trees(comments: bool) -> st.SearchStrategy[Branch]:
-    values = st.recursive(scalars, lambda c: _containers(c, comments), max_leaves=25)
-    return _containers(values, comments).filter(lambda v: isinstance(v, Branch))
+    values = st.recursive(
+        scalars,
+        lambda c: st.one_of(_branches(c, comments), _seqs(c, comments)),
+        max_leaves=25,
+    )
+    return _branches(values, comments)
 
 
 def same(a: Any, b: Any) -> bool:

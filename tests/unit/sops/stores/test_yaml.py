@@ -650,3 +650,14 @@ def test_sops_nix_vector_reemits_byte_for_byte(sops_nix_vectors: Path) -> None:
     documents, metadata = store.load_encrypted(data)
     assert metadata.get("version") == "3.7.1"
     assert store.emit_encrypted(documents, metadata) == data
+
+
+def test_yaml_v3_indentation_indicator_in_lists_is_reproduced() -> None:
+    # yaml.v3 writes "|4-" where the content is not 4 deeper than the list; sops writes the
+    # same bytes and cannot read them back either.
+    tree = Branch([("", Seq(["\n0"])), ("b", Seq([Branch([("k", " lead\nx")])]))])
+    text = store.emit_plain([tree])
+    assert text == b'"":\n    - |4-\n\n      0\nb:\n    - k: |4-\n         lead\n        x\n'
+    with pytest.raises(InputError):
+        store.load_plain(text)
+    assert store.emit_plain([Branch([("top", "\n0")])]) == b"top: |4-\n\n    0\n"
