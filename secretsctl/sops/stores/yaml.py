@@ -133,7 +133,7 @@ def emit_value(value: object, indent: int | None = None) -> bytes:
     """
     from secretsctl.sops.stores._yaml_emit import emit_single_value
 
-    return _to_bytes(emit_single_value(value))
+    return _to_bytes(_emit(emit_single_value, value))
 
 
 def has_metadata(documents: Documents) -> bool:
