@@ -312,10 +312,16 @@ def _join_comments(comments: list[str]) -> str:
 
 
 class _Events:
-    """Build the emitter events of one document from a sops tree."""
+    """Build the emitter events of one document from a sops tree.
 
-    def __init__(self) -> None:
+    ``signed_zero`` writes a float -0.0 as ``-0.0`` instead of yaml.v3's ``-0``, which reads
+    back as the int 0: in an encrypted file such a value is unencrypted and part of the MAC
+    (as ``-0``), so sops's own ``-0`` makes the file fail its MAC check (sops-format.md 8.2.7).
+    """
+
+    def __init__(self, signed_zero: bool = False) -> None:
         self.out: list[_Event] = []
+        self.signed_zero = signed_zero
 
     def value(self, value: Any, head: str = "", tail: str = "") -> _Event | None:
         """Append the events of ``value``; return its last event (where a foot attaches)."""
@@ -326,7 +332,10 @@ class _Events:
         if isinstance(value, Comment):
             # sops marshals a stray Comment as its struct: {value: <text>}.
             return self.mapping(Branch([("value", value.text)]), head, tail)
-        event = _scalar_event(value)
+        if self.signed_zero and value.__class__ is float and value == 0 and str(value)[0] == "-":
+            event = _plain_event("-0.0")
+        else:
+            event = _scalar_event(value)
         event.head = head
         event.tail = tail
         self.out.append(event)
@@ -960,11 +969,14 @@ class _Emitter:
             self.put(value[start:])
 
 
-def emit_documents(documents: list[Branch], indent: int) -> str:
-    """Write ``documents`` as the yaml.v3 Encoder does for sops's EmitPlainFile."""
+def emit_documents(documents: list[Branch], indent: int, signed_zero: bool = False) -> str:
+    """Write ``documents`` as the yaml.v3 Encoder does for sops's EmitPlainFile.
+
+    ``signed_zero``: see :class:`_Events` (used for encrypted files only).
+    """
     if not documents:
         return ""
-    builder = _Events()
+    builder = _Events(signed_zero)
     out = builder.out
     for document in documents:
         out.append(_Event(_DOC_START))

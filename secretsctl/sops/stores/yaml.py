@@ -118,11 +118,15 @@ def emit_plain(documents: Documents, indent: int | None = None) -> bytes:
 
 
 def emit_encrypted(documents: Documents, metadata: Branch, indent: int | None = None) -> bytes:
-    """Write an encrypted file: every document gets the ``sops`` block as its last item."""
+    """Write an encrypted file: every document gets the ``sops`` block as its last item.
+
+    One deliberate difference from sops: an unencrypted float -0.0 is written ``-0.0``, not
+    ``-0`` (which reads back as an int and breaks the MAC, so sops cannot open its own file).
+    """
     from secretsctl.sops.stores._yaml_emit import emit_documents
 
     with_metadata = [Branch([*document, (_METADATA_KEY, metadata)]) for document in documents]
-    return _to_bytes(_emit(emit_documents, with_metadata, _indent(indent)))
+    return _to_bytes(_emit(emit_documents, with_metadata, _indent(indent), True))
 
 
 def emit_value(value: object, indent: int | None = None) -> bytes:

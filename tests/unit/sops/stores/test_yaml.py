@@ -661,3 +661,17 @@ def test_yaml_v3_indentation_indicator_in_lists_is_reproduced() -> None:
     with pytest.raises(InputError):
         store.load_plain(text)
     assert store.emit_plain([Branch([("top", "\n0")])]) == b"top: |4-\n\n    0\n"
+
+
+def test_negative_zero() -> None:
+    # Plaintext output is sops's (-0, which reads back as the int 0); an encrypted file keeps
+    # the float, because there the value is unencrypted and part of the MAC.
+    tree = Branch([("z_unencrypted", -0.0), ("l", Seq([-0.0]))])
+    assert store.emit_plain([tree]) == b"z_unencrypted: -0\nl:\n    - -0\n"
+    metadata = Branch([("version", "3.11.0")])
+    text = store.emit_encrypted([tree], metadata)
+    assert text == b"z_unencrypted: -0.0\nl:\n    - -0.0\nsops:\n    version: 3.11.0\n"
+    documents, _ = store.load_encrypted(text)
+    value = documents[0].get("z_unencrypted")
+    assert isinstance(value, float)
+    assert math.copysign(1.0, value) == -1.0
