@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from secretsctl.keys.sources import IdentitySet
-    from secretsctl.sops.codec import Decrypted, EncryptionSettings
-    from secretsctl.sops.creation_rules import StoreSettings
+    from secretsctl.sops.codec import Decrypted
+    from secretsctl.sops.creation_rules import EncryptionSettings, StoreSettings
 
 
 @dataclass(frozen=True)

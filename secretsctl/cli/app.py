@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import IO, NoReturn
 
 from secretsctl.errors import ExitCode, SecretsctlError
@@ -11,18 +10,23 @@ from secretsctl.errors import ExitCode, SecretsctlError
 PROG = "secretsctl"
 
 
-@dataclass
 class App:
     """Output by verbosity, and the only exit path for expected errors."""
 
-    debug: bool = False
-    quiet: bool = False
+    __slots__ = ("debug", "quiet")
+
+    def __init__(self, debug: bool = False, quiet: bool = False) -> None:
+        self.debug = debug
+        self.quiet = quiet
 
     @staticmethod
     def _line(kind: str, text: str, stream: IO[str] | None = None) -> None:
+        # The first line carries the prefix; detail lines (recipients, locations) are indented.
         out = stream or sys.stderr
-        for line in text.splitlines() or [""]:
-            out.write(f"{PROG}: {kind}{line}\n")
+        first, *rest = text.splitlines() or [""]
+        out.write(f"{PROG}: {kind}{first}\n")
+        for line in rest:
+            out.write(f"  {line.lstrip()}\n" if not line.startswith("  ") else f"{line}\n")
         out.flush()
 
     def display_error(self, text: str) -> None:

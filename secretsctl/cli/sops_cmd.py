@@ -225,8 +225,7 @@ def encrypt(
 ) -> None:
     """Encrypt FILE (or stdin) to age recipients and print the sops file."""
     from secretsctl.api import encrypt_to_bytes, indent_for
-    from secretsctl.sops.codec import EncryptionSettings
-    from secretsctl.sops.creation_rules import CreationRule, rule_for
+    from secretsctl.sops.creation_rules import EncryptionSettings, rule_for
     from secretsctl.sops.stores import Format
     from secretsctl.sops.tree import CryptRule
 
@@ -235,7 +234,7 @@ def encrypt(
     if config is not None and config.warning:
         app.display_warning(config.warning)
     flags = [(name, value) for name, value in rule_flags.items() if value]
-    creation: CreationRule | None = None
+    creation: EncryptionSettings | None = None
     if config is not None:
         try:
             creation = rule_for(config, io.name or os.path.abspath("stdin"))

@@ -8,12 +8,13 @@ all three succeed.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from cryptography.hazmat.primitives.constant_time import bytes_eq
+from cryptography.hazmat.primitives.hashes import SHA512, Hash
 
 from secretsctl.errors import (
     AlreadyEncryptedError,
@@ -34,6 +35,7 @@ from secretsctl.sops.tree import Branch, Comment, CryptRule, Documents, Seq, wal
 
 if TYPE_CHECKING:
     from secretsctl.keys.sources import IdentitySet
+    from secretsctl.sops.creation_rules import EncryptionSettings
 
 # SHA-256("sops"): the first bytes hashed when mac_only_encrypted is set.
 MAC_ONLY_ENCRYPTED_SEED: Final = bytes.fromhex(
@@ -67,17 +69,6 @@ class Decrypted:
     ivs: IvStash | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
-class EncryptionSettings:
-    """What ``encrypt`` needs beyond the documents: recipients per key group and rules."""
-
-    key_groups: tuple[tuple[str, ...], ...]
-    rule: CryptRule | None = None
-    mac_only_encrypted: bool = False
-    shamir_threshold: int | None = None
-    indent: int | None = None
-
-
 def parse(data: bytes, fmt: Format) -> SopsFile:
     """Parse an encrypted file and validate its metadata, decrypting nothing."""
     documents, metadata_tree = fmt.store.load_encrypted(data)
@@ -105,7 +96,7 @@ def decrypt_documents(
     documents: Documents, metadata: md.Metadata, cipher: Cipher, warnings: list[str]
 ) -> str:
     """Decrypt every value in place and return the MAC computed over the plaintext."""
-    digest = hashlib.sha512()
+    digest = Hash(SHA512())
     if metadata.mac_only_encrypted:
         digest.update(MAC_ONLY_ENCRYPTED_SEED)
     update = digest.update
@@ -150,7 +141,7 @@ def decrypt_documents(
         return typed
 
     walk(documents, metadata.rule, on_leaf)
-    return digest.hexdigest().upper()
+    return digest.finalize().hex().upper()
 
 
 def verify_mac(metadata: md.Metadata, cipher: Cipher, computed: str) -> None:
@@ -163,7 +154,7 @@ def verify_mac(metadata: md.Metadata, cipher: Cipher, computed: str) -> None:
         raise MacMismatchError(
             "MAC mismatch: the MAC does not decrypt (the MAC or lastmodified was changed)"
         ) from None
-    if not isinstance(stored, str) or not hmac.compare_digest(stored.encode(), computed.encode()):
+    if not isinstance(stored, str) or not bytes_eq(stored.encode(), computed.encode()):
         raise MacMismatchError(
             "MAC mismatch: the content does not match the MAC (a value, an unencrypted value,"
             " or the order of values was changed)"
@@ -225,7 +216,7 @@ def encrypt_documents(
     documents: Documents, rule: CryptRule, mac_only_encrypted: bool, cipher: Cipher
 ) -> str:
     """Encrypt every selected value in place and return the MAC of the plaintext."""
-    digest = hashlib.sha512()
+    digest = Hash(SHA512())
     if mac_only_encrypted:
         digest.update(MAC_ONLY_ENCRYPTED_SEED)
     update = digest.update
@@ -250,7 +241,7 @@ def encrypt_documents(
         return sealed
 
     walk(documents, rule, on_leaf)
-    return digest.hexdigest().upper()
+    return digest.finalize().hex().upper()
 
 
 def now_rfc3339() -> str:

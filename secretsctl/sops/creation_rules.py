@@ -30,13 +30,17 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
-class CreationRule:
-    """The encryption settings a creation rule gives a file."""
+class EncryptionSettings:
+    """How a new file is encrypted: recipients per key group, the crypt rule, the MAC scope.
+
+    A creation rule gives one; command-line flags override its parts.
+    """
 
     key_groups: tuple[tuple[str, ...], ...]
-    shamir_threshold: int | None = None
     rule: CryptRule | None = None
     mac_only_encrypted: bool = False
+    shamir_threshold: int | None = None
+    indent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def _group_recipients(group: Branch, where: str) -> list[str]:
     return list(dict.fromkeys(recipients))
 
 
-def _rule_settings(raw: Branch, where: str) -> CreationRule:
+def _rule_settings(raw: Branch, where: str) -> EncryptionSettings:
     rules = [(name, raw.get(name)) for name in RULE_FIELDS if raw.get(name)]
     if len(rules) > 1:
         raise ConfigError(
@@ -145,15 +149,15 @@ def _rule_settings(raw: Branch, where: str) -> CreationRule:
                 )
         groups = (tuple(_key_list(raw.get("age"), "age", where)),)
     threshold = raw.get("shamir_threshold")
-    return CreationRule(
+    return EncryptionSettings(
         key_groups=groups,
-        shamir_threshold=threshold if isinstance(threshold, int) and threshold else None,
         rule=CryptRule(rules[0][0], str(rules[0][1])) if rules else None,
         mac_only_encrypted=raw.get("mac_only_encrypted") is True,
+        shamir_threshold=threshold if isinstance(threshold, int) and threshold else None,
     )
 
 
-def rule_for(config: SopsConfig, file_path: str | os.PathLike[str]) -> CreationRule:
+def rule_for(config: SopsConfig, file_path: str | os.PathLike[str]) -> EncryptionSettings:
     """The first creation rule matching ``file_path`` (made absolute first)."""
     file_path = Path(file_path)
     if not config.creation_rules:

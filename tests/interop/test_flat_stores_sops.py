@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.sops import codec
+from secretsctl.sops.creation_rules import EncryptionSettings
 from secretsctl.sops.stores import Format, binary, dotenv, ini, json_store
 from tests.conftest import AgeKey, Sops
 from tests.flat_stores_support import (
@@ -160,7 +161,7 @@ def test_files_written_by_our_codec_decrypt_with_sops(
     session_sops: Sops, fmt: str, name: str
 ) -> None:
     data = CORPUS[fmt][name]
-    settings_ = codec.EncryptionSettings(key_groups=((session_sops.key.recipient,),))
+    settings_ = EncryptionSettings(key_groups=((session_sops.key.recipient,),))
     ours = codec.encrypt(STORES[fmt].load_plain(data), Format(fmt), settings_)
     decrypted = sops_decrypt(session_sops, fmt, ours)
     if decrypted.returncode and fmt == "ini" and SOPS_INI_PANIC in decrypted.stderr:

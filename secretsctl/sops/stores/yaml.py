@@ -23,6 +23,12 @@ def _parse(data: bytes, first_checks: str) -> list[Branch]:
     from secretsctl.sops.stores import _yaml_load
 
     text = _yaml_load.decode_text(data)
+    if "#" not in text:
+        from secretsctl.sops.stores import _yaml_fast
+
+        documents = _yaml_fast.parse(text)
+        if documents is not None:
+            return documents
     try:
         if "#" in text:
             from secretsctl.sops.stores import _yaml_comments

@@ -1,0 +1,102 @@
+"""The click root group, its commands, and the one place expected errors become exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ExitCode, SecretsctlError
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when used (click's documented pattern).
+
+    ``secretsctl decrypt`` at boot pays for its own module, not for every command's.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)  # noqa: S101 - the table above names commands
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "decrypt": "secretsctl.cli.sops_cmd:decrypt",
+        "encrypt": "secretsctl.cli.sops_cmd:encrypt",
+        "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SECRETSCTL_DEBUG",
+    help="Show a traceback for internal errors (never local variables). Env: SECRETSCTL_DEBUG.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.version_option(package_name="secretsctl", prog_name="secretsctl")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Decrypt, encrypt and activate sops secrets (sops 3.11 file format, age keys)."""
+    ctx.obj = App(debug=debug, quiet=quiet)
+
+
+# click >= 8.2 raises this (a UsageError) when a group is called without a command.
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Run the command line; expected errors become one line and an exit code."""
+    app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
+    except SecretsctlError as error:
+        app.fail(error)
+    except _NO_ARGS_IS_HELP as exc:
+        click.echo(exc.format_message(), err=True)
+        raise SystemExit(2) from None
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "secretsctl"
+        app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
+    except click.Abort:
+        app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)
+    except KeyboardInterrupt:
+        app.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(ExitCode.OK) from None
+    except Exception as exc:
+        if app.debug:
+            import traceback
+
+            # Frames and the type only: locals, or the message of an unexpected exception,
+            # could hold decrypted values.
+            traceback.print_tb(exc.__traceback__)
+        app.abort(
+            f"internal error ({type(exc).__name__}); this is a bug in secretsctl",
+            ExitCode.GENERIC,
+            hint="run again with --debug for a traceback, and report it",
+        )
