@@ -320,10 +320,28 @@ def _b64decode(field: str, text: str) -> bytes:
 
 def parse_enc(value: str) -> tuple[bytes, bytes, bytes, str]:
     """Split an ``ENC[…]`` string into ``(data, iv, tag, type)``."""
-    match = _ENC_RE.match(value)
-    if match is None:
-        raise ValueDecryptionError("a value does not match sops' data format ENC[AES256_GCM,…]")
-    data, iv, tag, type_tag = match.groups()
+    # Base64 has no ',' and the type no ']', so a well-formed value splits exactly like Go's
+    # greedy regex would match it; anything else takes the regex itself.
+    parts = value[20:-1].split(",") if value[-1:] == "]" and "\n" not in value else ()
+    if (
+        len(parts) == 4
+        and value.startswith(ENC_PREFIX)
+        and parts[0]
+        and parts[1][:3] == "iv:"
+        and parts[2][:4] == "tag:"
+        and parts[3][:5] == "type:"
+        and len(parts[1]) > 3
+        and len(parts[2]) > 4
+        and len(parts[3]) > 5
+    ):
+        data, iv, tag, type_tag = parts[0], parts[1][3:], parts[2][4:], parts[3][5:]
+    else:
+        match = _ENC_RE.match(value)
+        if match is None:
+            raise ValueDecryptionError(
+                "a value does not match sops' data format ENC[AES256_GCM,…]"
+            )
+        data, iv, tag, type_tag = match.groups()
     return _b64decode("data", data), _b64decode("iv", iv), _b64decode("tag", tag), type_tag
 
 

@@ -156,3 +156,37 @@ def test_rfc3339_nanoseconds() -> None:
 def test_reprs_hide_values() -> None:
     assert "note" not in repr(Comment("note"))
     assert "2024" not in repr(GoTime("2024-01-02T00:00:00Z"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ENC[AES256_GCM,data:YWJj,iv:AAAA,tag:AAAA,type:str]",
+        "ENC[AES256_GCM,data:YWJj,iv:AAAA,tag:AAAA,type:str]trailing",
+        "ENC[AES256_GCM,data:YWJj,iv:AAAA,tag:AAAA,type:str]x]",
+        "ENC[AES256_GCM,data:YWJj,iv:AAAA,tag:AAAA,type:a,b]",
+        "ENC[AES256_GCM,data:YWJj,iv:AAAA,iv:AAAA,tag:AAAA,type:str]",
+    ],
+)
+def test_fast_split_agrees_with_the_go_regex(text: str) -> None:
+    from secretsctl.sops.grammar import _ENC_RE
+
+    match = _ENC_RE.match(text)
+    try:
+        parsed = parse_enc(text)
+    except ValueDecryptionError:
+        parsed = None
+    if match is None:
+        assert parsed is None
+    else:
+        data, iv, tag, kind = match.groups()
+        try:
+            expected = (
+                __import__("binascii").a2b_base64(data, strict_mode=True),
+                __import__("binascii").a2b_base64(iv, strict_mode=True),
+                __import__("binascii").a2b_base64(tag, strict_mode=True),
+                kind,
+            )
+        except Exception:
+            expected = None
+        assert parsed == expected
