@@ -34,7 +34,7 @@ class DecryptOutput:
 
 
 def indent_for(fmt: Format, stores: StoreSettings | None) -> int | None:
-    """The ``.sops.yaml`` indentation for a store, or None for the store's default."""
+    """Return the ``.sops.yaml`` indentation for a store, or None for its default."""
     if stores is None:
         return None
     return {

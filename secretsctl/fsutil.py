@@ -8,6 +8,7 @@ temporary file and leaves the target as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from secretsctl.errors import OutputError
 
 
 def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
+    """Return the process umask (read by setting and restoring it)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -67,16 +68,12 @@ def write_atomic(
             os.close(fd)
         os.replace(temporary, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_directory(target.parent)
 

@@ -11,11 +11,12 @@ from typing import NoReturn
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """The ``secretsctl`` console script: run one command and end the process.
+    """Run one ``secretsctl`` command and end the process (the console script).
 
     In-process callers (tests) use :func:`secretsctl.cli.root.run`, which returns or raises
     ``SystemExit`` instead.
     """
+    import contextlib
     import gc
     import os
     import sys
@@ -37,8 +38,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             sys.stderr.write(f"{exc.code}\n")
             code = 1
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # A closed pipe: nothing more can be said.
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed pipe: nothing more can be said
     os._exit(code)

@@ -30,20 +30,20 @@ class App:
         out.flush()
 
     def display_error(self, text: str) -> None:
-        """An error line on stderr."""
+        """Print an error line on stderr."""
         self._line("error: ", text)
 
     def display_warning(self, text: str) -> None:
-        """A warning line on stderr, unless quiet."""
+        """Print a warning line on stderr, unless quiet."""
         if not self.quiet:
             self._line("warning: ", text)
 
     def display_hint(self, text: str) -> None:
-        """A hint line on stderr."""
+        """Print a hint line on stderr."""
         self._line("hint: ", text)
 
     def display_info(self, text: str) -> None:
-        """An informational line on stderr, unless quiet."""
+        """Print an informational line on stderr, unless quiet."""
         if not self.quiet:
             self._line("", text)
 

@@ -13,7 +13,6 @@ from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
     from secretsctl.sops.creation_rules import SopsConfig
-    from secretsctl.sops.stores import Format
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
@@ -38,7 +37,8 @@ def _common_options(func: Any) -> Any:
             click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
             click.option(
                 "--filename-override",
-                help="Use this name instead of FILE for the store and .sops.yaml (needed for stdin).",
+                help="Use this name instead of FILE for the store and .sops.yaml"
+                " (needed for stdin).",
             ),
             click.option(
                 "--config",
@@ -73,7 +73,7 @@ class _Io:
             raise UsageError("cannot use --in-place when reading from stdin")
         if in_place and output:
             raise UsageError("cannot operate on both --output and --in-place")
-        self.path = None if self.from_stdin else os.path.abspath(file)  # type: ignore[arg-type]
+        self.path = None if file is None or self.from_stdin else os.path.abspath(file)
         if self.path is not None and not os.path.exists(self.path):
             raise InputError(
                 f"cannot operate on non-existent file {file!r}",
@@ -199,9 +199,7 @@ def _rule_options(func: Any) -> Any:
     " .sops.yaml creation rule. Env: SOPS_AGE_RECIPIENTS.",
 )
 @_rule_options
-@click.option(
-    "--mac-only-encrypted", is_flag=True, help="Leave unencrypted values out of the MAC."
-)
+@click.option("--mac-only-encrypted", is_flag=True, help="Leave unencrypted values out of the MAC.")
 @click.option(
     "--shamir-secret-sharing-threshold",
     "threshold",
@@ -211,6 +209,7 @@ def _rule_options(func: Any) -> Any:
 @click.pass_obj
 def encrypt(
     app: App,
+    /,
     file: str | None,
     input_type: str | None,
     output_type: str | None,

@@ -1,0 +1,1 @@
+"""The sops file format: value grammar, tree walk, cipher, MAC, metadata and stores."""

@@ -44,7 +44,7 @@ MAC_ONLY_ENCRYPTED_SEED: Final = bytes.fromhex(
 
 
 def describe_aad(aad: str) -> str:
-    """A key path for messages, from a leaf's AAD (``a:b:`` → ``a:b``; top level → ``/``)."""
+    """Name a key path for messages from a leaf's AAD (``a:b:`` → ``a:b``; top: ``/``)."""
     return aad[:-1] if len(aad) > 1 else "/"
 
 
@@ -245,7 +245,7 @@ def encrypt_documents(
 
 
 def now_rfc3339() -> str:
-    """The current time as sops writes ``lastmodified``: UTC, whole seconds."""
+    """Return the current time as sops writes ``lastmodified``: UTC, whole seconds."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
@@ -324,7 +324,9 @@ def parse_tree_path(text: str) -> list[str | int]:
         if component == "":
             continue
         if not component.endswith("]"):
-            raise TreePathError(f"error parsing --extract path: component {component} doesn't end with ]")
+            raise TreePathError(
+                f"error parsing --extract path: component {component} doesn't end with ]"
+            )
         component = component[:-1]
         if component[:1] in ('"', "'"):
             path.append(component[1:-1])

@@ -97,7 +97,7 @@ def load_config(path: str | os.PathLike[str], warning: str | None = None) -> Sop
 
 
 def _key_list(value: Any, name: str, where: str) -> list[str]:
-    """A key field: a comma-separated string (entries trimmed) or a list of strings."""
+    """Read a key field: a comma-separated string (entries trimmed) or a list of strings."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -158,7 +158,7 @@ def _rule_settings(raw: Branch, where: str) -> EncryptionSettings:
 
 
 def rule_for(config: SopsConfig, file_path: str | os.PathLike[str]) -> EncryptionSettings:
-    """The first creation rule matching ``file_path`` (made absolute first)."""
+    """Return the settings of the first creation rule matching ``file_path``."""
     file_path = Path(file_path)
     if not config.creation_rules:
         raise ConfigError(

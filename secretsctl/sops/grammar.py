@@ -115,7 +115,7 @@ def parse_rfc3339(text: str) -> GoTime:
 
 
 def mac_aad(lastmodified: str) -> str:
-    """The MAC's AAD: ``lastmodified`` re-formatted as Go RFC 3339 (no fraction)."""
+    """Return the MAC's AAD: ``lastmodified`` re-formatted as Go RFC 3339 (no fraction)."""
     text = parse_rfc3339(lastmodified).text
     return text[:19] + text[19:].lstrip(".0123456789")
 
@@ -126,7 +126,7 @@ def mac_aad(lastmodified: str) -> str:
 def _shortest_digits(value: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of ``abs(value)`` and Go's decimal point ``dp``.
 
-    The value is ``0.<digits> × 10**dp``. Zero has no digits and ``dp == 0``.
+    The value is ``0.<digits> * 10**dp``. Zero has no digits and ``dp == 0``.
     """
     text = repr(abs(value))
     mantissa, _, exponent = text.partition("e")
@@ -210,7 +210,7 @@ def format_float_json(value: float) -> str:
 
 
 def to_bytes(value: Any) -> bytes:
-    """sops's ``ToBytes``: the bytes a leaf contributes to the MAC (and encrypts to)."""
+    """Return sops's ``ToBytes``: the bytes a leaf adds to the MAC (and encrypts to)."""
     cls = value.__class__
     if cls is str:
         return value.encode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
@@ -230,7 +230,7 @@ def to_bytes(value: Any) -> bytes:
 
 
 def type_and_bytes(value: Any) -> tuple[str, bytes]:
-    """The ``type:`` tag and the plaintext bytes that encrypting ``value`` produces."""
+    """Return the ``type:`` tag and the plaintext bytes that ``value`` encrypts to."""
     cls = value.__class__
     if cls is str:
         return TYPE_STR, value.encode("utf-8", "surrogateescape")
@@ -238,12 +238,18 @@ def type_and_bytes(value: Any) -> tuple[str, bytes]:
         return TYPE_BOOL, (b"True" if value else b"False")
     if cls is int:
         if not INT64_MIN <= value <= INT64_MAX:
-            raise EncryptionError("Cannot walk value, unknown type: uint64 (integer out of int64 range)")
+            raise EncryptionError(
+                "Cannot walk value, unknown type: uint64 (integer out of int64 range)"
+            )
         return TYPE_INT, str(value).encode()
     if cls is float:
         return TYPE_FLOAT, format_float_f(value).encode()
     if cls is GoTime:
-        return TYPE_TIME, value.text.encode()
+        text = value.text
+        # Go's MarshalText refuses offsets of 24 hours or more (YAML reads `+24:00` fine).
+        if text[-1] != "Z" and int(text[-5:-3]) >= 24:
+            raise EncryptionError("a timestamp's zone offset is 24 hours or more")
+        return TYPE_TIME, text.encode()
     if cls is Comment:
         return TYPE_COMMENT, value.text.encode("utf-8", "surrogateescape")
     raise EncryptionError(f"Value to encrypt has unsupported type {type(value).__name__}")
@@ -306,11 +312,6 @@ def from_plaintext(type_tag: str, plaintext: bytes) -> Any:
 # --- ENC[…] --------------------------------------------------------------------------------
 
 
-def is_encrypted(value: object) -> bool:
-    """Whether ``value`` looks like an ``ENC[AES256_GCM,…]`` string."""
-    return value.__class__ is str and value.startswith(ENC_PREFIX)  # type: ignore[attr-defined]
-
-
 def _b64decode(field: str, text: str) -> bytes:
     try:
         return binascii.a2b_base64(text, strict_mode=True)
@@ -338,9 +339,7 @@ def parse_enc(value: str) -> tuple[bytes, bytes, bytes, str]:
     else:
         match = _ENC_RE.match(value)
         if match is None:
-            raise ValueDecryptionError(
-                "a value does not match sops' data format ENC[AES256_GCM,…]"
-            )
+            raise ValueDecryptionError("a value does not match sops' data format ENC[AES256_GCM,…]")
         data, iv, tag, type_tag = match.groups()
     return _b64decode("data", data), _b64decode("iv", iv), _b64decode("tag", tag), type_tag
 

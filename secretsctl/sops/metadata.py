@@ -104,7 +104,7 @@ class Metadata:
         return names
 
     def with_mac(self, mac: str, lastmodified: str) -> Metadata:
-        """A copy with a new MAC and timestamp."""
+        """Return a copy with a new MAC and timestamp."""
         return replace(self, mac=mac, lastmodified=lastmodified)
 
 
@@ -203,9 +203,7 @@ def from_tree(tree: Any) -> Metadata:
         raise MetadataError(
             f"sops metadata `lastmodified` is not an RFC 3339 timestamp: {lastmodified!r}"
         ) from None
-    if tree.get("key_groups") is not None and not any(
-        tree.get(kind) for kind in _GROUP_ORDER
-    ):
+    if tree.get("key_groups") is not None and not any(tree.get(kind) for kind in _GROUP_ORDER):
         groups = tuple(
             _read_keys(_as_branch(group, f"key_groups[{i}]"), f"key_groups[{i}].")
             for i, group in enumerate(_as_list(tree.get("key_groups"), "key_groups"))
@@ -256,7 +254,7 @@ def _key_entries(group: KeyGroup, kind: str) -> list[Branch]:
 
 
 def to_tree(meta: Metadata, *, single_value_store: bool = False) -> Branch:
-    """The metadata as sops writes it: struct order, empty lists omitted, one rule field.
+    """Build the metadata tree as sops writes it: struct order, no empty lists, one rule.
 
     ``single_value_store`` (the binary store) writes no rule field at all.
     """
@@ -294,7 +292,7 @@ def to_tree(meta: Metadata, *, single_value_store: bool = False) -> Branch:
 
 
 def default_rule(rule: CryptRule | None) -> CryptRule:
-    """The rule sops writes when none is configured."""
+    """Return the rule sops writes when none is configured."""
     return rule if rule is not None else CryptRule("unencrypted_suffix", DEFAULT_UNENCRYPTED_SUFFIX)
 
 

@@ -119,7 +119,8 @@ def compile_rule_pattern(field: str, pattern: str) -> re.Pattern[str]:
 
 def _non_string_key(key: object) -> EncryptionError:
     return EncryptionError(
-        f"Tree contains a non-string key (type {type(key).__name__}). Only string keys are supported"
+        f"Tree contains a non-string key (type {type(key).__name__})."
+        " Only string keys are supported"
     )
 
 
@@ -152,9 +153,7 @@ def walk(
     def walk_branch(branch: Branch, prefix: str, matched: bool) -> None:
         for index, (key, val) in enumerate(branch):
             if key.__class__ is comment_type:
-                new = on_leaf(
-                    key, prefix or ":", matched is encrypt_when_matched, True
-                )
+                new = on_leaf(key, prefix or ":", matched is encrypt_when_matched, True)
                 branch[index] = (new if isinstance(new, Comment) else Comment(new), None)
                 continue
             if key.__class__ is not str:
@@ -181,9 +180,7 @@ def walk(
             elif cls is seq_type:
                 walk_seq(val, prefix, matched)
             elif val is not None:
-                seq[index] = on_leaf(
-                    val, prefix or ":", encrypted, cls is comment_type
-                )
+                seq[index] = on_leaf(val, prefix or ":", encrypted, cls is comment_type)
 
     for document in documents:
         walk_branch(document, "", False)

@@ -31,7 +31,7 @@ class Format(enum.Enum):
 
     @classmethod
     def for_path(cls, path: str) -> Format:
-        """The store sops picks from a file's extension (case-sensitive); else binary."""
+        """Pick the store as sops does, from the extension (case-sensitive); else binary."""
         for suffix, fmt in (
             (".yaml", cls.YAML),
             (".yml", cls.YAML),

@@ -20,9 +20,7 @@ from secretsctl.sops.tree import Branch, Seq
 
 # `key:` then end of line, or `key: ` and a value. Plain keys start with a character that
 # cannot open another construct and contain no ':' or '#'; double-quoted keys have no escapes.
-_KEY: Final = re.compile(
-    r"""([^\s"'&*!|>%@`\[\]{},?:#<-][^:#]*|"[^"\\]*"):(?: (\S.*))?\Z"""
-)
+_KEY: Final = re.compile(r"""([^\s"'&*!|>%@`\[\]{},?:#<-][^:#]*|"[^"\\]*"):(?: (\S.*))?\Z""")
 _PLAIN_BAD_START: Final = frozenset("&*!|>%@`[]{},?:#'\"")
 
 
@@ -31,7 +29,7 @@ class _Fallback(Exception):
 
 
 def parse(text: str) -> list[Branch] | None:
-    """The documents of ``text``, or None when the full loader must read it."""
+    """Return the documents of ``text``, or None when the full loader must read it."""
     # Tabs, CR, control characters, NEL, U+2028/9, BOMs, surrogates and '#' go to the full
     # loader (isprintable is conservative: it also sends some legal characters there).
     if not text or text[-1] != "\n" or "#" in text or not text.replace("\n", "").isprintable():
@@ -49,7 +47,7 @@ def _indent_of(line: str) -> int:
 
 
 class _Reader:
-    __slots__ = ("lines", "count")
+    __slots__ = ("count", "lines")
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
@@ -90,7 +88,7 @@ class _Reader:
             here = len(line) - len(body)
             if here < indent or line == "---":
                 break
-            if here > indent or not body or body[0] == "-" and body[:2] in ("- ", "-"):
+            if here > indent or not body or (body[0] == "-" and body[:2] in ("- ", "-")):
                 raise _Fallback
             key, rest = self.key(body)
             if key in seen:
@@ -105,7 +103,7 @@ class _Reader:
         return branch, pos
 
     def nested(self, pos: int, indent: int) -> tuple[Any, int]:
-        """The block under ``key:``: a deeper mapping or sequence, or nothing (null)."""
+        """Read the block under ``key:``: a deeper mapping or sequence, or nothing (null)."""
         if pos >= self.count:
             return None, pos
         line = self.lines[pos]
@@ -133,6 +131,7 @@ class _Reader:
                 raise _Fallback
             item = body[2:]
             inner = indent + 2
+            value: Any
             if item[:2] == "- ":
                 lines[pos] = " " * inner + item
                 value, pos = self.sequence(pos, inner)
@@ -145,7 +144,7 @@ class _Reader:
         return seq, pos
 
     def value(self, text: str, pos: int, indent: int) -> tuple[Any, int]:
-        """A value written on the line of its key or dash; ``pos`` is the next line."""
+        """Read a value written on the line of its key or dash; ``pos`` is the next line."""
         first = text[0]
         if first == "E" and text[-1] == "]" and text.startswith("ENC[") and " " not in text:
             return text, pos
@@ -176,7 +175,7 @@ class _Reader:
         return scalar_value("", text, False), pos
 
     def literal(self, header: str, pos: int, indent: int) -> tuple[str, int]:
-        """A ``|``, ``|-`` or ``|+`` block scalar whose lines follow, deeper than ``indent``."""
+        """Read a ``|``, ``|-`` or ``|+`` block scalar from the deeper lines that follow."""
         if header not in ("|", "|-", "|+"):
             raise _Fallback
         lines, count = self.lines, self.count

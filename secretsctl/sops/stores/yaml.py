@@ -26,9 +26,9 @@ def _parse(data: bytes, first_checks: str) -> list[Branch]:
     if "#" not in text:
         from secretsctl.sops.stores import _yaml_fast
 
-        documents = _yaml_fast.parse(text)
-        if documents is not None:
-            return documents
+        fast = _yaml_fast.parse(text)
+        if fast is not None:
+            return fast
     try:
         if "#" in text:
             from secretsctl.sops.stores import _yaml_comments

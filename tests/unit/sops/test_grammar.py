@@ -190,3 +190,12 @@ def test_fast_split_agrees_with_the_go_regex(text: str) -> None:
         except Exception:
             expected = None
         assert parsed == expected
+
+
+def test_offset_of_24_hours_is_refused_like_go_marshal_text() -> None:
+    from secretsctl.errors import EncryptionError
+
+    with pytest.raises(EncryptionError) as info:
+        type_and_bytes(GoTime("2024-01-02T03:04:05+24:00"))
+    assert info.value.exit_code == 23
+    assert type_and_bytes(GoTime("2024-01-02T03:04:05-23:59")) == ("time", b"2024-01-02T03:04:05-23:59")
