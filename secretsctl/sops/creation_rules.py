@@ -50,7 +50,6 @@ class SopsConfig:
     path: Path
     creation_rules: tuple[Branch, ...]
     stores: StoreSettings
-    warning: str | None = None
 
 
 def _indent(stores: Any, name: str) -> int | None:
@@ -63,7 +62,7 @@ def _indent(stores: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def load_config(path: str | os.PathLike[str], warning: str | None = None) -> SopsConfig:
+def load_config(path: str | os.PathLike[str]) -> SopsConfig:
     """Read and parse ``.sops.yaml``."""
     path = Path(path)
     from secretsctl.errors import SecretsctlError
@@ -92,7 +91,6 @@ def load_config(path: str | os.PathLike[str], warning: str | None = None) -> Sop
         stores=StoreSettings(
             _indent(stores, "yaml"), _indent(stores, "json"), _indent(stores, "json_binary")
         ),
-        warning=warning,
     )
 
 
