@@ -240,7 +240,7 @@ def encrypt(
             if not age:
                 raise
     if not age and creation is None:
-        raise UsageError(
+        raise ConfigError(
             "config file not found, or has no creation rules, and no keys provided through"
             " command line options",
             hint="pass --age RECIPIENT, or create a .sops.yaml with a creation rule",
