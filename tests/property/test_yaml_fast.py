@@ -14,7 +14,14 @@ from tests.conftest import SOPS_NIX_VECTORS
 
 
 def libyaml(text: str) -> list[Branch]:
-    return _yaml_load.documents_to_branches(_yaml_load.compose_events(text, "encrypted"), "encrypted")
+    """The full loader: libyaml events, and yaml.v3's comment placement when there are any."""
+    from secretsctl.sops.stores import _yaml_comments
+
+    if "#" in text:
+        documents = _yaml_comments.compose(text, "encrypted")
+    else:
+        documents = _yaml_load.compose_events(text, "encrypted")
+    return _yaml_load.documents_to_branches(documents, "encrypted")
 
 
 def strip_comments(value):  # type: ignore[no-untyped-def]
@@ -30,7 +37,6 @@ def strip_comments(value):  # type: ignore[no-untyped-def]
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_fast_reader_agrees_with_libyaml_on_emitted_trees(docs) -> None:  # type: ignore[no-untyped-def]
-    docs = [strip_comments(d) for d in docs]
     text = yaml_store.emit_plain(docs).decode()
     fast = _yaml_fast.parse(text)
     if fast is not None:
@@ -109,7 +115,38 @@ def test_fast_reader_takes_sops_files() -> None:
     assert parsed == libyaml(text)
 
 
-def test_fast_reader_declines_comments_and_oddities() -> None:
-    for text in ["# c\na: 1\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: {b: 1}\n", "a: >\n    x\n",
+def test_fast_reader_declines_comments_it_cannot_place_and_oddities() -> None:
+    for text in ["a:\n    b: 1\n# c\nc: 1\n", "a: 1\n# c\n", "a:\n    - x\n    # c\n    - y\n",
+                 "a: 1 # c\n", "a: |\n    x\n# c\nb: 1\n", "a: 1\n  # c\nb: 1\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: {b: 1}\n", "a: >\n    x\n",
                  "a: 1\na: 2\n", "1: x\n", "a: 'b\n", "a:\tb\n", "a: 1", "a: \"\\u0041\"\n"]:
         assert _yaml_fast.parse(text) is None, text
+
+
+def test_fast_reader_takes_head_comments_as_sops_writes_them() -> None:
+    text = "#ENC[top]\na: 1\n# before b\nb:\n    # first\n    c: x\n    #\n    d: y\n"
+    parsed = _yaml_fast.parse(text)
+    assert parsed is not None
+    assert parsed == libyaml(text)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_simple_documents, st.data())
+def test_fast_reader_agrees_with_libyaml_on_commented_trees(docs, data) -> None:  # type: ignore[no-untyped-def]
+    from secretsctl.sops.tree import Comment
+
+    def sprinkle(value):  # type: ignore[no-untyped-def]
+        if isinstance(value, Branch):
+            out = Branch()
+            for key, child in value:
+                if data.draw(st.booleans()):
+                    out.append((Comment(data.draw(st.sampled_from([" c", "ENC[x]", "", " #"]))), None))
+                out.append((key, sprinkle(child)))
+            return out
+        if isinstance(value, Seq):
+            return Seq(sprinkle(v) for v in value)
+        return value
+
+    text = yaml_store.emit_plain([sprinkle(d) for d in docs]).decode()
+    fast = _yaml_fast.parse(text)
+    if fast is not None:
+        assert fast == libyaml(text)

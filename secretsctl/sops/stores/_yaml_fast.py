@@ -1,12 +1,14 @@
-"""A reader for the comment-free block YAML that yaml.v3 (and so sops) writes.
+"""A reader for the plain block YAML that yaml.v3 (and so sops) writes.
 
 Why: ``secretsctl decrypt`` must beat ``sops decrypt`` on a 1,000-key file, and importing
 ruamel's C parser alone costs ~15 ms of that budget. sops files are yaml.v3 output: block
-mappings and sequences, one scalar per line, ``enc: |`` literal blocks. This reader accepts
-exactly that shape and nothing else; :func:`parse` returns None for anything outside it
-(comments, flow collections other than ``[]``/``{}``, anchors, tags, escapes, folded or
-indented block scalars, tabs, CR, duplicate or non-string keys, multi-line plain scalars …),
-and the caller falls back to the libyaml loader. Tests check that whatever it accepts, it reads
+mappings and sequences, one scalar per line, ``enc: |`` literal blocks, and full-line
+``#ENC[…]`` comments before keys. This reader accepts exactly that shape and nothing else;
+:func:`parse` returns None for anything outside it (comments anywhere but before a key that
+follows a one-line entry or opens a mapping, flow collections other than ``[]``/``{}``,
+anchors, tags, escapes, folded or indented block scalars, tabs, CR, duplicate or non-string
+keys, multi-line plain scalars …), and the caller falls back to the libyaml loader, which
+places every comment as yaml.v3 does. Tests check that whatever this reader accepts, it reads
 exactly as the libyaml loader does.
 """
 
@@ -16,7 +18,7 @@ import re
 from typing import Any, Final
 
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
-from secretsctl.sops.tree import Branch, Seq
+from secretsctl.sops.tree import Branch, Comment, Seq
 
 # `key:` then end of line, or `key: ` and a value. Plain keys start with a character that
 # cannot open another construct and contain no ':' or '#'; double-quoted keys have no escapes.
@@ -30,9 +32,9 @@ class _Fallback(Exception):
 
 def parse(text: str) -> list[Branch] | None:
     """Return the documents of ``text``, or None when the full loader must read it."""
-    # Tabs, CR, control characters, NEL, U+2028/9, BOMs, surrogates and '#' go to the full
-    # loader (isprintable is conservative: it also sends some legal characters there).
-    if not text or text[-1] != "\n" or "#" in text or not text.replace("\n", "").isprintable():
+    # Tabs, CR, control characters, NEL, U+2028/9, BOMs and surrogates go to the full loader
+    # (isprintable is conservative: it also sends some legal characters there).
+    if not text or text[-1] != "\n" or not text.replace("\n", "").isprintable():
         return None
     lines = text.split("\n")
     lines.pop()
@@ -82,6 +84,10 @@ class _Reader:
         lines, count = self.lines, self.count
         branch = Branch()
         seen: set[str] = set()
+        # Whether a comment here certainly heads the next key: at the mapping's start, or
+        # after a one-line scalar entry (after a nested or literal block, yaml.v3's placement
+        # depends on more than this reader looks at).
+        comment_ok = True
         while pos < count:
             line = lines[pos]
             body = line.lstrip(" ")
@@ -90,6 +96,11 @@ class _Reader:
                 break
             if here > indent or not body or (body[0] == "-" and body[:2] in ("- ", "-")):
                 raise _Fallback
+            if body[0] == "#":
+                if not comment_ok:
+                    raise _Fallback
+                pos = self.head_comments(pos, indent, branch)
+                continue
             key, rest = self.key(body)
             if key in seen:
                 raise _Fallback
@@ -97,10 +108,28 @@ class _Reader:
             pos += 1
             if rest is None:
                 value, pos = self.nested(pos, indent)
+                comment_ok = False
             else:
                 value, pos = self.value(rest, pos, indent)
+                comment_ok = rest[0] not in "|[{"
             branch.append((key, value))
         return branch, pos
+
+    def head_comments(self, pos: int, indent: int, branch: Branch) -> int:
+        """Add a run of comment lines that head the key after them; return the key's line."""
+        lines, count = self.lines, self.count
+        start = pos
+        while pos < count and lines[pos][indent : indent + 1] == "#":
+            if _indent_of(lines[pos]) != indent:
+                raise _Fallback
+            pos += 1
+        if pos >= count:
+            raise _Fallback
+        following = lines[pos]
+        if _indent_of(following) != indent or following[indent : indent + 1] in ("", "-", "#"):
+            raise _Fallback
+        branch.extend((Comment(line[indent + 1 :]), None) for line in lines[start:pos])
+        return pos
 
     def nested(self, pos: int, indent: int) -> tuple[Any, int]:
         """Read the block under ``key:``: a deeper mapping or sequence, or nothing (null)."""
@@ -167,6 +196,7 @@ class _Reader:
             first in _PLAIN_BAD_START
             or (first == "-" and text[1:2] in ("", " "))
             or ": " in text
+            or " #" in text
             or text[-1] in ": "
         ):
             raise _Fallback

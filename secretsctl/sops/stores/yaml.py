@@ -23,12 +23,11 @@ def _parse(data: bytes, first_checks: str) -> list[Branch]:
     from secretsctl.sops.stores import _yaml_load
 
     text = _yaml_load.decode_text(data)
-    if "#" not in text:
-        from secretsctl.sops.stores import _yaml_fast
+    from secretsctl.sops.stores import _yaml_fast
 
-        fast = _yaml_fast.parse(text)
-        if fast is not None:
-            return fast
+    fast = _yaml_fast.parse(text)
+    if fast is not None:
+        return fast
     try:
         if "#" in text:
             from secretsctl.sops.stores import _yaml_comments
