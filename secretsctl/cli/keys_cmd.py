@@ -7,7 +7,7 @@ import sys
 import click
 
 from secretsctl.cli.app import App
-from secretsctl.errors import InputError
+from secretsctl.errors import ExitCode, InputError
 
 
 @click.command("ssh-to-age")
@@ -44,6 +44,11 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
                 data = stream.read()
         else:
             data = sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise InputError(
+            f"cannot operate on non-existent file {input_path!r}",
+            exit_code=ExitCode.NO_FILE_SPECIFIED,
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read {input_path}: {exc.strerror}") from None
     if private_key:

@@ -23,7 +23,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Final
 
-from secretsctl.errors import SecretsctlError
+from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.redact import Secret
 
 __all__ = [
@@ -73,11 +73,19 @@ _SSH_KEY_TYPES: Final = frozenset(
 
 
 class SshKeyError(SecretsctlError):
-    """An SSH key cannot be read or converted. The message never contains key bytes."""
+    """An SSH key cannot be read or converted. The message never contains key bytes.
+
+    A malformed key is unparsable input (exit 2); a well-formed key that cannot be used is a
+    generic failure (exit 1).
+    """
+
+    exit_code = ExitCode.COULD_NOT_READ_INPUT_FILE
 
 
 class UnsupportedSshKeyError(SshKeyError):
     """The key is well formed but of a type that cannot be used (RSA for conversion, ECDSA…)."""
+
+    exit_code = ExitCode.GENERIC
 
     def __init__(self, message: str, *, key_type: str) -> None:
         super().__init__(message)
@@ -86,6 +94,8 @@ class UnsupportedSshKeyError(SshKeyError):
 
 class EncryptedSshKeyError(SshKeyError):
     """The private key is passphrase-protected; secretsctl never prompts for a passphrase."""
+
+    exit_code = ExitCode.GENERIC
 
     def __init__(self, message: str, *, key_type: str | None = None) -> None:
         super().__init__(

@@ -107,7 +107,8 @@ def parse_rfc3339(text: str) -> GoTime:
         raise ValueError("timestamp field out of range")
     offset = 0
     if not zulu:
-        if int(off_h) > 23 or int(off_m) > 59:
+        # Go's general parser allows offsets up to 24 hours and 60 minutes ("some people do").
+        if int(off_h) > 24 or int(off_m) > 60:
             raise ValueError("zone offset out of range")
         offset = (int(off_h) * 60 + int(off_m)) * (1 if sign == "+" else -1)
     nanos = int((fraction or "0")[:9].ljust(9, "0"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from secretsctl.errors import MetadataError
-from secretsctl.sops.grammar import GoTime, parse_go_float, parse_rfc3339
+from secretsctl.sops.grammar import GoTime, mac_aad, parse_go_float, parse_rfc3339
 from secretsctl.sops.tree import DEFAULT_UNENCRYPTED_SUFFIX, RULE_FIELDS, Branch, CryptRule, Seq
 
 SOPS_VERSION: Final = "3.11.0"
@@ -162,7 +162,7 @@ def _read_keys(container: Branch, where: str) -> KeyGroup:
                 text = _scalar_text(value, f"{entry_name}.{field_name}")
                 if field_name == "created_at":
                     try:
-                        text = _go_rfc3339(text)
+                        text = mac_aad(text)
                     except ValueError:
                         raise MetadataError(
                             f"sops metadata field `{entry_name}.created_at` is not RFC 3339"
@@ -173,24 +173,50 @@ def _read_keys(container: Branch, where: str) -> KeyGroup:
     return KeyGroup(tuple(age), tuple(foreign))
 
 
-def _go_rfc3339(text: str) -> str:
-    parsed = parse_rfc3339(text).text
-    return parsed[:19] + parsed[19:].lstrip(".0123456789")
+_ALPHANUMERIC: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
 
 
-_SEMVER_RE: Final = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+def _semver_number(text: str) -> bool:
+    return (
+        text.isascii() and text.isdigit() and (text == "0" or text[0] != "0") and int(text) < 2**64
+    )
 
 
-def version_tuple(version: str) -> tuple[int, int, int]:
-    """Major, minor and patch of a sops version string, as sops's version check reads it."""
-    match = _SEMVER_RE.search(version)
-    if match is None:
+def check_version(version: str) -> None:
+    """Accept ``version`` exactly when sops 3.11's version check (blang/semver) does.
+
+    sops compares every file's version with the one that fixed a KMS bug: ``1.x`` passes as
+    it is; anything else, after one leading ``v``, must be strict semver.
+    """
+    if version.startswith("1."):
+        return
+    text = version[1:] if version.startswith("v") else version
+    if not text:
+        raise MetadataError("sops metadata `version` is empty")
+    parts = text.split(".", 2)
+    if len(parts) != 3:
         raise MetadataError(
             f"sops metadata `version` {version!r} has no Major.Minor.Patch elements"
-            if version
-            else "sops metadata `version` is empty"
         )
-    return int(match[1]), int(match[2]), int(match[3])
+    major, minor, patch = parts
+    build: list[str] = []
+    prerelease: list[str] = []
+    if "+" in patch:
+        patch, _, rest = patch.partition("+")
+        build = rest.split(".")
+    if "-" in patch:
+        patch, _, rest = patch.partition("-")
+        prerelease = rest.split(".")
+    valid = (
+        all(_semver_number(number) for number in (major, minor, patch))
+        and all(
+            part and (_semver_number(part) if part.isdigit() else set(part) <= _ALPHANUMERIC)
+            for part in prerelease
+        )
+        and all(part and set(part) <= _ALPHANUMERIC for part in build)
+    )
+    if not valid:
+        raise MetadataError(f"sops metadata `version` {version!r} is not a valid semver version")
 
 
 def from_tree(tree: Any) -> Metadata:
@@ -222,7 +248,7 @@ def from_tree(tree: Any) -> Metadata:
         )
     rule = CryptRule(*rules[0]) if rules else CryptRule()
     version = _scalar_text(tree.get("version"), "version")
-    version_tuple(version)
+    check_version(version)
     mac_only = tree.get("mac_only_encrypted")
     if isinstance(mac_only, str):
         mac_only = mac_only == "true"

@@ -102,11 +102,11 @@ def test_not_a_sops_file(secretsctl: Runner, tmp_path: Path) -> None:
     assert result.stdout == b""
 
 
-def test_malformed_yaml_exit_2(secretsctl: Runner, tmp_path: Path) -> None:
+def test_malformed_yaml_exit_1_as_sops(secretsctl: Runner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [1,\n  b: {")
     result = secretsctl("decrypt", str(bad), env=DEMO_ENV)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert result.stderr.startswith(b"secretsctl: error: ")
 

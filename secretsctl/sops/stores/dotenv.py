@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from secretsctl.errors import InputError, MetadataError
+from secretsctl.errors import ExitCode, InputError, MetadataError
 from secretsctl.sops.grammar import GoTime, format_float_g, mac_aad
 from secretsctl.sops.metadata import flatten, unflatten
 from secretsctl.sops.stores.json_store import dump_error
@@ -69,7 +69,11 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     """Split an encrypted dotenv file into its document and its unflattened metadata tree."""
     document = Branch()
     flat: dict[str, str] = {}
-    for key, value in load_plain(data)[0]:
+    try:
+        plain = load_plain(data)[0]
+    except InputError as exc:
+        raise InputError(exc.message, hint=exc.hint, exit_code=ExitCode.GENERIC) from None
+    for key, value in plain:
         if key.__class__ is str and key.startswith(SOPS_PREFIX):
             # sops decodes \n in the whole file and then once more in the metadata.
             flat[key[len(SOPS_PREFIX) :]] = value.replace("\\n", "\n")

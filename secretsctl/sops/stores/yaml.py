@@ -65,7 +65,11 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     """
     from secretsctl.sops.stores import _yaml_load
 
-    documents = _parse(data, "encrypted") if data else []
+    try:
+        documents = _parse(data, "encrypted") if data else []
+    except InputError as exc:
+        # sops exits 1 for an encrypted file that does not parse (2 is for plaintext).
+        raise InputError(exc.message, hint=exc.hint, exit_code=ExitCode.GENERIC) from None
     if not documents:
         raise MetadataError("sops metadata not found")
     metadata: Any = None
