@@ -1,0 +1,1 @@
+"""Installing a render plan: RAM filesystem, generations, atomic switch, units, pruning."""

@@ -1,0 +1,119 @@
+"""The activation model both inputs map onto (``secretsctl.yaml`` and sops-nix's manifest.json).
+
+Field semantics are those of sops-nix's manifest (``activation.md`` §2), with secretsctl's
+changes (§13): exact modes, known formats only, nested keys in JSON, Jinja templates for the
+native configuration. Every spec carries its :class:`Origin`, so any later error can name the
+file, line and field it came from.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from secretsctl.sops.stores import Format
+
+DEFAULT_MOUNT_POINT = "/run/secrets.d"
+DEFAULT_SYMLINK_PATH = "/run/secrets"
+DEFAULT_MODE = 0o400
+RENDERED_DIR = "rendered"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was written: a file, and the line and column when known (1-based)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def at(self, field_name: str) -> str:
+        """Name the place for a message: ``file:line:column: field``."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {field_name}"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Who owns an installed file, as configured (names are looked up at activation).
+
+    A name wins over a number. With ``owner`` set and neither ``group`` nor ``gid`` given,
+    the group is the owner's primary group (sops-nix's NixOS default).
+    """
+
+    owner: str | None = None
+    uid: int = 0
+    group: str | None = None
+    gid: int | None = None
+
+
+class TemplateEngine(enum.Enum):
+    """How a template's text becomes its content."""
+
+    JINJA = "jinja"  # secretsctl.yaml: sandboxed Jinja, secrets by name
+    PLACEHOLDER = "placeholder"  # manifest.json: sops-nix's <SOPS:…:PLACEHOLDER> substitution
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """One secret: which value of which sops file goes to which file, owned how."""
+
+    name: str  # path relative to the generation directory; '/' makes subdirectories
+    sops_file: str  # absolute
+    key: str = ""  # '/'-separated path in yaml/json; "" is the whole file
+    format: Format = Format.YAML
+    ownership: Ownership = Ownership()
+    mode: int = DEFAULT_MODE  # permission bits only (validated)
+    path: str | None = None  # a custom absolute path to link, or None for the default
+    restart_units: tuple[str, ...] = ()
+    reload_units: tuple[str, ...] = ()
+    origin: Origin = Origin("<unknown>")
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """One template, rendered from the secrets into ``rendered/<name>``."""
+
+    name: str
+    text: str = field(repr=False)  # the template source (inline content or the source file)
+    engine: TemplateEngine = TemplateEngine.JINJA
+    ownership: Ownership = Ownership()
+    mode: int = DEFAULT_MODE
+    path: str | None = None
+    restart_units: tuple[str, ...] = ()
+    reload_units: tuple[str, ...] = ()
+    origin: Origin = Origin("<unknown>")
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """Where identities come from in system mode: exactly these, never the environment."""
+
+    age_key_file: str | None = None
+    age_ssh_key_paths: tuple[str, ...] = ()
+    ssh_key_paths: tuple[str, ...] = ()  # sops-nix's GPG import: unsupported, warned about
+    gnupg_home: str | None = None  # unsupported, warned about
+    use_environment: bool = False  # also read SOPS_AGE_* and ~/.ssh, as the sops CLI does
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything an activation needs to know, whichever file it was read from."""
+
+    source: str
+    secrets: tuple[SecretSpec, ...] = ()
+    templates: tuple[TemplateSpec, ...] = ()
+    placeholders: Mapping[str, str] = field(default_factory=dict)  # secret name -> placeholder
+    mount_point: str = DEFAULT_MOUNT_POINT
+    symlink_path: str = DEFAULT_SYMLINK_PATH
+    keep_generations: int = 1  # 0 keeps every generation
+    use_tmpfs: bool = False
+    user_mode: bool = False
+    keys: KeySettings = KeySettings()
+    log_secret_changes: bool = True
+    log_key_import: bool = True

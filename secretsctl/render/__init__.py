@@ -1,0 +1,1 @@
+"""From a manifest and decrypted sops files to the bytes of every file to install."""

@@ -1,0 +1,45 @@
+"""The render plan: every file an activation installs, in memory, values held as secrets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from secretsctl.redact import Secret
+
+
+class ItemKind(enum.Enum):
+    """A decrypted secret, or a rendered template (installed under ``rendered/``)."""
+
+    SECRET = "secret"
+    TEMPLATE = "template"
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file of the new generation, with its final owner and mode resolved."""
+
+    kind: ItemKind
+    name: str  # the configured name; templates live at rendered/<name>
+    content: Secret[bytes] = field(repr=False)
+    uid: int
+    gid: int
+    mode: int
+    owner_label: str  # for display: the user name, or the number
+    group_label: str
+    link_path: str | None = None  # a custom path to link to it (runtime, not yet rooted)
+    restart_units: tuple[str, ...] = ()
+    reload_units: tuple[str, ...] = ()
+
+    @property
+    def relative_path(self) -> str:
+        """The path inside a generation directory."""
+        return self.name if self.kind is ItemKind.SECRET else f"rendered/{self.name}"
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Everything to install, and the warnings met while building it (names only)."""
+
+    files: tuple[PlannedFile, ...]
+    warnings: tuple[str, ...] = ()
