@@ -30,6 +30,9 @@ class ExitCode(enum.IntEnum):
     MAC_MISMATCH = 51
     CONFIG_FILE_NOT_FOUND = 61
     KEYBOARD_INTERRUPT = 85
+    ACTIVATION_FAILED = 10
+    LOCK_HELD = 11
+    NO_ROLLBACK_TARGET = 12
     INVALID_TREE_PATH_FORMAT = 91
     NEED_AT_LEAST_ONE_DOCUMENT = 92
     NO_FILE_SPECIFIED = 100
@@ -133,3 +136,34 @@ class OutputError(SecretsctlError):
     """The output cannot be written."""
 
     exit_code = ExitCode.COULD_NOT_WRITE_OUTPUT_FILE
+
+
+class ManifestError(SecretsctlError):
+    """The configuration or manifest is invalid; the message names file, line and field."""
+
+    exit_code = ExitCode.ERROR_READING_CONFIG
+
+
+class ActivationError(SecretsctlError):
+    """Installing failed (mount, write, switch); the live generation was left as it was."""
+
+    exit_code = ExitCode.ACTIVATION_FAILED
+
+
+class ProblemsError(SecretsctlError):
+    """Several problems found together (all-or-nothing): every one is reported, by name.
+
+    The exit code is the problems' own when they all share one, else 1.
+    """
+
+    def __init__(self, problems: list[SecretsctlError], *, hint: str | None = None) -> None:
+        self.problems = tuple(problems)
+        codes = {problem.exit_code for problem in problems}
+        count = len(problems)
+        lines = [f"{count} problem{'s' if count != 1 else ''} found; nothing was changed"]
+        lines += [problem.message for problem in problems]
+        super().__init__(
+            "\n".join(lines),
+            hint=hint,
+            exit_code=codes.pop() if len(codes) == 1 else ExitCode.GENERIC,
+        )
