@@ -33,7 +33,7 @@ class RuntimePaths:
 
     @property
     def state_dir(self) -> str:
-        """secretsctl's own bookkeeping (custom-path links per generation), outside the tree."""
+        """Return where secretsctl keeps its own records (custom-path links), outside the tree."""
         return self.runtime("/run/secretsctl")
 
     @property

@@ -43,6 +43,7 @@ class LazyGroup(click.Group):
         "decrypt": "secretsctl.cli.sops_cmd:decrypt",
         "encrypt": "secretsctl.cli.sops_cmd:encrypt",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
+        "unit": "secretsctl.cli.unit_cmd:unit",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -11,7 +11,7 @@ from secretsctl.redact import Secret
 class ItemKind(enum.Enum):
     """A decrypted secret, or a rendered template (installed under ``rendered/``)."""
 
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a kind name, not a password
     TEMPLATE = "template"
 
 
