@@ -22,11 +22,18 @@ RENDERED_DIR = "rendered"
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a value was written: a file, and the line and column when known (1-based)."""
+    """Where a value was written: a file, and the line and column when known (1-based).
+
+    ``path`` names the item inside the file (``secrets.db/password``, ``secrets[3]``) and
+    ``fields`` holds the line and column of each of its fields, so that an error found later
+    (an unknown owner, a missing key) can point at the very field (:meth:`of`).
+    """
 
     file: str
     line: int | None = None
     column: int | None = None
+    path: str = ""
+    fields: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def at(self, field_name: str) -> str:
         """Name the place for a message: ``file:line:column: field``."""
@@ -36,6 +43,14 @@ class Origin:
             if self.column is not None:
                 where += f":{self.column}"
         return f"{where}: {field_name}"
+
+    def of(self, field_name: str = "") -> str:
+        """Name one field of the item: ``file:line:column: path.field``, at the field if known."""
+        label = f"{self.path}.{field_name}" if self.path and field_name else self.path or field_name
+        position = self.fields.get(field_name) if field_name else None
+        if position is None:
+            return self.at(label)
+        return f"{self.file}:{position[0]}:{position[1]}: {label}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class TemplateSpec:
     name: str
     text: str = field(repr=False)  # the template source (inline content or the source file)
     engine: TemplateEngine = TemplateEngine.JINJA
+    source: str | None = None  # the file the text was read from; None for inline content
     ownership: Ownership = Ownership()
     mode: int = DEFAULT_MODE
     path: str | None = None

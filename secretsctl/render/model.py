@@ -39,7 +39,12 @@ class PlannedFile:
 
 @dataclass(frozen=True)
 class RenderPlan:
-    """Everything to install, and the warnings met while building it (names only)."""
+    """Everything to install, and the warnings met while building it (names only).
+
+    A plan built with ``check_only`` (``secretsctl check``) resolved owners and modes but
+    decrypted nothing: every content is empty and it must never be installed.
+    """
 
     files: tuple[PlannedFile, ...]
     warnings: tuple[str, ...] = ()
+    check_only: bool = False
