@@ -1,0 +1,221 @@
+"""Custom ``path`` links, and the record secretsctl keeps of them (activation.md §4.7, §13.5).
+
+A secret with a custom ``path`` gets a symlink there to ``<symlink path>/<name>`` (through the
+stable link, so it follows every switch). The link is made in a fresh 0700 directory beside
+its final place, ``lchown``-ed to the secret's owner and renamed into place, so it never exists
+with another owner. Links are made after the switch.
+
+The links of the live generation are recorded in a state file under the state directory,
+outside the generations, with the owners and modes of the files of each kept generation (what
+a rollback checks). After a switch, a recorded link that is no longer wanted is removed, but
+only while it is still a symlink to the target recorded for it; anything else is left alone
+with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from secretsctl.activate import fsops
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+LINK_PREFIX = ".secretsctl-link-"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A symlink to make at ``path`` (absolute, rooted), pointing at ``target``."""
+
+    path: str
+    target: str
+    uid: int
+    gid: int
+    label: str  # "secret 'x'" or "template 'y'", for messages
+
+
+def link_is_current(spec: LinkSpec, *, chown: bool) -> bool:
+    """Tell whether ``spec.path`` already is the wanted symlink with the wanted owner."""
+    try:
+        info = os.lstat(spec.path)
+    except OSError:
+        return False
+    if not stat.S_ISLNK(info.st_mode):
+        return False
+    try:
+        if os.readlink(spec.path) != spec.target:
+            return False
+    except OSError:
+        return False
+    return not chown or (info.st_uid, info.st_gid) == (spec.uid, spec.gid)
+
+
+def install_link(spec: LinkSpec, *, chown: bool) -> bool:
+    """Make ``spec.path`` the wanted symlink; return False when it already was.
+
+    A file or symlink in the way is replaced by the rename itself; an empty directory is
+    removed first; a directory with content is an error.
+    """
+    if link_is_current(spec, chown=chown):
+        return False
+    import tempfile
+
+    parent = os.path.dirname(spec.path) or "/"
+    os.makedirs(parent, 0o755, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=LINK_PREFIX, dir=parent)
+    try:
+        temporary = os.path.join(folder, "link")
+        os.symlink(spec.target, temporary)
+        if chown:
+            os.lchown(temporary, spec.uid, spec.gid)
+        try:
+            info = os.lstat(spec.path)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            try:
+                os.rmdir(spec.path)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot override {spec.path}: {exc.strerror}") from None
+        os.rename(temporary, spec.path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, "link"))
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    return True
+
+
+def clean_link_leftovers(parents: Iterable[str]) -> None:
+    """Remove temporary link directories an interrupted run left in these directories."""
+    for parent in set(parents):
+        try:
+            with os.scandir(parent) as listing:
+                stale = [
+                    entry.name
+                    for entry in listing
+                    if entry.name.startswith(LINK_PREFIX) and entry.is_dir(follow_symlinks=False)
+                ]
+        except OSError:
+            continue
+        if not stale:
+            continue
+        fd = fsops.open_dir(parent)
+        try:
+            for name in stale:
+                fsops.remove_tree(fd, name)
+        finally:
+            os.close(fd)
+
+
+def stale_links(recorded: Mapping[str, str], wanted: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split recorded links no longer wanted into removable ones and ones to leave alone.
+
+    A link is removable only while it is still a symlink to its recorded target.
+    """
+    keep = set(wanted)
+    removable: list[str] = []
+    foreign: list[str] = []
+    for path, target in sorted(recorded.items()):
+        if path in keep:
+            continue
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            foreign.append(path)
+            continue
+        try:
+            ours = stat.S_ISLNK(info.st_mode) and os.readlink(path) == target
+        except OSError:
+            ours = False
+        (removable if ours else foreign).append(path)
+    return removable, foreign
+
+
+@dataclass
+class State:
+    """What secretsctl remembers about one mount point between runs (no values)."""
+
+    links: dict[str, str] = field(default_factory=dict)  # link path -> target
+    generations: dict[int, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+
+
+def state_file(state_dir: str, mount_point: str) -> str:
+    """Return the state file of a mount point (systemd-escaped path, ``.json``)."""
+    escaped = []
+    for char in mount_point.strip("/") or "-":
+        if char == "/":
+            escaped.append("-")
+        elif char.isascii() and (char.isalnum() or char in ":_."):
+            escaped.append(char)
+        else:
+            escaped.extend(f"\\x{byte:02x}" for byte in char.encode())
+    return os.path.join(state_dir, "".join(escaped) + ".json")
+
+
+def load_state(path: str) -> tuple[State, str | None]:
+    """Read a state file; a missing file is an empty state, a bad one a warning."""
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            raw: Any = json.loads(handle.read())
+    except FileNotFoundError:
+        return State(), None
+    except (OSError, ValueError) as exc:
+        return State(), f"ignoring the unreadable state file {path}: {exc}"
+    try:
+        if raw.get("version") != STATE_VERSION:
+            return State(), f"ignoring the state file {path}: unknown version"
+        links = {str(k): str(v) for k, v in raw.get("links", {}).items()}
+        generations = {
+            int(number): {
+                str(rel): (int(owner[0]), int(owner[1]), int(owner[2]))
+                for rel, owner in files.items()
+            }
+            for number, files in raw.get("generations", {}).items()
+        }
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return State(), f"ignoring the malformed state file {path}"
+    return State(links, generations), None
+
+
+def save_state(path: str, state: State) -> None:
+    """Replace the state file atomically (0600 in a 0700 directory)."""
+    import json
+
+    folder = os.path.dirname(path)
+    os.makedirs(folder, 0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    document = {
+        "version": STATE_VERSION,
+        "links": state.links,
+        "generations": {
+            str(number): {rel: list(owner) for rel, owner in files.items()}
+            for number, files in sorted(state.generations.items())
+        },
+    }
+    data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)
+    fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,146 @@
+"""Telling systemd which services need the new secrets (activation.md §5.2, §13.4).
+
+Two deliveries, as in sops-nix:
+
+- ``systemctl --no-block try-restart …`` and ``systemctl --no-block try-reload-or-restart …``
+  (secretsctl's default; ``--no-block`` because the boot unit is ordered before the services
+  and waiting for them would deadlock the transaction);
+- NixOS's list files ``<nixos dir>/activation-restart-list`` and ``-reload-list``
+  (``dry-activation-…`` in a dry run), appended one unit a line, only when the directory
+  exists and the list is not empty.
+
+Every unit named is checked first with one batched ``systemctl show -p LoadState --value``;
+a ``not-found`` unit is a warning naming the item, and is left out of the delivery.
+The ``systemctl`` program is a parameter, so tests put a checking stand-in on PATH.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+SYSTEMCTL = "systemctl"
+_TIMEOUT = 90
+# systemd's unit-name alphabet; refusing a leading '-' keeps a name from reading as an option.
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]+")
+
+
+class Delivery(enum.Enum):
+    """How units whose secrets changed are told."""
+
+    SYSTEMCTL = "systemctl"  # systemctl --no-block try-restart / try-reload-or-restart
+    LIST_FILES = "list-files"  # NixOS's /run/nixos/activation-{restart,reload}-list
+    NONE = "none"  # decide, report, deliver nothing (user mode)
+
+
+def valid_unit_name(name: str) -> bool:
+    """Tell whether ``name`` can be handed to systemctl as a unit name."""
+    return bool(_UNIT_NAME.fullmatch(name)) and not name.startswith("-") and len(name) <= 256
+
+
+@dataclass(frozen=True)
+class UnitCheck:
+    """The outcome of checking units: their load states, or why they could not be checked."""
+
+    states: Mapping[str, str]
+    error: str | None = None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Return the units systemd does not know."""
+        return tuple(unit for unit, state in self.states.items() if state == "not-found")
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    import subprocess
+
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed program and validated unit names
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        return 127, f"{argv[0]}: not found"
+    except OSError as exc:
+        return 126, f"{argv[0]}: {exc.strerror}"
+    except subprocess.TimeoutExpired:
+        return 124, f"no answer within {_TIMEOUT} s"
+    return done.returncode, done.stdout.decode("utf-8", "replace")
+
+
+def load_states(units: Sequence[str], *, systemctl: str = SYSTEMCTL) -> UnitCheck:
+    """Ask systemd for each unit's LoadState in one call."""
+    if not units:
+        return UnitCheck({})
+    code, output = _run([systemctl, "show", "-p", "LoadState", "--value", *units])
+    if code != 0:
+        return UnitCheck({}, _failure(f"{systemctl} show", code, output))
+    # systemctl separates the units' property blocks with an empty line.
+    values = [line.strip() for line in output.splitlines() if line.strip()]
+    if len(values) != len(units):
+        return UnitCheck({}, f"unexpected answer from '{systemctl} show' for {len(units)} units")
+    return UnitCheck(dict(zip(units, values, strict=True)))
+
+
+def _failure(what: str, code: int, output: str) -> str:
+    first = next((line.strip() for line in output.splitlines() if line.strip()), "")
+    detail = f": {first}" if first else ""
+    status = "not found" if code == 127 else f"exit status {code}"
+    return f"error running '{what}': {status}{detail}"
+
+
+def run_systemctl(
+    restart: Sequence[str], reload: Sequence[str], *, systemctl: str = SYSTEMCTL
+) -> list[str]:
+    """Run try-restart, then try-reload-or-restart; return the errors (empty on success)."""
+    errors = []
+    for verb, units in (("try-restart", restart), ("try-reload-or-restart", reload)):
+        if not units:
+            continue
+        argv = [systemctl, "--no-block", verb, *units]
+        code, output = _run(argv)
+        if code != 0:
+            errors.append(_failure(" ".join(argv), code, output))
+    return errors
+
+
+def list_file_paths(nixos_dir: str, *, dry_run: bool) -> tuple[str, str]:
+    """Return the restart and reload list files NixOS reads."""
+    prefix = os.path.join(nixos_dir, "dry-activation" if dry_run else "activation")
+    return prefix + "-restart-list", prefix + "-reload-list"
+
+
+def append_list_files(
+    nixos_dir: str, restart: Sequence[str], reload: Sequence[str], *, dry_run: bool
+) -> tuple[str, ...]:
+    """Append unit names to NixOS's list files; return the files written.
+
+    Nothing happens when the NixOS directory does not exist or a list is empty.
+    """
+    if not os.path.isdir(nixos_dir):
+        return ()
+    written = []
+    for path, units in zip(
+        list_file_paths(nixos_dir, dry_run=dry_run), (restart, reload), strict=True
+    ):
+        if not units:
+            continue
+        fd = os.open(
+            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            os.write(fd, "".join(unit + "\n" for unit in units).encode())
+        finally:
+            os.close(fd)
+        written.append(path)
+    return tuple(written)
