@@ -1,0 +1,507 @@
+"""YAML for the configuration: a fast reader for the usual shape, libyaml for the rest.
+
+Why: ``secretsctl render`` runs at boot and must beat ``sops decrypt`` over the whole run, and
+importing ruamel's C parser alone costs ~20 ms. Configurations people write are simple: block
+mappings, one-line scalars (plain or quoted), one-line flow lists and mappings
+(``restart_units: [a.service]``, ``github_token: {}``), block lists, ``|`` blocks for inline
+templates, and comments anywhere. :func:`read` parses exactly that shape line by line and
+hands anything else (anchors, tags, folded or multi-line scalars, escapes, tabs, …) to
+libyaml's event parser, which also reports syntax errors with their line and column.
+
+Both readers give the same result (property-tested): a tree of nodes, each a tuple
+``(kind, value, line, column, plain)``:
+
+- ``SCALAR``: ``value`` is the text as read, ``plain`` tells whether it was written without
+  quotes or block style (only plain scalars are typed: ``true``, ``12``, ``~``);
+- ``MAP``: ``value`` is a :class:`YMap` from key text to ``(key node, value node)``;
+- ``SEQ``: ``value`` is a list of nodes.
+
+Lines and columns are 1-based, at the start of the node as libyaml marks it (the quote of a
+quoted scalar, the ``|`` of a block scalar, the first key of a block mapping, the first ``-``
+of a block list). An empty value (``key:`` and nothing) is a plain ``""`` at its key's
+position.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeAlias
+
+SCALAR: Final = 0
+MAP: Final = 1
+SEQ: Final = 2
+
+Node: TypeAlias = tuple[int, Any, int, int, bool]
+
+_PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+_FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
+
+
+class YMap(dict[str, tuple[Node, Node]]):
+    """A mapping node's entries in order; ``duplicates`` lists the key nodes seen again."""
+
+    duplicates: list[tuple[Node, Node]] | None = None  # (the repeated key, the first one)
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML the configuration can use; ``line``/``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class _Fallback(Exception):
+    """The text is outside the shape the fast reader accepts."""
+
+
+def read(text: str) -> Node | None:
+    """Parse one YAML document; return its root node, or None when there is no document.
+
+    Raises :class:`YamlSyntaxError` for invalid YAML and for features the configuration does
+    not use (tags other than ``!!str``, several documents).
+    """
+    try:
+        return _FastReader(text).root()
+    except _Fallback:
+        return compose(text)
+
+
+# --- the fast reader ---------------------------------------------------------------------
+
+
+def _single_quoted(text: str, start: int) -> tuple[str, int]:
+    """Read a single-quoted scalar opening at ``start``; return it and the index after it."""
+    parts = []
+    pos = start + 1
+    while True:
+        end = text.find("'", pos)
+        if end < 0:
+            raise _Fallback  # it goes on over several lines
+        parts.append(text[pos:end])
+        if text[end + 1 : end + 2] == "'":
+            parts.append("'")
+            pos = end + 2
+            continue
+        return "".join(parts), end + 1
+
+
+def _double_quoted(text: str, start: int) -> tuple[str, int]:
+    """Read a double-quoted scalar without escapes opening at ``start``."""
+    end = text.find('"', start + 1)
+    if end < 0 or "\\" in text[start + 1 : end]:
+        raise _Fallback
+    return text[start + 1 : end], end + 1
+
+
+def _check_tail(text: str, pos: int) -> None:
+    """After a complete value only spaces and a comment may follow on the line."""
+    tail = text[pos:]
+    if tail and (tail[0] != " " or tail.lstrip(" ")[:1] not in ("", "#")):
+        raise _Fallback
+
+
+class _FastReader:
+    __slots__ = ("count", "lines")
+
+    def __init__(self, text: str) -> None:
+        # Tabs, CR, BOMs, control and other non-printable characters, and a last line
+        # without its newline all go to libyaml.
+        if not text.endswith("\n") or not text.replace("\n", "").isprintable():
+            raise _Fallback
+        lines = text.split("\n")
+        lines.pop()
+        self.lines = lines
+        self.count = len(lines)
+
+    def skip(self, pos: int) -> int:
+        """Return the index of the next line that is neither blank nor a comment."""
+        lines, count = self.lines, self.count
+        while pos < count:
+            body = lines[pos].lstrip(" ")
+            if body and body[0] != "#":
+                return pos
+            pos += 1
+        return pos
+
+    def root(self) -> Node | None:
+        for line in self.lines:
+            if line[:3] in ("---", "...") or line[:1] == "%":
+                raise _Fallback
+        pos = self.skip(0)
+        if pos >= self.count:
+            return None
+        if self.lines[pos][:1] == " ":
+            raise _Fallback
+        node, pos = self.mapping(pos, 0)
+        if self.skip(pos) < self.count:
+            raise _Fallback
+        return node
+
+    def mapping(self, pos: int, indent: int) -> tuple[Node, int]:
+        lines = self.lines
+        entries = YMap()
+        node: Node = (MAP, entries, pos + 1, indent + 1, False)
+        while True:
+            pos = self.skip(pos)
+            if pos >= self.count:
+                break
+            line = lines[pos]
+            body = line.lstrip(" ")
+            here = len(line) - len(body)
+            if here < indent:
+                break
+            if here > indent or body[:2] == "- " or body == "-":
+                raise _Fallback
+            key, after = self.key(body, pos, here)
+            rest = body[after:].lstrip(" ")
+            column = indent + len(body) - len(rest) + 1
+            if not rest or rest[0] == "#":
+                value, pos = self.nested(pos + 1, indent, key)
+            else:
+                value, pos = self.value(rest, pos, column, indent, True)
+            text = key[1]
+            if text in entries:
+                if entries.duplicates is None:
+                    entries.duplicates = []
+                entries.duplicates.append((key, entries[text][0]))
+            else:
+                entries[text] = (key, value)
+        return node, pos
+
+    def key(self, body: str, pos: int, indent: int) -> tuple[Node, int]:
+        """Read the key at the start of ``body``; return its node and the index after ``:``."""
+        first = body[0]
+        if first == '"':
+            text, end = _double_quoted(body, 0)
+            plain = False
+        elif first == "'":
+            text, end = _single_quoted(body, 0)
+            plain = False
+        else:
+            if first in _PLAIN_BAD_START:
+                raise _Fallback
+            end = body.find(":")
+            text = body[:end]
+            if (
+                end < 0
+                or text[-1] == " "
+                or " #" in text
+                or any(c in _FLOW_PLAIN_STOP for c in text)
+            ):
+                raise _Fallback
+            plain = True
+        if body[end : end + 1] != ":" or body[end + 1 : end + 2] not in ("", " "):
+            raise _Fallback
+        return (SCALAR, text, pos + 1, indent + 1, plain), end + 1
+
+    def nested(self, pos: int, indent: int, key: Node) -> tuple[Node, int]:
+        """Read the block under ``key:``: a deeper mapping, a list, or nothing (null)."""
+        start = self.skip(pos)
+        if start < self.count:
+            line = self.lines[start]
+            body = line.lstrip(" ")
+            here = len(line) - len(body)
+            is_item = body[:2] == "- " or body == "-"
+            if here > indent:
+                return self.sequence(start, here, False) if is_item else self.mapping(start, here)
+            if here == indent and is_item:
+                return self.sequence(start, indent, True)
+        return (SCALAR, "", key[2], key[3], True), pos
+
+    def sequence(self, pos: int, indent: int, indentless: bool) -> tuple[Node, int]:
+        lines = self.lines
+        items: list[Node] = []
+        node: Node = (SEQ, items, pos + 1, indent + 1, False)
+        while True:
+            pos = self.skip(pos)
+            if pos >= self.count:
+                break
+            line = lines[pos]
+            body = line.lstrip(" ")
+            here = len(line) - len(body)
+            if here < indent:
+                break
+            if here > indent:
+                raise _Fallback
+            if body[:2] != "- ":
+                if indentless and body != "-":
+                    break
+                raise _Fallback
+            item = body[2:].lstrip(" ")
+            if not item or item[0] == "#" or item[:2] == "- " or item[0] == "|":
+                raise _Fallback
+            column = indent + len(body) - len(item) + 1
+            value, pos = self.value(item, pos, column, indent, False)
+            items.append(value)
+        return node, pos
+
+    def value(
+        self, rest: str, pos: int, column: int, indent: int, block_ok: bool
+    ) -> tuple[Node, int]:
+        """Read a value written on its key's (or dash's) line; ``pos`` is that line."""
+        line = pos + 1
+        first = rest[0]
+        if first == '"' or first == "'":
+            text, end = (_double_quoted if first == '"' else _single_quoted)(rest, 0)
+            _check_tail(rest, end)
+            return (SCALAR, text, line, column, False), pos + 1
+        if first == "[" or first == "{":
+            node, end = _Flow(rest, line, column - 1).collection(0)
+            _check_tail(rest, end)
+            return node, pos + 1
+        if first == "|" and block_ok:
+            return self.literal(rest, pos, column, indent)
+        if first in _PLAIN_BAD_START:
+            raise _Fallback
+        cut = rest.find(" #")
+        text = (rest if cut < 0 else rest[:cut]).rstrip(" ")
+        if ": " in text or text[-1] == ":":
+            raise _Fallback
+        return (SCALAR, text, line, column, True), pos + 1
+
+    def literal(self, header: str, pos: int, column: int, indent: int) -> tuple[Node, int]:
+        """Read a ``|``, ``|-`` or ``|+`` block scalar from the deeper lines after ``pos``."""
+        chomp = header[1:2] if header[1:2] in ("-", "+") else ""
+        _check_tail(header, 1 + len(chomp))
+        lines, count = self.lines, self.count
+        start = pos + 1
+        if start >= count:
+            raise _Fallback
+        first = lines[start]
+        content_indent = len(first) - len(first.lstrip(" "))
+        if content_indent <= indent or content_indent == len(first):
+            raise _Fallback  # empty, or leading blank lines (libyaml's indent detection)
+        end = start
+        last = start  # one past the last content line
+        while end < count:
+            text = lines[end]
+            if text == "":
+                end += 1
+                continue
+            here = len(text) - len(text.lstrip(" "))
+            if here == len(text):
+                raise _Fallback  # a line of spaces only
+            if here < content_indent:
+                if here > indent:
+                    raise _Fallback
+                break
+            end += 1
+            last = end
+        body = "\n".join(text[content_indent:] for text in lines[start:last])
+        if chomp == "-":
+            value = body
+        elif chomp == "+":
+            value = body + "\n" * (1 + end - last)
+        else:
+            value = body + "\n"
+        return (SCALAR, value, pos + 1, column, False), end
+
+
+class _Flow:
+    """One-line flow collections: ``[a, "b"]``, ``{k: v, units: [a]}``; scalars inside."""
+
+    __slots__ = ("line", "offset", "text")
+
+    def __init__(self, text: str, line: int, offset: int) -> None:
+        self.text = text
+        self.line = line
+        self.offset = offset  # column of text[0], minus one
+
+    def spaces(self, pos: int) -> int:
+        text = self.text
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+        return pos
+
+    def collection(self, pos: int) -> tuple[Node, int]:
+        is_map = self.text[pos] == "{"
+        close = "}" if is_map else "]"
+        column = self.offset + pos + 1
+        entries = YMap()
+        items: list[Node] = []
+        pos = self.spaces(pos + 1)
+        if self.text[pos : pos + 1] == close:
+            node: Node = (
+                (MAP, entries, self.line, column, False)
+                if is_map
+                else (SEQ, items, self.line, column, False)
+            )
+            return node, pos + 1
+        while True:
+            if is_map:
+                key, pos = self.scalar(pos, True)
+                if self.text[pos : pos + 2] != ": ":
+                    raise _Fallback
+                value, pos = self.item(self.spaces(pos + 2), False)
+                if key[1] in entries:
+                    raise _Fallback  # let libyaml's path report it with its line
+                entries[key[1]] = (key, value)
+            else:
+                value, pos = self.item(pos, True)
+                items.append(value)
+            pos = self.spaces(pos)
+            separator = self.text[pos : pos + 1]
+            if separator == close:
+                break
+            if separator != ",":
+                raise _Fallback
+            pos = self.spaces(pos + 1)
+            if self.text[pos : pos + 1] in ("", close):
+                raise _Fallback  # a trailing comma
+        node = (
+            (MAP, entries, self.line, column, False)
+            if is_map
+            else (SEQ, items, self.line, column, False)
+        )
+        return node, pos + 1
+
+    def item(self, pos: int, in_sequence: bool) -> tuple[Node, int]:
+        if self.text[pos : pos + 1] == "[" and not in_sequence:
+            return self.collection(pos)
+        return self.scalar(pos, False)
+
+    def scalar(self, pos: int, is_key: bool) -> tuple[Node, int]:
+        text = self.text
+        first = text[pos : pos + 1]
+        column = self.offset + pos + 1
+        if first == '"' or first == "'":
+            value, end = (_double_quoted if first == '"' else _single_quoted)(text, pos)
+            return (SCALAR, value, self.line, column, False), end
+        if not first or first in _PLAIN_BAD_START:
+            raise _Fallback
+        end = pos
+        while end < len(text) and text[end] not in _FLOW_PLAIN_STOP:
+            if is_key and text[end] == ":":
+                break
+            end += 1
+        value = text[pos:end].rstrip(" ")
+        if ":" in value or "#" in value:
+            raise _Fallback
+        end = pos + len(value)
+        if is_key and text[end : end + 1] != ":":
+            raise _Fallback
+        return (SCALAR, value, self.line, column, True), end
+
+
+# --- libyaml ------------------------------------------------------------------------------
+
+_STR_TAGS: Final = frozenset(("tag:yaml.org,2002:str", "!"))
+
+
+def compose(text: str) -> Node | None:
+    """Parse with libyaml's events (ruamel's C extension) into the same nodes as the fast path."""
+    from _ruamel_yaml import CParser
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return _compose(CParser(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            message = f"{exc.problem} ({exc.context})"
+        raise YamlSyntaxError(
+            message,
+            mark.line + 1 if mark is not None else None,
+            mark.column + 1 if mark is not None else None,
+        ) from None
+    except YAMLError as exc:
+        # A reader error: a character YAML does not allow.
+        position = getattr(exc, "position", None)
+        if position is None:
+            raise YamlSyntaxError("invalid YAML", None, None) from None
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        raise YamlSyntaxError("a character YAML does not allow", line, column) from None
+
+
+def _compose(parser: Any) -> Node | None:
+    from ruamel.yaml.events import (
+        AliasEvent,
+        DocumentStartEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
+
+    get = parser.get_event
+    get()  # stream start
+    event = get()
+    if event.__class__ is StreamEndEvent:
+        return None
+    if event.__class__ is not DocumentStartEvent:  # pragma: no cover - libyaml's order
+        raise YamlSyntaxError("unexpected YAML event", None, None)
+    anchors: dict[str, Node | None] = {}
+    # Each frame: [container node, its pending key node or None, its anchor]
+    stack: list[list[Any]] = []
+    root: Node | None = None
+    while True:
+        event = get()
+        cls = event.__class__
+        mark = event.start_mark
+        line, column = mark.line + 1, mark.column + 1
+        node: Node
+        if cls is ScalarEvent:
+            tag = event.tag
+            if tag is not None and tag not in _STR_TAGS:
+                raise YamlSyntaxError("YAML tags are not supported", line, column)
+            plain = not event.style and tag is None
+            node = (SCALAR, event.value, line, column, plain)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        elif cls is MappingStartEvent or cls is SequenceStartEvent:
+            if event.tag is not None:
+                raise YamlSyntaxError("YAML tags are not supported", line, column)
+            if cls is MappingStartEvent:
+                node = (MAP, YMap(), line, column, False)
+            else:
+                node = (SEQ, [], line, column, False)
+            if event.anchor is not None:
+                anchors[event.anchor] = None  # in progress: an alias to it would recurse
+            stack.append([node, None, event.anchor])
+            continue
+        elif cls is AliasEvent:
+            target = anchors.get(event.anchor)
+            if target is None:
+                raise YamlSyntaxError(
+                    "an alias refers to an unknown anchor or to its own container", line, column
+                )
+            node = target
+        else:  # the end of a mapping or a sequence
+            node, _, anchor = stack.pop()
+            if anchor is not None:
+                anchors[anchor] = node
+        if not stack:
+            root = node
+            break
+        frame = stack[-1]
+        container = frame[0]
+        if container[0] == SEQ:
+            container[1].append(node)
+        elif frame[1] is None:
+            if node[0] != SCALAR:
+                raise YamlSyntaxError("a mapping or a list cannot be a key", node[2], node[3])
+            frame[1] = node
+        else:
+            key = frame[1]
+            frame[1] = None
+            if node[0] == SCALAR and node[4] and node[1] == "" and cls is ScalarEvent:
+                node = (SCALAR, "", key[2], key[3], True)
+            entries = container[1]
+            if key[1] in entries:
+                if entries.duplicates is None:
+                    entries.duplicates = []
+                entries.duplicates.append((key, entries[key[1]][0]))
+            else:
+                entries[key[1]] = (key, node)
+    get()  # document end
+    event = get()
+    if event.__class__ is not StreamEndEvent:
+        mark = event.start_mark
+        raise YamlSyntaxError(
+            "the file holds more than one YAML document", mark.line + 1, mark.column + 1
+        )
+    return root

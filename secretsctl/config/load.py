@@ -1,0 +1,628 @@
+r"""secretsctl's own configuration, ``secretsctl.yaml``, read into a :class:`Manifest`.
+
+The file has three sections, all optional::
+
+    defaults:            # what every secret and template gets unless it says otherwise
+      sops_file: secrets.yaml
+      format: yaml
+      age_key_file: /var/lib/secretsctl/age-keys.txt
+      ssh_key_paths: [/etc/ssh/ssh_host_ed25519_key]
+      mount_point: /run/secrets.d
+      symlink_path: /run/secrets
+      keep_generations: 1
+      use_tmpfs: false
+      use_environment: false
+      owner: root        # or uid; group or gid; mode
+    secrets:
+      github_token: {}   # key defaults to the name
+      db/password: {owner: postgres, mode: "0440", restart_units: [postgresql.service]}
+    templates:
+      github_token_env: {source: templates/github_token_env.j2, owner: desktop}
+      inline: {content: "x={{ github_token }}\n"}
+
+Relative input paths (sops files, key files, template sources) resolve against the
+configuration's folder. Unknown fields are errors, so a typo never passes silently. Every
+problem is collected and reported together, one line each, naming the file, the line and
+column, and the field (``secretsctl.yaml:12:11: secrets.db/password.mode: …``); a value of the
+configuration is quoted only where it is public by nature (a mode, a format, a unit name), and
+a secret value put into the file by mistake is never echoed.
+
+YAML is read by :mod:`secretsctl.config._yaml`: a line-based reader for the usual shape, and
+libyaml for anything else. Plain scalars follow YAML 1.2's core schema (``yes`` is a string,
+``0440`` is not octal), which is why a mode is read from its written digits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Final
+
+from secretsctl.config import _yaml
+from secretsctl.config._yaml import MAP, SCALAR, SEQ, Node, YMap
+from secretsctl.config.model import (
+    DEFAULT_MODE,
+    DEFAULT_MOUNT_POINT,
+    DEFAULT_SYMLINK_PATH,
+    KeySettings,
+    Manifest,
+    Origin,
+    Ownership,
+    SecretSpec,
+    TemplateEngine,
+    TemplateSpec,
+)
+from secretsctl.config.validate import (
+    MAX_ID,
+    build,
+    check_mode_bits,
+    check_name,
+    check_path,
+    check_unit,
+    format_problems,
+    parse_octal,
+    rendered_layout_problems,
+    shorten,
+)
+from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.sops.stores import Format
+
+__all__ = ["DEFAULTS_FIELDS", "SECRET_FIELDS", "TEMPLATE_FIELDS", "load_config", "parse_config"]
+
+TOP_FIELDS: Final = ("defaults", "secrets", "templates")
+OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
+DEFAULTS_FIELDS: Final = (
+    "sops_file",
+    "format",
+    "age_key_file",
+    "ssh_key_paths",
+    "mount_point",
+    "symlink_path",
+    "keep_generations",
+    "use_tmpfs",
+    "use_environment",
+    *OWNERSHIP_FIELDS,
+)
+SECRET_FIELDS: Final = (
+    "key",
+    "sops_file",
+    "format",
+    *OWNERSHIP_FIELDS,
+    "path",
+    "restart_units",
+    "reload_units",
+)
+TEMPLATE_FIELDS: Final = (
+    "content",
+    "source",
+    *OWNERSHIP_FIELDS,
+    "path",
+    "restart_units",
+    "reload_units",
+)
+_FORMATS: Final = {fmt.value: fmt for fmt in Format}
+_WHOLE_FILE_FORMATS: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
+
+# YAML 1.2 core schema: which plain scalars are not strings.
+_NULLS: Final = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
+                 "FALSE": False}  # fmt: skip
+_TYPED_START: Final = frozenset("0123456789+-.~nNtTfF")
+_INT: Final = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT: Final = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+    r"|\.(?:nan|NaN|NAN)"
+)
+
+
+def _plain_type(text: str) -> str | None:
+    """Name the type a plain scalar resolves to, or None for a string."""
+    if not text:
+        return "null"
+    if text[0] not in _TYPED_START:
+        return None
+    if text in _NULLS:
+        return "null"
+    if text in _BOOLS:
+        return "a boolean"
+    if _INT.fullmatch(text):
+        return "an integer"
+    if _FLOAT.fullmatch(text):
+        return "a number"
+    return None
+
+
+def _describe(node: Node) -> str:
+    kind = node[0]
+    if kind == MAP:
+        return "a mapping"
+    if kind == SEQ:
+        return "a list"
+    if node[4]:
+        return _plain_type(node[1]) or "a string"
+    return "a string"
+
+
+def _is_null(node: Node) -> bool:
+    return node[0] == SCALAR and node[4] and node[1] in _NULLS
+
+
+class _Ownership:
+    """Owner, group and mode as one level (defaults, or one item) writes them."""
+
+    __slots__ = ("gid", "group", "mode", "owner", "uid")
+
+    def __init__(self) -> None:
+        self.owner: str | None = None
+        self.uid: int | None = None
+        self.group: str | None = None
+        self.gid: int | None = None
+        self.mode: int | None = None
+
+
+class _Loader:
+    def __init__(self, path: str) -> None:
+        self.file = path
+        self.base = os.path.dirname(os.path.abspath(path))
+        self.problems: list[SecretsctlError] = []
+        self.ownerships: dict[tuple[str | None, int, str | None, int | None], Ownership] = {}
+        self.sources: dict[str, str | None] = {}
+        self.bad_formats: set[str] = set()
+
+    def position(self, error: SecretsctlError) -> tuple[int, int]:
+        """Sort key: the line and column a problem names (problems without one go last)."""
+        match = re.match(r"(\d+):(\d+): ", error.message[len(self.file) + 1 :])
+        return (int(match[1]), int(match[2])) if match else (1 << 30, 0)
+
+    # --- reporting -----------------------------------------------------------------------
+
+    def fail(self, node: Node, label: str, message: str) -> None:
+        self.problems.append(ManifestError(f"{self.file}:{node[2]}:{node[3]}: {label}: {message}"))
+
+    def wrong_type(self, node: Node, label: str, expected: str, hint: str = "") -> None:
+        self.fail(node, label, f"expected {expected}, found {_describe(node)}{hint}")
+
+    # --- typed values --------------------------------------------------------------------
+
+    def fields(self, node: Node, label: str, allowed: tuple[str, ...]) -> dict[str, Node]:
+        """Return the non-null fields of a mapping; report unknown and repeated ones."""
+        if node[0] != MAP:
+            if _is_null(node):
+                return {}
+            self.wrong_type(node, label, "a mapping")
+            return {}
+        entries: YMap = node[1]
+        if entries.duplicates:
+            for key, first in entries.duplicates:
+                self.fail(key, f"{label}.{key[1]}", f"repeated (first at line {first[2]})")
+        found: dict[str, Node] = {}
+        for name, (key, value) in entries.items():
+            if name not in allowed:
+                self.unknown(key, label, name, allowed)
+            elif not _is_null(value):
+                found[name] = value
+        return found
+
+    def unknown(self, key: Node, label: str, name: str, allowed: tuple[str, ...]) -> None:
+        import difflib
+
+        if name == "<<":
+            self.fail(key, label, "YAML merge keys (<<) are not supported; use defaults:")
+            return
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(allowed)})"
+        self.fail(key, f"{label}.{shorten(name, 40)}", f"unknown field{hint}")
+
+    def string(
+        self, node: Node, label: str, expected: str = "a string", hint: str = ""
+    ) -> str | None:
+        if node[0] == SCALAR and (not node[4] or _plain_type(node[1]) is None):
+            text: str = node[1]
+            return text
+        self.wrong_type(node, label, expected, hint)
+        return None
+
+    def input_path(self, node: Node, label: str) -> str | None:
+        """Read an input file's path; a relative one resolves against the configuration's folder."""
+        text = self.string(node, label, "a path")
+        if text is None:
+            return None
+        if not text or "\0" in text:
+            self.fail(node, label, "expected a path")
+            return None
+        return os.path.normpath(os.path.join(self.base, text))
+
+    def runtime_path(self, node: Node, label: str) -> str | None:
+        text = self.string(node, label, "an absolute path")
+        if text is None:
+            return None
+        message = check_path(text)
+        if message is not None:
+            self.fail(node, label, message)
+            return None
+        return text
+
+    def integer(self, node: Node, label: str, maximum: int) -> int | None:
+        text = node[1] if node[0] == SCALAR else ""
+        if not text.isdigit() or not text.isascii():
+            self.wrong_type(node, label, "a whole number")
+            return None
+        if len(text) > 1 and text[0] == "0":
+            self.fail(node, label, f"write `{shorten(text)}` without leading zeros")
+            return None
+        value = int(text)
+        if value > maximum:
+            self.fail(node, label, f"{value} is out of range (at most {maximum})")
+            return None
+        return value
+
+    def boolean(self, node: Node, label: str) -> bool | None:
+        if node[0] == SCALAR and node[4] and node[1] in _BOOLS:
+            return _BOOLS[node[1]]
+        self.wrong_type(node, label, "true or false")
+        return None
+
+    def mode(self, node: Node, label: str) -> int | None:
+        """Read a mode from its written digits, quoted or not: ``0440``, ``"440"``, ``0o440``."""
+        if node[0] != SCALAR:
+            self.wrong_type(node, label, 'an octal mode such as "0440"')
+            return None
+        text: str = node[1]
+        value = parse_octal(text[2:] if text[:2] == "0o" else text)
+        if value is None:
+            self.fail(node, label, f'`{shorten(text)}` is not an octal mode such as "0440"')
+            return None
+        message = check_mode_bits(value)
+        if message is not None:
+            self.fail(node, label, message)
+            return None
+        return value
+
+    def units(self, node: Node, label: str) -> tuple[str, ...]:
+        if node[0] != SEQ:
+            self.wrong_type(node, label, "a list of unit names", " (write [name.service])")
+            return ()
+        units: list[str] = []
+        for item in node[1]:
+            unit = self.string(item, label, "a unit name")
+            if unit is None:
+                continue
+            message = check_unit(unit)
+            if message is not None:
+                self.fail(item, label, message)
+            else:
+                units.append(unit)
+        return tuple(units)
+
+    def fmt(self, node: Node, label: str) -> Format | None:
+        text = self.string(node, label, "a format")
+        if text is None:
+            return None
+        fmt = _FORMATS.get(text)
+        if fmt is None:
+            self.fail(
+                node,
+                label,
+                f"unknown format `{shorten(text)}` (one of: yaml, json, binary, dotenv, ini)",
+            )
+        return fmt
+
+    def ownership(self, fields: dict[str, Node], label: str) -> _Ownership:
+        """Read owner/uid, group/gid and mode of one level."""
+        level = _Ownership()
+        owner, uid, group, gid = (fields.get(name) for name in ("owner", "uid", "group", "gid"))
+        if owner is not None and uid is not None:
+            self.fail(uid, f"{label}.uid", "give owner or uid, not both")
+        elif owner is not None:
+            level.owner = self.string(
+                owner, f"{label}.owner", "a user name", " (use uid for a number)"
+            )
+        elif uid is not None:
+            level.uid = self.integer(uid, f"{label}.uid", MAX_ID)
+        if group is not None and gid is not None:
+            self.fail(gid, f"{label}.gid", "give group or gid, not both")
+        elif group is not None:
+            level.group = self.string(
+                group, f"{label}.group", "a group name", " (use gid for a number)"
+            )
+        elif gid is not None:
+            level.gid = self.integer(gid, f"{label}.gid", MAX_ID)
+        mode = fields.get("mode")
+        if mode is not None:
+            level.mode = self.mode(mode, f"{label}.mode")
+        return level
+
+    def merged_ownership(
+        self, item: _Ownership, fields: dict[str, Node], defaults: _Ownership
+    ) -> Ownership:
+        """Item values win pairwise (owner/uid, group/gid) over the defaults."""
+        if "owner" in fields or "uid" in fields:
+            owner, uid = item.owner, item.uid
+        else:
+            owner, uid = defaults.owner, defaults.uid
+        if "group" in fields or "gid" in fields:
+            group, gid = item.group, item.gid
+        else:
+            group, gid = defaults.group, defaults.gid
+        key = (owner, uid or 0, group, gid)
+        found = self.ownerships.get(key)
+        if found is None:
+            found = self.ownerships[key] = build(
+                Ownership, owner=owner, uid=uid or 0, group=group, gid=gid
+            )
+        return found
+
+    # --- sections ------------------------------------------------------------------------
+
+    def origin(self, key: Node, path: str, fields: dict[str, Node]) -> Origin:
+        return build(
+            Origin,
+            file=self.file,
+            line=key[2],
+            column=key[3],
+            path=path,
+            fields={name: (node[2], node[3]) for name, node in fields.items()},
+        )
+
+    def load(self, root: Node | None) -> Manifest:
+        if root is None or _is_null(root):
+            raise ManifestError(
+                f"{self.file}: the configuration is empty",
+                hint="add a secrets: section (see examples/secretsctl.yaml)",
+            )
+        top = self.fields(root, "(top level)", TOP_FIELDS)
+        if root[0] != MAP:
+            raise ProblemsError(self.problems)  # nothing else can be read
+        defaults_node = top.get("defaults")
+        d = self.fields(defaults_node, "defaults", DEFAULTS_FIELDS) if defaults_node else {}
+        defaults = self.ownership(d, "defaults")
+        sops_file = (
+            self.input_path(d["sops_file"], "defaults.sops_file") if "sops_file" in d else None
+        )
+        fmt = self.fmt(d["format"], "defaults.format") if "format" in d else None
+        keys = KeySettings(
+            age_key_file=(
+                self.input_path(d["age_key_file"], "defaults.age_key_file")
+                if "age_key_file" in d
+                else None
+            ),
+            age_ssh_key_paths=self.paths(d.get("ssh_key_paths"), "defaults.ssh_key_paths"),
+            use_environment=bool(
+                "use_environment" in d
+                and self.boolean(d["use_environment"], "defaults.use_environment")
+            ),
+        )
+        mount_point = symlink_path = None
+        if "mount_point" in d:
+            mount_point = self.runtime_path(d["mount_point"], "defaults.mount_point")
+        if "symlink_path" in d:
+            symlink_path = self.runtime_path(d["symlink_path"], "defaults.symlink_path")
+        keep = 1
+        if "keep_generations" in d:
+            keep = self.integer(d["keep_generations"], "defaults.keep_generations", 10**6) or 0
+        use_tmpfs = bool("use_tmpfs" in d and self.boolean(d["use_tmpfs"], "defaults.use_tmpfs"))
+        secrets = self.secrets(top.get("secrets"), defaults, sops_file, fmt or Format.YAML)
+        templates = self.templates(top.get("templates"), defaults)
+        self.problems += format_problems(s for s in secrets if s.name not in self.bad_formats)
+        self.problems += rendered_layout_problems(secrets, ((t.name, t.origin) for t in templates))
+        if self.problems:
+            raise ProblemsError(sorted(self.problems, key=self.position))
+        return Manifest(
+            source=self.file,
+            secrets=tuple(secrets),
+            templates=tuple(templates),
+            mount_point=mount_point or DEFAULT_MOUNT_POINT,
+            symlink_path=symlink_path or DEFAULT_SYMLINK_PATH,
+            keep_generations=keep,
+            use_tmpfs=use_tmpfs,
+            keys=keys,
+        )
+
+    def paths(self, node: Node | None, label: str) -> tuple[str, ...]:
+        if node is None:
+            return ()
+        if node[0] != SEQ:
+            self.wrong_type(node, label, "a list of paths")
+            return ()
+        found = (self.input_path(item, label) for item in node[1])
+        return tuple(path for path in found if path is not None)
+
+    def entries(self, node: Node | None, section: str) -> list[tuple[Node, Node]]:
+        if node is None:
+            return []
+        if node[0] != MAP:
+            self.wrong_type(node, section, "a mapping of names")
+            return []
+        entries: YMap = node[1]
+        for key, first in entries.duplicates or ():
+            self.fail(key, f"{section}.{key[1]}", f"defined twice (first at line {first[2]})")
+        return list(entries.values())
+
+    def secrets(
+        self, node: Node | None, defaults: _Ownership, sops_file: str | None, fmt: Format
+    ) -> list[SecretSpec]:
+        specs: list[SecretSpec] = []
+        for key, value in self.entries(node, "secrets"):
+            name: str = key[1]
+            label = f"secrets.{name}"
+            message = check_name(name)
+            if message is not None:
+                self.fail(key, label, message)
+                continue
+            if value[0] != MAP and not _is_null(value):
+                self.wrong_type(value, label, "a mapping of settings", " (use {} for the defaults)")
+                continue
+            fields = self.fields(value, label, SECRET_FIELDS)
+            item = self.ownership(fields, label) if fields else _NO_OWNERSHIP
+            secret_file = sops_file
+            if "sops_file" in fields:
+                secret_file = self.input_path(fields["sops_file"], f"{label}.sops_file")
+            elif secret_file is None:
+                self.fail(key, label, "no sops_file (set it here or in defaults)")
+            secret_fmt = fmt
+            if "format" in fields:
+                found_fmt = self.fmt(fields["format"], f"{label}.format")
+                if found_fmt is None:
+                    self.bad_formats.add(name)
+                secret_fmt = found_fmt or fmt
+            secret_key = self.key(fields, label, name, secret_fmt)
+            path = None
+            if "path" in fields:
+                path = self.runtime_path(fields["path"], f"{label}.path")
+            specs.append(
+                build(
+                    SecretSpec,
+                    name=name,
+                    sops_file=secret_file or "",
+                    key=secret_key,
+                    format=secret_fmt,
+                    ownership=self.merged_ownership(item, fields, defaults),
+                    mode=_mode(item, defaults),
+                    path=path,
+                    restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
+                    if "restart_units" in fields
+                    else (),
+                    reload_units=self.units(fields["reload_units"], f"{label}.reload_units")
+                    if "reload_units" in fields
+                    else (),
+                    origin=self.origin(key, label, fields),
+                )
+            )
+        return specs
+
+    def key(self, fields: dict[str, Node], label: str, name: str, fmt: Format) -> str:
+        node = fields.get("key")
+        if node is None:
+            return "" if fmt in _WHOLE_FILE_FORMATS else name
+        text = self.string(node, f"{label}.key", "a key path", " (quote it)")
+        if text is None:
+            return ""
+        if fmt in _WHOLE_FILE_FORMATS:
+            self.fail(
+                node,
+                f"{label}.key",
+                f"a {fmt.value} secret is always the whole file; remove key (it would select"
+                " nothing)",
+            )
+        elif text == "sops" or text.startswith("sops/"):
+            self.fail(node, f"{label}.key", "`sops` is the metadata of the file, not a secret")
+        return text
+
+    def templates(self, node: Node | None, defaults: _Ownership) -> list[TemplateSpec]:
+        specs: list[TemplateSpec] = []
+        for key, value in self.entries(node, "templates"):
+            name: str = key[1]
+            label = f"templates.{name}"
+            message = check_name(name)
+            if message is not None:
+                self.fail(key, label, message)
+                continue
+            if value[0] != MAP:
+                self.wrong_type(value, label, "a mapping with content or source")
+                continue
+            fields = self.fields(value, label, TEMPLATE_FIELDS)
+            item = self.ownership(fields, label)
+            content, source = fields.get("content"), fields.get("source")
+            text: str | None = None
+            source_path: str | None = None
+            if content is not None and source is not None:
+                self.fail(source, f"{label}.source", "give content or source, not both")
+            elif content is not None:
+                text = self.string(content, f"{label}.content", "template text", " (quote it)")
+            elif source is not None:
+                source_path = self.input_path(source, f"{label}.source")
+                if source_path is not None:
+                    text = self.read_source(source, f"{label}.source", source_path)
+            else:
+                self.fail(key, label, "give the template's content or its source file")
+            path = None
+            if "path" in fields:
+                path = self.runtime_path(fields["path"], f"{label}.path")
+            specs.append(
+                build(
+                    TemplateSpec,
+                    name=name,
+                    text=text or "",
+                    engine=TemplateEngine.JINJA,
+                    source=source_path,
+                    ownership=self.merged_ownership(item, fields, defaults),
+                    mode=_mode(item, defaults),
+                    path=path,
+                    restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
+                    if "restart_units" in fields
+                    else (),
+                    reload_units=self.units(fields["reload_units"], f"{label}.reload_units")
+                    if "reload_units" in fields
+                    else (),
+                    origin=self.origin(key, label, fields),
+                )
+            )
+        return specs
+
+    def read_source(self, node: Node, label: str, path: str) -> str | None:
+        if path in self.sources:
+            return self.sources[path]
+        text: str | None = None
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            self.fail(node, label, f"cannot read {path}: {error.strerror or type(error).__name__}")
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                line = data.count(b"\n", 0, error.start) + 1
+                self.fail(node, label, f"{path} is not UTF-8 text (line {line})")
+        self.sources[path] = text
+        return text
+
+
+_NO_OWNERSHIP: Final = _Ownership()
+
+
+def _mode(item: _Ownership, defaults: _Ownership) -> int:
+    if item.mode is not None:
+        return item.mode
+    return defaults.mode if defaults.mode is not None else DEFAULT_MODE
+
+
+def parse_config(text: str, path: str) -> Manifest:
+    """Read configuration text as if it were the file ``path`` (relative paths use its folder).
+
+    Raises :class:`ManifestError` for YAML that cannot be read, and :class:`ProblemsError`
+    holding one :class:`ManifestError` per problem otherwise.
+    """
+    try:
+        root = _yaml.read(text)
+    except _yaml.YamlSyntaxError as error:
+        where = path
+        if error.line is not None:
+            where += f":{error.line}:{error.column}"
+        raise ManifestError(f"{where}: invalid YAML: {error.message}") from None
+    return _Loader(path).load(root)
+
+
+def load_config(path: str | os.PathLike[str]) -> Manifest:
+    """Read ``secretsctl.yaml`` (the default is ``/etc/secretsctl/secretsctl.yaml``).
+
+    Raises :class:`ManifestError` (exit 5) when the file cannot be read or is not YAML, and
+    :class:`ProblemsError` with every problem found otherwise.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise ManifestError(
+            f"cannot read {name}: {error.strerror or type(error).__name__}",
+            hint="pass the configuration with --config, or set SECRETSCTL_CONFIG",
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ManifestError(f"{name}:{line}: the configuration is not UTF-8 text") from None
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    return parse_config(text, name)
