@@ -238,6 +238,8 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
                 problem(f"{label} has a relative path {item.link_path}; it must be absolute")
                 continue
             where = os.path.normpath(paths.runtime(item.link_path))
+            if where == os.path.join(symlink_path, item.relative_path):
+                continue  # the default place: nothing to link
             if where in links:
                 problem(f"{label} and {links[where]} both link {item.link_path}")
             links[where] = label
@@ -508,7 +510,7 @@ def _apply_dry(
         warnings.append(f"would replace the {what} at {live.path} with the link")
     if not may_mount:
         fsops.require_ram_backed(
-            ctx.mount_point, why="secretsctl does not mount here: not root, or user mode"
+            ctx.mount_point, why="secretsctl mounts only as root in system mode"
         )
     diff = _diff(ctx, files, names)
     created = diff.tree_changed or live.generation is None

@@ -39,6 +39,8 @@ _KNOWN_MAGIC = {
     0x4D44: "vfat",
     0xF2F52010: "f2fs",
     0x01021997: "9p",
+    0x9FA0: "proc",
+    0x62656572: "sysfs",
 }
 
 DIR_MODE = 0o751
@@ -164,8 +166,8 @@ def require_ram_backed(path: str, *, why: str) -> int:
         ) from None
     if magic not in RAM_BACKED:
         raise ActivationError(
-            f"refusing to put secrets on a disk-backed filesystem: {path} is on "
-            f"{fs_name(magic)} ({why})",
+            f"refusing to put secrets on {path}: it is on {fs_name(magic)}, not on a "
+            f"RAM-backed filesystem (tmpfs or ramfs); {why}",
             hint="use a mount point on a tmpfs or ramfs, for example under /dev/shm or "
             "$XDG_RUNTIME_DIR (with --root, a folder there); as root in system mode "
             "secretsctl mounts a ramfs itself",
@@ -214,9 +216,7 @@ def mount_secret_fs(
     """
     prefix = "failed to mount filesystem for secrets: "
     if not may_mount:
-        require_ram_backed(
-            mount_point, why="secretsctl does not mount here: not root, or user mode"
-        )
+        require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
     try:
         _makedirs(mount_point, 0o700)
     except OSError as exc:
@@ -227,9 +227,7 @@ def mount_secret_fs(
     if may_mount:
         outcome = _mount_or_reuse(mount_point, use_tmpfs, fallback_when_denied, prefix)
     else:
-        magic = require_ram_backed(
-            mount_point, why="secretsctl does not mount here: not root, or user mode"
-        )
+        magic = require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
         outcome = MountOutcome(RAM_BACKED[magic], mounted=False, noswap=None)
     try:
         fd = os.open(mount_point, DIR_FLAGS)

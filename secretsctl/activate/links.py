@@ -204,13 +204,16 @@ def save_state(path: str, state: State) -> None:
         },
     }
     data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-    temporary = f"{path}.{os.getpid()}.tmp"
+    # One fixed name: runs are serialised by the lock, and a crash's leftover is replaced.
+    temporary = f"{path}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary)
     fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600)
     try:
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
