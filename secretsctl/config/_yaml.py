@@ -24,6 +24,7 @@ position.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, TypeAlias
 
 SCALAR: Final = 0
@@ -33,7 +34,13 @@ SEQ: Final = 2
 Node: TypeAlias = tuple[int, Any, int, int, bool]
 
 _PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+_VALUE_SPECIAL_START: Final = _PLAIN_BAD_START
 _FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
+_FLOW_STOP: Final = re.compile(r"[,\[\]{}]")
+# A plain key and what follows its colon (`key:` or `key: rest`); quoted keys take the slow way.
+_PLAIN_KEY: Final = re.compile(r"([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}]*(?<! )):(?: +(.*))?\Z")
+# A one-line flow list of plain scalars: `[a.service, b.service]`, then spaces or a comment.
+_SIMPLE_SEQUENCE: Final = re.compile(r"\[([^\[\]{}#'\":]*)\](?: *\Z| +#)")
 
 
 class YMap(dict[str, tuple[Node, Node]]):
@@ -95,6 +102,26 @@ def _double_quoted(text: str, start: int) -> tuple[str, int]:
     return text[start + 1 : end], end + 1
 
 
+def _simple_sequence(inside: str, line: int, column: int) -> Node:
+    """Build the list node of a ``_SIMPLE_SEQUENCE`` match; ``column`` is that of ``[``."""
+    items: list[Node] = []
+    if "," not in inside:
+        text = inside.strip(" ")
+        if text:
+            if text[0] in _PLAIN_BAD_START:
+                raise _Fallback
+            items.append((SCALAR, text, line, column + 1 + inside.index(text[0]), True))
+    else:
+        cursor = column + 1
+        for piece in inside.split(","):
+            text = piece.strip(" ")
+            if not text or text[0] in _PLAIN_BAD_START:
+                raise _Fallback
+            items.append((SCALAR, text, line, cursor + len(piece) - len(piece.lstrip(" ")), True))
+            cursor += len(piece) + 1
+    return (SEQ, items, line, column, False)
+
+
 def _check_tail(text: str, pos: int) -> None:
     """After a complete value only spaces and a comment may follow on the line."""
     tail = text[pos:]
@@ -126,9 +153,7 @@ class _FastReader:
         return pos
 
     def root(self) -> Node | None:
-        for line in self.lines:
-            if line[:3] in ("---", "...") or line[:1] == "%":
-                raise _Fallback
+        # Document markers and directives (`---`, `...`, `%YAML`) never read as a key here.
         pos = self.skip(0)
         if pos >= self.count:
             return None
@@ -140,28 +165,51 @@ class _FastReader:
         return node
 
     def mapping(self, pos: int, indent: int) -> tuple[Node, int]:
-        lines = self.lines
+        lines, count = self.lines, self.count
         entries = YMap()
         node: Node = (MAP, entries, pos + 1, indent + 1, False)
-        while True:
-            pos = self.skip(pos)
-            if pos >= self.count:
-                break
+        match_key = _PLAIN_KEY.match
+        while pos < count:
             line = lines[pos]
             body = line.lstrip(" ")
+            if not body or body[0] == "#":
+                pos += 1
+                continue
             here = len(line) - len(body)
-            if here < indent:
-                break
-            if here > indent or body[:2] == "- " or body == "-":
+            if here != indent:
+                if here < indent:
+                    break
                 raise _Fallback
-            key, after = self.key(body, pos, here)
-            rest = body[after:].lstrip(" ")
-            column = indent + len(body) - len(rest) + 1
+            match = match_key(body)
+            if match is not None:
+                text, rest = match.groups()
+                key: Node = (SCALAR, text, pos + 1, here + 1, True)
+                column = here + match.start(2) + 1 if rest else 0
+            else:
+                key, after = self.key(body, pos, here)
+                text = key[1]
+                rest = body[after:].lstrip(" ")
+                column = here + len(body) - len(rest) + 1
+            # The common cases are inline: this loop runs once per line of the file.
             if not rest or rest[0] == "#":
                 value, pos = self.nested(pos + 1, indent, key)
+            elif rest[0] not in _VALUE_SPECIAL_START:
+                cut = rest.find(" #")
+                plain = (rest if cut < 0 else rest[:cut]).rstrip(" ")
+                if ": " in plain or plain[-1] == ":":
+                    raise _Fallback
+                value = (SCALAR, plain, pos + 1, column, True)
+                pos += 1
+            elif rest[0] == '"' and (end := rest.find('"', 1)) > 0 and "\\" not in rest[:end]:
+                if end + 1 < len(rest):
+                    _check_tail(rest, end + 1)
+                value = (SCALAR, rest[1:end], pos + 1, column, False)
+                pos += 1
+            elif rest[0] == "[" and (simple := _SIMPLE_SEQUENCE.match(rest)) is not None:
+                value = _simple_sequence(simple[1], pos + 1, column)
+                pos += 1
             else:
                 value, pos = self.value(rest, pos, column, indent, True)
-            text = key[1]
             if text in entries:
                 if entries.duplicates is None:
                     entries.duplicates = []
@@ -184,12 +232,7 @@ class _FastReader:
                 raise _Fallback
             end = body.find(":")
             text = body[:end]
-            if (
-                end < 0
-                or text[-1] == " "
-                or " #" in text
-                or any(c in _FLOW_PLAIN_STOP for c in text)
-            ):
+            if end < 0 or text[-1] == " " or " #" in text or _FLOW_STOP.search(text):
                 raise _Fallback
             plain = True
         if body[end : end + 1] != ":" or body[end + 1 : end + 2] not in ("", " "):
@@ -198,16 +241,22 @@ class _FastReader:
 
     def nested(self, pos: int, indent: int, key: Node) -> tuple[Node, int]:
         """Read the block under ``key:``: a deeper mapping, a list, or nothing (null)."""
-        start = self.skip(pos)
-        if start < self.count:
-            line = self.lines[start]
+        lines, count = self.lines, self.count
+        start = pos
+        while start < count:
+            line = lines[start]
             body = line.lstrip(" ")
-            here = len(line) - len(body)
-            is_item = body[:2] == "- " or body == "-"
-            if here > indent:
-                return self.sequence(start, here, False) if is_item else self.mapping(start, here)
-            if here == indent and is_item:
-                return self.sequence(start, indent, True)
+            if body and body[0] != "#":
+                break
+            start += 1
+        else:
+            return (SCALAR, "", key[2], key[3], True), pos
+        here = len(line) - len(body)
+        is_item = body[:2] == "- " or body == "-"
+        if here > indent:
+            return self.sequence(start, here, False) if is_item else self.mapping(start, here)
+        if here == indent and is_item:
+            return self.sequence(start, indent, True)
         return (SCALAR, "", key[2], key[3], True), pos
 
     def sequence(self, pos: int, indent: int, indentless: bool) -> tuple[Node, int]:
@@ -247,6 +296,10 @@ class _FastReader:
             text, end = (_double_quoted if first == '"' else _single_quoted)(rest, 0)
             _check_tail(rest, end)
             return (SCALAR, text, line, column, False), pos + 1
+        if first == "[":
+            simple = _SIMPLE_SEQUENCE.match(rest)
+            if simple is not None:
+                return _simple_sequence(simple[1], line, column), pos + 1
         if first == "[" or first == "{":
             node, end = _Flow(rest, line, column - 1).collection(0)
             _check_tail(rest, end)

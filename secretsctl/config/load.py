@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from secretsctl.config import _yaml
@@ -147,6 +148,28 @@ def _is_null(node: Node) -> bool:
     return node[0] == SCALAR and node[4] and node[1] in _NULLS
 
 
+class _Positions(Mapping[str, tuple[int, int]]):
+    """The line and column of each field, read from the nodes only when an error asks."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, Node]) -> None:
+        self._fields = fields
+
+    def __getitem__(self, name: str) -> tuple[int, int]:
+        node = self._fields[name]
+        return node[2], node[3]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"_Positions({dict(self)!r})"
+
+
 class _Ownership:
     """Owner, group and mode as one level (defaults, or one item) writes them."""
 
@@ -168,6 +191,8 @@ class _Loader:
         self.ownerships: dict[tuple[str | None, int, str | None, int | None], Ownership] = {}
         self.sources: dict[str, str | None] = {}
         self.bad_formats: set[str] = set()
+        self.common_cache: dict[tuple[object, ...], tuple[Ownership, int]] = {}
+        self.unit_cache: dict[tuple[tuple[str, bool], ...], tuple[str, ...]] = {}
 
     def position(self, error: SecretsctlError) -> tuple[int, int]:
         """Sort key: the line and column a problem names (problems without one go last)."""
@@ -199,7 +224,7 @@ class _Loader:
         for name, (key, value) in entries.items():
             if name not in allowed:
                 self.unknown(key, label, name, allowed)
-            elif not _is_null(value):
+            elif value[0] != SCALAR or not value[4] or value[1] not in _NULLS:
                 found[name] = value
         return found
 
@@ -282,6 +307,11 @@ class _Loader:
         if node[0] != SEQ:
             self.wrong_type(node, label, "a list of unit names", " (write [name.service])")
             return ()
+        items: list[Node] = node[1]
+        signature = tuple((item[1], item[4]) for item in items if item[0] == SCALAR)
+        found = self.unit_cache.get(signature) if len(signature) == len(items) else None
+        if found is not None:
+            return found
         units: list[str] = []
         for item in node[1]:
             unit = self.string(item, label, "a unit name")
@@ -292,7 +322,10 @@ class _Loader:
                 self.fail(item, label, message)
             else:
                 units.append(unit)
-        return tuple(units)
+        result = tuple(units)
+        if len(units) == len(items):  # all valid, so no problem is lost by caching
+            self.unit_cache[signature] = result
+        return result
 
     def fmt(self, node: Node, label: str) -> Format | None:
         text = self.string(node, label, "a format")
@@ -361,7 +394,7 @@ class _Loader:
             line=key[2],
             column=key[3],
             path=path,
-            fields={name: (node[2], node[3]) for name, node in fields.items()},
+            fields=_Positions(fields),
         )
 
     def load(self, root: Node | None) -> Manifest:
@@ -453,7 +486,7 @@ class _Loader:
                 self.wrong_type(value, label, "a mapping of settings", " (use {} for the defaults)")
                 continue
             fields = self.fields(value, label, SECRET_FIELDS)
-            item = self.ownership(fields, label) if fields else _NO_OWNERSHIP
+            ownership, mode = self.common(fields, label, defaults)
             secret_file = sops_file
             if "sops_file" in fields:
                 secret_file = self.input_path(fields["sops_file"], f"{label}.sops_file")
@@ -476,8 +509,8 @@ class _Loader:
                     sops_file=secret_file or "",
                     key=secret_key,
                     format=secret_fmt,
-                    ownership=self.merged_ownership(item, fields, defaults),
-                    mode=_mode(item, defaults),
+                    ownership=ownership,
+                    mode=mode,
                     path=path,
                     restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
                     if "restart_units" in fields
@@ -489,6 +522,35 @@ class _Loader:
                 )
             )
         return specs
+
+    def common(
+        self, fields: dict[str, Node], label: str, defaults: _Ownership
+    ) -> tuple[Ownership, int]:
+        """Read an item's owner, group and mode; identical texts are read once."""
+        if not fields:
+            return self.merged_ownership(_NO_OWNERSHIP, fields, defaults), _mode(
+                _NO_OWNERSHIP, defaults
+            )
+        parts: list[object] = []
+        for name in OWNERSHIP_FIELDS:
+            node = fields.get(name)
+            if node is None:
+                parts.append(None)
+            elif node[0] == SCALAR:
+                parts.append((node[1], node[4]))
+            else:
+                break
+        signature = tuple(parts) if len(parts) == len(OWNERSHIP_FIELDS) else None
+        if signature is not None:
+            found = self.common_cache.get(signature)
+            if found is not None:
+                return found
+        before = len(self.problems)
+        item = self.ownership(fields, label)
+        result = self.merged_ownership(item, fields, defaults), _mode(item, defaults)
+        if signature is not None and len(self.problems) == before:
+            self.common_cache[signature] = result
+        return result
 
     def key(self, fields: dict[str, Node], label: str, name: str, fmt: Format) -> str:
         node = fields.get("key")
@@ -521,7 +583,7 @@ class _Loader:
                 self.wrong_type(value, label, "a mapping with content or source")
                 continue
             fields = self.fields(value, label, TEMPLATE_FIELDS)
-            item = self.ownership(fields, label)
+            ownership, mode = self.common(fields, label, defaults)
             content, source = fields.get("content"), fields.get("source")
             text: str | None = None
             source_path: str | None = None
@@ -545,8 +607,8 @@ class _Loader:
                     text=text or "",
                     engine=TemplateEngine.JINJA,
                     source=source_path,
-                    ownership=self.merged_ownership(item, fields, defaults),
-                    mode=_mode(item, defaults),
+                    ownership=ownership,
+                    mode=mode,
                     path=path,
                     restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
                     if "restart_units" in fields

@@ -151,20 +151,19 @@ def rendered_layout_problems(
     return problems
 
 
-_DEFAULTS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
+_DEFAULTS: dict[type, tuple[dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
 
 
-def _defaults(cls: type) -> tuple[tuple[str, Any, bool], ...]:
-    """Return ``(name, default, is_factory)`` for every field of ``cls`` that has a default."""
-    found = _DEFAULTS.get(cls)
-    if found is None:
-        pairs: list[tuple[str, Any, bool]] = []
-        for item in dataclasses.fields(cls):
-            if item.default is not dataclasses.MISSING:
-                pairs.append((item.name, item.default, False))
-            elif item.default_factory is not dataclasses.MISSING:
-                pairs.append((item.name, item.default_factory, True))
-        found = _DEFAULTS[cls] = tuple(pairs)
+def _defaults(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Return the plain defaults of ``cls`` and its ``(name, factory)`` pairs."""
+    plain: dict[str, Any] = {}
+    factories: list[tuple[str, Any]] = []
+    for item in dataclasses.fields(cls):
+        if item.default is not dataclasses.MISSING:
+            plain[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            factories.append((item.name, item.default_factory))
+    found = _DEFAULTS[cls] = (plain, tuple(factories))
     return found
 
 
@@ -177,8 +176,10 @@ def build(cls: type[T], **values: Any) -> T:
     """
     obj = object.__new__(cls)
     state = obj.__dict__
-    for name, default, is_factory in _defaults(cls):
+    plain, factories = _DEFAULTS.get(cls) or _defaults(cls)
+    state.update(plain)
+    for name, factory in factories:
         if name not in values:
-            state[name] = default() if is_factory else default
+            state[name] = factory()
     state.update(values)
     return obj

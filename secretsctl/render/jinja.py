@@ -1,0 +1,271 @@
+r"""Jinja templates for ``secretsctl.yaml``: sandboxed, strict, with quoting filters.
+
+The environment is jinja2's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` with
+:class:`~jinja2.StrictUndefined` (a missing name is an error, never an empty string), no
+autoescaping, and the final newline kept. A template sees every secret by name as a string
+(``{{ github_token }}``), and all of them in the mapping ``secrets``, which also reaches names
+that are not identifiers (``{{ secrets["db/password"] }}``); a secret named ``secrets`` is
+reachable only through the mapping. Filters for the quoting people need:
+
+- ``shell``: a POSIX shell word in single quotes (``'it'\''s'``);
+- ``env`` (also ``systemd_env``): a double-quoted value for a systemd ``EnvironmentFile=``
+  (:func:`secretsctl.envfile.quote`);
+- ``json``: a JSON string (or any JSON value), not HTML-escaped as ``tojson`` is.
+
+Problems never quote a value. Names a template uses are checked before anything is rendered
+(:func:`compile_template`), so an unknown secret is reported from the template's text; an
+error while rendering is reported with its class and line, and its message only when the
+message holds none of the secret values.
+
+jinja2 costs ~30 ms to import, so it is imported only when a Jinja template is compiled; the
+filters themselves are plain functions.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from secretsctl.config.model import TemplateSpec
+from secretsctl.envfile import EnvFileError, quote
+from secretsctl.errors import ManifestError, SecretsctlError
+
+__all__ = [
+    "FilterError",
+    "JinjaTemplate",
+    "compile_template",
+    "env_quote",
+    "json_quote",
+    "render",
+    "shell_quote",
+]
+
+SECRETS_MAPPING: Final = "secrets"
+_TEMPLATE_FILENAME: Final = "<template>"
+
+
+class FilterError(SecretsctlError):
+    """A filter cannot quote its value; the message says why without quoting it."""
+
+
+def _text(value: object, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise FilterError(f"the {name} filter quotes text, not {type(value).__name__}")
+
+
+def shell_quote(value: object) -> str:
+    r"""Quote text as one POSIX shell word: single quotes, each ``'`` written ``'\''``."""
+    text = _text(value, "shell")
+    if "\0" in text:
+        raise FilterError("the shell filter cannot pass a NUL character to a shell")
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def env_quote(value: object) -> str:
+    """Quote text as a systemd ``EnvironmentFile=`` value (see :mod:`secretsctl.envfile`)."""
+    try:
+        return quote(_text(value, "env"))
+    except EnvFileError as error:
+        raise FilterError(f"the env filter: {error.message}") from None
+
+
+def json_quote(value: object) -> str:
+    """Write a value as JSON (a string becomes a JSON string); non-ASCII text stays as is."""
+    try:
+        text = _json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FilterError("the json filter: the value is not valid UTF-8 text") from None
+    except (TypeError, ValueError) as error:
+        raise FilterError(f"the json filter cannot write {type(value).__name__}") from error
+    return text
+
+
+FILTERS: Final = {
+    "shell": shell_quote,
+    "env": env_quote,
+    "systemd_env": env_quote,
+    "json": json_quote,
+}
+
+_ENVIRONMENT: list[Any] = []
+
+
+def environment() -> Any:
+    """Return the one sandboxed environment (created, and jinja2 imported, on first use)."""
+    if not _ENVIRONMENT:
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            auto_reload=False,
+        )
+        env.filters.update(FILTERS)
+        _ENVIRONMENT.append(env)
+    return _ENVIRONMENT[0]
+
+
+@dataclass(frozen=True)
+class JinjaTemplate:
+    """A compiled template and the secret names its text uses."""
+
+    spec: TemplateSpec = field(repr=False)
+    template: Any = field(repr=False)
+    names: frozenset[str]  # secrets named in the text, directly or as secrets["…"]
+    dynamic: bool  # the text also looks secrets up by computed names
+
+
+def where(spec: TemplateSpec, line: int | None) -> str:
+    """Name a line of a template: ``source:line: templates.x`` or the inline content's place."""
+    label = spec.origin.path or f"templates.{spec.name}"
+    if spec.source is not None:
+        place = f"{spec.source}:{line}" if line is not None else spec.source
+        return f"{place}: {label}"
+    inline = spec.origin.of("content")
+    return f"{inline}: line {line}" if line is not None else inline
+
+
+def _names(ast: Any, known: Collection[str]) -> tuple[dict[str, int], dict[str, int], bool]:
+    """Return (names used, unknown names) with their first lines, and whether any is dynamic."""
+    from jinja2 import meta, nodes
+
+    undeclared = meta.find_undeclared_variables(ast)
+    used: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    mapping_uses = 0
+    constant_uses = 0
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in undeclared:
+            if node.name == SECRETS_MAPPING:
+                mapping_uses += 1
+                continue
+            target = used if node.name in known else unknown
+            target.setdefault(node.name, node.lineno)
+    if SECRETS_MAPPING in undeclared:
+        for node in ast.find_all((nodes.Getitem, nodes.Getattr)):
+            base = node.node
+            if not (isinstance(base, nodes.Name) and base.name == SECRETS_MAPPING):
+                continue
+            if isinstance(node, nodes.Getattr):
+                name: object = node.attr
+            elif isinstance(node.arg, nodes.Const):
+                name = node.arg.value
+            else:
+                continue
+            if not isinstance(name, str):
+                continue
+            constant_uses += 1
+            target = used if name in known else unknown
+            target.setdefault(name, node.lineno)
+    return used, unknown, mapping_uses > constant_uses
+
+
+def compile_template(
+    spec: TemplateSpec, known: Collection[str]
+) -> tuple[JinjaTemplate | None, list[ManifestError]]:
+    """Compile ``spec`` and check that it names only secrets in ``known``.
+
+    Returns the template (None when it cannot be used) and its problems: a syntax error, an
+    unknown name, an ``include``/``import``/``extends`` (templates stand alone).
+    """
+    from jinja2 import TemplateSyntaxError, nodes
+
+    env = environment()
+    try:
+        ast = env.parse(spec.text)
+    except TemplateSyntaxError as error:
+        return None, [ManifestError(f"{where(spec, error.lineno)}: {error.message}")]
+    problems: list[ManifestError] = []
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        problems.append(
+            ManifestError(
+                f"{where(spec, node.lineno)}: templates cannot include, import or extend"
+                " other templates"
+            )
+        )
+    used, unknown, dynamic = _names(ast, known)
+    for name, line in unknown.items():
+        problems.append(ManifestError(f"{where(spec, line)}: {_unknown_name(name, known)}"))
+    if problems:
+        return None, problems
+    try:
+        template = env.from_string(ast)
+    except TemplateSyntaxError as error:  # pragma: no cover - parse already succeeded
+        return None, [ManifestError(f"{where(spec, error.lineno)}: {error.message}")]
+    return JinjaTemplate(spec, template, frozenset(used), dynamic), []
+
+
+def _unknown_name(name: str, known: Collection[str]) -> str:
+    import difflib
+
+    shown = name if len(name) <= 60 else name[:59] + "…"
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"'{shown}' is not a secret of this configuration{hint}"
+
+
+def render(compiled: JinjaTemplate, values: Mapping[str, str]) -> str:
+    """Render with every secret as a variable and in ``secrets``.
+
+    Raises :class:`ManifestError` naming the template and line. Its message is Jinja's only
+    when none of the values occurs in it (a failed ``secrets[token]`` would quote the token).
+    """
+    context: dict[str, Any] = dict(values)
+    context[SECRETS_MAPPING] = values
+    try:
+        text: str = compiled.template.render(context)
+    except Exception as error:  # any failure of the template's own code is a problem
+        raise ManifestError(_runtime_message(compiled.spec, error, values)) from None
+    return text
+
+
+def _runtime_message(spec: TemplateSpec, error: Exception, values: Mapping[str, str]) -> str:
+    import traceback
+
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == _TEMPLATE_FILENAME:
+            line = frame.lineno
+    error.__traceback__ = None  # its frames hold the values
+    detail = f"rendering failed ({type(error).__name__})"
+    if isinstance(error, FilterError):
+        detail = error.message
+    elif isinstance(error, (UndefinedError, SecurityError)):
+        message = str(error)
+        if _public(message, spec.text) and not any(
+            value and value in message for value in values.values()
+        ):
+            detail = message
+    return f"{where(spec, line)}: {detail}"
+
+
+_TYPE_NAMES: Final = frozenset(
+    ("str", "int", "float", "bool", "dict", "list", "tuple", "NoneType", "Undefined")
+)
+
+
+def _public(message: str, source: str) -> bool:
+    """Tell whether every quoted piece of a Jinja message is public.
+
+    Public: from the template's own text, or a type name (``'dict object'``). A piece computed
+    from a value is neither.
+    """
+    import re
+
+    for piece in re.findall(r"'([^']*)'", message):
+        if piece in source or piece in _TYPE_NAMES:
+            continue
+        if piece.endswith(" object") and piece[:-7] in _TYPE_NAMES:
+            continue
+        return False
+    return True

@@ -1,0 +1,588 @@
+"""From a :class:`Manifest` to a :class:`RenderPlan`: every file's bytes, owner and mode.
+
+:func:`build_plan` does everything an activation does before it writes anything:
+
+1. loads the identities the manifest names, and nothing else (``activation.md`` §13.10);
+2. reads, parses and decrypts each distinct ``(sops file, format)`` exactly once, MAC
+   verified (§13.3);
+3. selects each secret's value (§9 with §13.7): for yaml and json the ``/``-separated key path
+   through mappings (nested JSON works), a string at the end; ``key: ""`` the whole file as
+   ``sops decrypt`` prints it; binary, dotenv and ini always the whole file;
+4. renders the templates: Jinja for ``secretsctl.yaml``, sops-nix's placeholders in one pass for
+   a manifest.json (§13.11);
+5. resolves owners and groups with the system's user database (``-ignore-passwd``: 0:0).
+
+Every problem on the way (key files, each sops file, each key path, each template, each
+unknown user or group) is collected and raised together as one
+:class:`~secretsctl.errors.ProblemsError` (§13.2); nothing is returned until all is well.
+Messages name files, key paths, secrets, users and placeholders, never a value: values exist
+only inside :class:`~secretsctl.redact.Secret`.
+
+``check_only`` is ``secretsctl check`` at build time: the sops files are parsed and each key
+path is walked through the *encrypted* tree (an encrypted value carries its type, so an
+encrypted number is caught too), templates are compiled and checked for unknown names, owners
+and groups are looked up; nothing is decrypted and no key is loaded. The plan it returns has
+empty contents and ``check_only`` set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
+from secretsctl.config.validate import build
+from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
+from secretsctl.redact import Secret
+from secretsctl.render.model import ItemKind, PlannedFile, RenderPlan
+from secretsctl.sops.stores import Format
+from secretsctl.sops.tree import Branch, Seq
+
+if TYPE_CHECKING:
+    from secretsctl.keys.sources import IdentitySet
+    from secretsctl.render.jinja import JinjaTemplate
+
+__all__ = ["Accounts", "SystemAccounts", "build_plan"]
+
+_WHOLE_FILE: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
+_LEFTOVER_PLACEHOLDER: Final = re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
+_ENC_PREFIX: Final = "ENC[AES256_GCM,"
+_ENC_TYPES: Final = {
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "time": "timestamp",
+    "comment": "comment",
+}
+
+
+class Accounts(Protocol):
+    """The user database: names to ids and back (tests substitute their own)."""
+
+    def user(self, name: str) -> tuple[int, int] | None:
+        """Return the uid and primary gid of user ``name``, or None if there is none."""
+
+    def group(self, name: str) -> int | None:
+        """Return the gid of group ``name``, or None."""
+
+    def user_name(self, uid: int) -> str | None:
+        """Return the name of ``uid``, or None."""
+
+    def group_name(self, gid: int) -> str | None:
+        """Return the name of ``gid``, or None."""
+
+
+class SystemAccounts:
+    """The system's users and groups through :mod:`pwd` and :mod:`grp` (NSS)."""
+
+    def user(self, name: str) -> tuple[int, int] | None:
+        """Look up a user by name."""
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(name)
+        except (KeyError, ValueError):
+            return None
+        return entry.pw_uid, entry.pw_gid
+
+    def group(self, name: str) -> int | None:
+        """Look up a group by name."""
+        import grp
+
+        try:
+            return grp.getgrnam(name).gr_gid
+        except (KeyError, ValueError):
+            return None
+
+    def user_name(self, uid: int) -> str | None:
+        """Look up a user by uid."""
+        import pwd
+
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except (KeyError, ValueError, OverflowError):
+            return None
+
+    def group_name(self, gid: int) -> str | None:
+        """Look up a group by gid."""
+        import grp
+
+        try:
+            return grp.getgrgid(gid).gr_name
+        except (KeyError, ValueError, OverflowError):
+            return None
+
+
+@dataclass(frozen=True)
+class _Owner:
+    uid: int
+    gid: int
+    owner_label: str
+    group_label: str
+
+
+class _Owners:
+    """Resolves ownerships once each; unknown names are reported once, with their uses."""
+
+    def __init__(self, accounts: Accounts, ignore_passwd: bool) -> None:
+        self.accounts = accounts
+        self.ignore_passwd = ignore_passwd
+        self.resolved: dict[Ownership, _Owner | None] = {}
+        self.missing: dict[tuple[str, str], list[Origin]] = {}
+
+    def resolve(self, ownership: Ownership, origin: Origin) -> _Owner | None:
+        if self.ignore_passwd:
+            return _ROOT
+        try:
+            found = self.resolved[ownership]
+        except KeyError:
+            found = self.resolved[ownership] = self._lookup(ownership)
+        if found is None:
+            for what, name in (("owner", ownership.owner), ("group", ownership.group)):
+                if name is not None and (what, name) in self.missing:
+                    self.missing[(what, name)].append(origin)
+        return found
+
+    def _lookup(self, ownership: Ownership) -> _Owner | None:
+        accounts = self.accounts
+        ok = True
+        primary: int | None = None
+        if ownership.owner is not None:
+            user = accounts.user(ownership.owner)
+            if user is None:
+                self.missing.setdefault(("owner", ownership.owner), [])
+                ok = False
+                uid = 0
+            else:
+                uid, primary = user
+            owner_label = ownership.owner
+        else:
+            uid = ownership.uid
+            owner_label = accounts.user_name(uid) or str(uid)
+        if ownership.group is not None:
+            gid = accounts.group(ownership.group)
+            if gid is None:
+                self.missing.setdefault(("group", ownership.group), [])
+                return None
+            group_label = ownership.group
+        else:
+            if ownership.gid is not None:
+                gid = ownership.gid
+            elif primary is not None:
+                gid = primary
+            else:
+                gid = 0
+            group_label = accounts.group_name(gid) or str(gid)
+        return _Owner(uid, gid, owner_label, group_label) if ok else None
+
+    def problems(self) -> list[SecretsctlError]:
+        found: list[SecretsctlError] = []
+        for (what, name), origins in self.missing.items():
+            kind = "user" if what == "owner" else "group"
+            others = len(origins) - 1
+            also = f" (named by {others} more)" if others > 0 else ""
+            found.append(ManifestError(f"{origins[0].of(what)}: unknown {kind} '{name}'{also}"))
+        return found
+
+
+_ROOT: Final = _Owner(0, 0, "0", "0")
+
+
+class _WalkError(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _type_name(value: Any) -> str:
+    cls = value.__class__
+    if cls is Branch:
+        return "a mapping"
+    if cls is Seq:
+        return "a list"
+    if cls is str:
+        return "a string"
+    if cls is bool:
+        return "a boolean"
+    if cls is int:
+        return "an integer"
+    if cls is float:
+        return "a number"
+    if value is None:
+        return "null"
+    if cls.__name__ == "GoTime":
+        return "a timestamp"
+    return f"a {cls.__name__}"
+
+
+class _Walker:
+    """Key paths through one file's first document; mappings are indexed on first use."""
+
+    def __init__(self, root: Branch, encrypted: bool) -> None:
+        self.root = root
+        self.encrypted = encrypted
+        self.indexes: dict[int, dict[str, Any]] = {}
+
+    def index(self, branch: Branch) -> dict[str, Any]:
+        found = self.indexes.get(id(branch))
+        if found is None:
+            found = {}
+            for key, value in branch:
+                # The first of repeated keys wins, as in `sops decrypt --extract`.
+                if key.__class__ is str and key not in found:
+                    found[key] = value
+            self.indexes[id(branch)] = found
+        return found
+
+    def walk(self, key: str) -> Any:
+        parts = key.split("/")
+        current: Any = self.root
+        for depth, part in enumerate(parts):
+            if current.__class__ is not Branch:
+                prefix = "/".join(parts[:depth])
+                raise _WalkError(f"the key '{prefix}' is {self.describe(current)}, not a mapping")
+            found = self.index(current).get(part, _MISSING)
+            if found is _MISSING:
+                raise _WalkError(f"the key '{'/'.join(parts[: depth + 1])}' cannot be found")
+            current = found
+        if current.__class__ is not str:
+            raise _WalkError(f"the value at key '{key}' is {self.describe(current)}, not a string")
+        if self.encrypted and current.startswith(_ENC_PREFIX) and current.endswith("]"):
+            tag = current[current.rfind(",type:") + 6 : -1]
+            if tag != "str":
+                kind = _ENC_TYPES.get(tag, "value of another type")
+                raise _WalkError(f"the value at key '{key}' is an encrypted {kind}, not a string")
+        return current
+
+    @staticmethod
+    def describe(value: Any) -> str:
+        return _type_name(value)
+
+
+_MISSING: Final = object()
+
+
+@dataclass
+class _Group:
+    """The secrets of one (sops file, format)."""
+
+    path: str
+    fmt: Format
+    indices: list[int] = field(default_factory=list)
+
+
+def _group_secrets(secrets: Sequence[SecretSpec]) -> list[_Group]:
+    groups: dict[tuple[str, Format], _Group] = {}
+    for index, spec in enumerate(secrets):
+        key = (spec.sops_file, spec.format)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(spec.sops_file, spec.format)
+        group.indices.append(index)
+    return list(groups.values())
+
+
+def _with_origin(error: SecretsctlError, origin: Origin, field_name: str) -> SecretsctlError:
+    """Prefix an error with the configuration place that led to it (class and code kept)."""
+    error.message = f"{origin.of(field_name)}: {error.message}"
+    error.args = (error.message,)
+    return error
+
+
+def _load_identities(
+    manifest: Manifest, problems: list[SecretsctlError], warnings: list[str]
+) -> IdentitySet | None:
+    from secretsctl.keys.sources import LocationStatus, load_identities
+
+    keys = manifest.keys
+    if keys.age_key_file is None and not keys.age_ssh_key_paths and not keys.use_environment:
+        problems.append(
+            ManifestError(
+                f"{manifest.source}: no age key source is configured, so no secret can be"
+                " decrypted",
+                hint="set age_key_file or ssh_key_paths under defaults (ageKeyFile or"
+                " ageSshKeyPaths in a sops-nix manifest)",
+            )
+        )
+        return None
+    identities = load_identities(
+        use_environment=keys.use_environment,
+        age_key_file=keys.age_key_file,
+        ssh_key_paths=keys.age_ssh_key_paths,
+    )
+    failed = {
+        location.name
+        for location in identities.locations
+        if location.status is LocationStatus.FAILED
+    }
+    for source_problem in identities.problems:
+        fatal = source_problem.location == keys.age_key_file and source_problem.location in failed
+        text = f"key source {source_problem.location}: {source_problem.message}"
+        if fatal:
+            from secretsctl.keys.sources import KeySourceError
+
+            problems.append(
+                KeySourceError(f"{manifest.source}: cannot use the age key file: {text}")
+            )
+        else:
+            warnings.append(f"{text} (skipped)")
+    return identities
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
+
+
+def build_plan(
+    manifest: Manifest,
+    *,
+    identities: IdentitySet | None = None,
+    ignore_passwd: bool = False,
+    check_only: bool = False,
+    accounts: Accounts | None = None,
+) -> RenderPlan:
+    """Decrypt, select, render and resolve everything ``manifest`` asks for, in memory.
+
+    ``identities`` defaults to the key sources of ``manifest.keys`` only (never the
+    environment unless the manifest says so). ``ignore_passwd`` is sops-nix's
+    ``-ignore-passwd``: every file 0:0 and no lookups. ``accounts`` replaces the system's
+    user database (tests). Raises :class:`ProblemsError` with every problem found.
+    """
+    from secretsctl.sops import codec
+
+    problems: list[SecretsctlError] = []
+    warnings: list[str] = []
+    keys = manifest.keys
+    if keys.ssh_key_paths:
+        warnings.append(
+            "sshKeyPaths (SSH RSA keys imported for GPG) is ignored: secretsctl has no PGP;"
+            " use ageSshKeyPaths or ageKeyFile"
+        )
+    if keys.gnupg_home:
+        warnings.append("gnupgHome is ignored: secretsctl has no PGP; use an age key")
+    secrets = manifest.secrets
+    contents: list[bytes | None] = [None] * len(secrets)
+    owners = _Owners(accounts or SystemAccounts(), ignore_passwd)
+    secret_owners = [owners.resolve(spec.ownership, spec.origin) for spec in secrets]
+    template_owners = [owners.resolve(spec.ownership, spec.origin) for spec in manifest.templates]
+    failed_files = False
+    if secrets and not check_only and identities is None:
+        identities = _load_identities(manifest, problems, warnings)
+    if secrets and (identities is not None or check_only):
+        for group in _group_secrets(secrets):
+            first = secrets[group.indices[0]]
+            try:
+                sops_file = codec.parse(_read(group.path), group.fmt)
+            except SecretsctlError as error:
+                problems.append(
+                    _with_origin(error.with_file(group.path), first.origin, "sops_file")
+                )
+                failed_files = True
+                continue
+            if check_only:
+                _select(group, secrets, sops_file.documents, True, None, contents, problems)
+                continue
+            assert identities is not None  # noqa: S101 - loaded above
+            try:
+                decrypted = codec.decrypt_file(sops_file, identities, label=group.path)
+            except SecretsctlError as error:
+                problems.append(_with_origin(error, first.origin, "sops_file"))
+                failed_files = True
+                continue
+            warnings.extend(f"{group.path}: {warning}" for warning in decrypted.warnings)
+            _select(group, secrets, decrypted.documents, False, group.fmt, contents, problems)
+    rendered = _render_templates(manifest, contents, check_only, failed_files, problems, warnings)
+    problems += owners.problems()
+    if problems:
+        raise ProblemsError(problems)
+    files: list[PlannedFile] = []
+    empty: Secret[bytes] = Secret(b"")
+    for spec, owner, content in zip(secrets, secret_owners, contents, strict=True):
+        assert owner is not None  # noqa: S101 - a missing owner is a problem above
+        files.append(
+            _planned(ItemKind.SECRET, spec, owner, empty if check_only else Secret(content or b""))
+        )
+    for template, owner, text in zip(manifest.templates, template_owners, rendered, strict=True):
+        assert owner is not None  # noqa: S101
+        files.append(
+            _planned(
+                ItemKind.TEMPLATE, template, owner, empty if check_only else Secret(text or b"")
+            )
+        )
+    return RenderPlan(tuple(files), tuple(warnings), check_only)
+
+
+def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -> PlannedFile:
+    return build(
+        PlannedFile,
+        kind=kind,
+        name=spec.name,
+        content=content,
+        uid=owner.uid,
+        gid=owner.gid,
+        mode=spec.mode,
+        owner_label=owner.owner_label,
+        group_label=owner.group_label,
+        link_path=spec.path,
+        restart_units=spec.restart_units,
+        reload_units=spec.reload_units,
+    )
+
+
+def _select(
+    group: _Group,
+    secrets: Sequence[SecretSpec],
+    documents: list[Branch],
+    encrypted: bool,
+    fmt: Format | None,
+    contents: list[bytes | None],
+    problems: list[SecretsctlError],
+) -> None:
+    """Set each secret's value from its file's documents (or, encrypted, only check it)."""
+    walker: _Walker | None = None
+    whole: bytes | None = None
+    for index in group.indices:
+        spec = secrets[index]
+        if group.fmt in _WHOLE_FILE or spec.key == "":
+            if encrypted:
+                continue
+            if whole is None:
+                assert fmt is not None  # noqa: S101 - given when decrypted
+                try:
+                    whole = bytes(fmt.store.emit_plain(documents))
+                except SecretsctlError as error:
+                    problems.append(
+                        _with_origin(error.with_file(group.path), spec.origin, "format")
+                    )
+                    return
+            contents[index] = whole
+            continue
+        if walker is None:
+            walker = _Walker(documents[0] if documents else Branch(), encrypted)
+        try:
+            value = walker.walk(spec.key)
+        except _WalkError as error:
+            field_name = "key" if "key" in spec.origin.fields or not spec.origin.fields else ""
+            problems.append(
+                ManifestError(
+                    f"{spec.origin.of(field_name)}: secret '{spec.name}' in {group.path} is not"
+                    f" valid: {error.message}"
+                )
+            )
+            continue
+        if not encrypted:
+            contents[index] = value.encode("utf-8", "surrogateescape")
+
+
+def _render_templates(
+    manifest: Manifest,
+    contents: list[bytes | None],
+    check_only: bool,
+    failed_files: bool,
+    problems: list[SecretsctlError],
+    warnings: list[str],
+) -> list[bytes | None]:
+    templates = manifest.templates
+    rendered: list[bytes | None] = [None] * len(templates)
+    if not templates:
+        return rendered
+    if any(spec.engine is TemplateEngine.JINJA for spec in templates):
+        _render_jinja(manifest, contents, check_only, failed_files, problems, rendered)
+    if any(spec.engine is TemplateEngine.PLACEHOLDER for spec in templates):
+        substitute = _placeholder_substitution(manifest, contents)
+        for index, spec in enumerate(templates):
+            if spec.engine is not TemplateEngine.PLACEHOLDER:
+                continue
+            text = spec.text.encode("utf-8", "surrogateescape")
+            for token in dict.fromkeys(_LEFTOVER_PLACEHOLDER.findall(text)):
+                if token not in substitute.values:
+                    warnings.append(
+                        f"{spec.origin.of('')}: template '{spec.name}' keeps the placeholder"
+                        f" {token.decode('ascii', 'replace')}: no secret of this manifest has it"
+                    )
+            if check_only:
+                continue
+            result = substitute(text)
+            if result is not None:
+                rendered[index] = result
+    return rendered
+
+
+@dataclass
+class _Substitution:
+    """sops-nix's placeholder rendering, in one pass: inserted values are never re-scanned."""
+
+    values: dict[bytes, bytes | None]  # placeholder -> value (None: its secret failed)
+    pattern: re.Pattern[bytes] | None
+
+    def __call__(self, text: bytes) -> bytes | None:
+        if self.pattern is None:
+            return text
+        values = self.values
+        for token in set(self.pattern.findall(text)):
+            if values[token] is None:
+                return None  # its secret already failed, and said so
+
+        def replace(match: re.Match[bytes]) -> bytes:
+            return values[match[0]] or b""
+
+        return self.pattern.sub(replace, text)
+
+
+def _placeholder_substitution(manifest: Manifest, contents: list[bytes | None]) -> _Substitution:
+    values: dict[bytes, bytes | None] = {}
+    for spec, content in zip(manifest.secrets, contents, strict=True):
+        placeholder = manifest.placeholders.get(spec.name)
+        if placeholder:
+            values[placeholder.encode("utf-8", "surrogateescape")] = content
+    if not values:
+        return _Substitution(values, None)
+    # Longest first, so that a placeholder that is a prefix of another never cuts it short.
+    ordered = sorted(values, key=len, reverse=True)
+    return _Substitution(values, re.compile(b"|".join(re.escape(p) for p in ordered)))
+
+
+def _render_jinja(
+    manifest: Manifest,
+    contents: list[bytes | None],
+    check_only: bool,
+    failed_files: bool,
+    problems: list[SecretsctlError],
+    rendered: list[bytes | None],
+) -> None:
+    from secretsctl.render import jinja
+
+    known = [spec.name for spec in manifest.secrets]
+    values: dict[str, str] | None = None
+    missing = {
+        spec.name
+        for spec, content in zip(manifest.secrets, contents, strict=True)
+        if content is None
+    }
+    for index, spec in enumerate(manifest.templates):
+        if spec.engine is not TemplateEngine.JINJA:
+            continue
+        compiled: JinjaTemplate | None
+        compiled, found = jinja.compile_template(spec, known)
+        problems.extend(found)
+        if compiled is None or check_only:
+            continue
+        if compiled.names & missing or (compiled.dynamic and (missing or failed_files)):
+            continue  # a secret it needs failed, and said so
+        if values is None:
+            values = {
+                spec.name: content.decode("utf-8", "surrogateescape")
+                for spec, content in zip(manifest.secrets, contents, strict=True)
+                if content is not None
+            }
+        try:
+            text = jinja.render(compiled, values)
+        except SecretsctlError as error:
+            problems.append(error)
+            continue
+        rendered[index] = text.encode("utf-8", "surrogateescape")
