@@ -109,6 +109,7 @@ _NULLS: Final = frozenset(("", "~", "null", "Null", "NULL"))
 _BOOLS: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
                  "FALSE": False}  # fmt: skip
 _TYPED_START: Final = frozenset("0123456789+-.~nNtTfF")
+_FIELD_LIKE: Final = re.compile(r"[a-z][a-z_]{0,23}")
 _INT: Final = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT: Final = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
@@ -236,7 +237,11 @@ class _Loader:
             return
         close = difflib.get_close_matches(name, allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(allowed)})"
-        self.fail(key, f"{label}.{shorten(name, 40)}", f"unknown field{hint}")
+        if close or _FIELD_LIKE.fullmatch(name):
+            self.fail(key, f"{label}.{name}", f"unknown field{hint}")
+        else:
+            # A key that looks nothing like a field may be a value pasted in the wrong place.
+            self.fail(key, label, f"an unknown field, whose name is not shown{hint}")
 
     def string(
         self, node: Node, label: str, expected: str = "a string", hint: str = ""
@@ -270,7 +275,10 @@ class _Loader:
     def integer(self, node: Node, label: str, maximum: int) -> int | None:
         text = node[1] if node[0] == SCALAR else ""
         if not text.isdigit() or not text.isascii():
-            self.wrong_type(node, label, "a whole number")
+            if text[:1] == "-" and text[1:].isdigit():
+                self.fail(node, label, "must not be negative")
+            else:
+                self.wrong_type(node, label, "a whole number")
             return None
         if len(text) > 1 and text[0] == "0":
             self.fail(node, label, f"write `{shorten(text)}` without leading zeros")
@@ -563,8 +571,8 @@ class _Loader:
             self.fail(
                 node,
                 f"{label}.key",
-                f"a {fmt.value} secret is always the whole file; remove key (it would select"
-                " nothing)",
+                f"{'an' if fmt is Format.INI else 'a'} {fmt.value} secret is always the whole"
+                " file; remove key (it would select nothing)",
             )
         elif text == "sops" or text.startswith("sops/"):
             self.fail(node, f"{label}.key", "`sops` is the metadata of the file, not a secret")

@@ -440,6 +440,8 @@ def parse_manifest(
     reader.problems += rendered_layout_problems(
         secret_specs, ((t.name, t.origin) for t in template_specs)
     )
+    use_tmpfs: bool = reader.get(top, "useTmpfs", _bool, origin)
+    age_ssh_key_paths: tuple[str, ...] = reader.get(top, "ageSshKeyPaths", _strings, origin)
     if reader.problems:
         raise ProblemsError(reader.problems, hint="the manifest is not valid")
     if ignore_passwd:
@@ -453,11 +455,11 @@ def parse_manifest(
         mount_point=mount_point,
         symlink_path=symlink_path,
         keep_generations=keep,
-        use_tmpfs=reader.get(top, "useTmpfs", _bool, origin),
+        use_tmpfs=use_tmpfs,
         user_mode=user_mode,
         keys=KeySettings(
             age_key_file=age_key_file or None,
-            age_ssh_key_paths=reader.get(top, "ageSshKeyPaths", _strings, origin),
+            age_ssh_key_paths=age_ssh_key_paths,
             ssh_key_paths=ssh_key_paths,
             gnupg_home=gnupg_home or None,
             use_environment=False,
