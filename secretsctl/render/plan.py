@@ -335,7 +335,7 @@ def _read(path: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
+        raise InputError(f"cannot read: {error.strerror or type(error).__name__}") from None
 
 
 def build_plan(
@@ -467,7 +467,7 @@ def _select(
         try:
             value = walker.walk(spec.key)
         except _WalkError as error:
-            field_name = "key" if "key" in spec.origin.fields or not spec.origin.fields else ""
+            field_name = "key" if "key" in spec.origin.fields or spec.origin.line is None else ""
             problems.append(
                 ManifestError(
                     f"{spec.origin.of(field_name)}: secret '{spec.name}' in {group.path} is not"

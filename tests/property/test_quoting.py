@@ -1,0 +1,132 @@
+"""The quoting filters, checked against the real readers: sh, systemd's env-file parser, JSON.
+
+systemd's parser is reached through its environment.d generator, which reads files with the
+same ``parse_env_file`` state machine as ``EnvironmentFile=`` and prints the result (shell
+quoted). The generator then expands ``$`` and drops empty values, which an
+``EnvironmentFile=`` does not, so those two cases are left to the reimplementation
+(:func:`secretsctl.envfile.parse`), itself checked against systemd on the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from secretsctl.envfile import parse
+from secretsctl.render.jinja import env_quote, json_quote, shell_quote
+
+GENERATOR = Path("/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator")
+
+# Text as a secret may hold it: any Unicode but NUL, including controls and newlines.
+values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=40)
+bytes_values = st.binary(max_size=40).filter(lambda b: b"\0" not in b)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.one_of(values, bytes_values.map(lambda b: b.decode("utf-8", "surrogateescape"))), min_size=1, max_size=20))
+@example(["", "'", "'\\''", "a b", "\n", "-n", "%s", "$(id)", "`id`", "\\"])
+def test_shell_words_come_back_from_a_real_shell(words: list[str]) -> None:
+    script = "printf '%s\\0' " + " ".join(shell_quote(word) for word in words)
+    result = subprocess.run(["sh", "-c", os.fsencode(script)], capture_output=True, check=True)
+    assert result.stdout.split(b"\0")[:-1] == [os.fsencode(word) for word in words]
+
+
+@given(st.lists(values, min_size=1, max_size=10))
+def test_shell_words_agree_with_shlex(words: list[str]) -> None:
+    assert shlex.split(" ".join(shell_quote(word) for word in words)) == words
+
+
+@given(values)
+@example("$HOME")
+@example("")
+@example('\\"\n`')
+def test_env_values_come_back_from_the_systemd_parser_reimplementation(value: str) -> None:
+    assert parse(f"GITHUB_TOKEN={env_quote(value)}\n") == {"GITHUB_TOKEN": value}
+
+
+def _unescape_generator_value(text: str) -> str:
+    """Undo the shell quoting the environment.d generator prints values with."""
+    if not text.startswith('"'):
+        return text
+    raw = text[1:-1].encode("utf-8")
+    out = bytearray()
+    index = 0
+    simple = {ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("n"): 10, ord("r"): 13, ord("t"): 9,
+              ord("v"): 11}  # fmt: skip
+    while index < len(raw):
+        byte = raw[index]
+        if byte != ord("\\"):
+            out.append(byte)
+            index += 1
+            continue
+        escaped = raw[index + 1]
+        if escaped in simple:
+            out.append(simple[escaped])
+            index += 2
+        elif ord("0") <= escaped <= ord("7"):
+            out.append(int(raw[index + 1 : index + 4], 8))
+            index += 4
+        elif escaped == ord("x"):
+            out.append(int(raw[index + 2 : index + 4], 16))
+            index += 4
+        else:
+            out.append(escaped)
+            index += 2
+    return out.decode("utf-8")
+
+
+def systemd_read(tmp_path: Path, text: str) -> dict[str, str]:
+    """Let systemd's own parser read an environment file; return the T_* variables."""
+    folder = tmp_path / "environment.d"
+    folder.mkdir(exist_ok=True)
+    (folder / "10-test.conf").write_text(text)
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([str(GENERATOR)], env=env, capture_output=True, check=True)
+    found = {}
+    for line in result.stdout.decode().split("\n"):
+        key, _, value = line.partition("=")
+        if key.startswith("T_"):
+            found[key] = _unescape_generator_value(value)
+    return found
+
+
+needs_systemd = pytest.mark.skipif(not GENERATOR.exists(), reason="systemd's generator is not installed")
+
+# The generator expands $ and drops empty values; everything else reads as EnvironmentFile=.
+generator_values = values.filter(lambda v: "$" not in v and v != "")
+
+
+@needs_systemd
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(generator_values, min_size=1, max_size=25))
+@example(['"', "\\", "`", "\n", "\r", "\t", "a\\\nb", "#x", ";y", "é€秘\u2028", "\x01\x7f", " lead", "trail "])
+def test_env_values_come_back_from_systemd(tmp_path: Path, batch: list[str]) -> None:
+    text = "".join(f"T_{index}={env_quote(value)}\n" for index, value in enumerate(batch))
+    assert systemd_read(tmp_path, text) == {f"T_{i}": value for i, value in enumerate(batch)}
+
+
+env_file_chars = st.sampled_from(list("AB=_ \t\n\r'\"\\#;xyé") + ["\u2028"])
+
+
+@needs_systemd
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(st.text(env_file_chars, max_size=20), min_size=1, max_size=6))
+def test_the_reimplementation_reads_arbitrary_files_as_systemd_does(
+    tmp_path: Path, raw_values: list[str]
+) -> None:
+    # Each key once: the generator ignores an empty assignment, EnvironmentFile= sets "".
+    text = "".join(f"T_{index}={raw}\n" for index, raw in enumerate(raw_values))
+    expected = {k: v for k, v in parse(text).items() if k.startswith("T_") and v != ""}
+    assert systemd_read(tmp_path, text) == expected
+
+
+@given(st.one_of(values, st.integers(), st.lists(values), st.dictionaries(values, values)))
+def test_json_values_load_back(value: object) -> None:
+    assert json.loads(json_quote(value)) == value
