@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
-from secretsctl.config.validate import build
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
 from secretsctl.redact import Secret
 from secretsctl.render.model import ItemKind, PlannedFile, RenderPlan
@@ -115,12 +113,15 @@ class SystemAccounts:
             return None
 
 
-@dataclass(frozen=True)
 class _Owner:
-    uid: int
-    gid: int
-    owner_label: str
-    group_label: str
+    # Plain classes here: each dataclass costs ~1 ms of import time at boot.
+    __slots__ = ("gid", "group_label", "owner_label", "uid")
+
+    def __init__(self, uid: int, gid: int, owner_label: str, group_label: str) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.owner_label = owner_label
+        self.group_label = group_label
 
 
 class _Owners:
@@ -130,15 +131,23 @@ class _Owners:
         self.accounts = accounts
         self.ignore_passwd = ignore_passwd
         self.resolved: dict[Ownership, _Owner | None] = {}
+        self.by_id: dict[int, tuple[Ownership, _Owner | None]] = {}
         self.missing: dict[tuple[str, str], list[Origin]] = {}
 
     def resolve(self, ownership: Ownership, origin: Origin) -> _Owner | None:
         if self.ignore_passwd:
             return _ROOT
-        try:
-            found = self.resolved[ownership]
-        except KeyError:
-            found = self.resolved[ownership] = self._lookup(ownership)
+        # By identity first: the configuration loader shares one Ownership per distinct
+        # owner, and hashing a dataclass costs more than the rest of this call.
+        entry = self.by_id.get(id(ownership))
+        if entry is not None and entry[0] is ownership:
+            found = entry[1]
+        else:
+            try:
+                found = self.resolved[ownership]
+            except KeyError:
+                found = self.resolved[ownership] = self._lookup(ownership)
+            self.by_id[id(ownership)] = (ownership, found)
         if found is None:
             for what, name in (("owner", ownership.owner), ("group", ownership.group)):
                 if name is not None and (what, name) in self.missing:
@@ -263,13 +272,15 @@ class _Walker:
 _MISSING: Final = object()
 
 
-@dataclass
 class _Group:
     """The secrets of one (sops file, format)."""
 
-    path: str
-    fmt: Format
-    indices: list[int] = field(default_factory=list)
+    __slots__ = ("fmt", "indices", "path")
+
+    def __init__(self, path: str, fmt: Format) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.indices: list[int] = []
 
 
 def _group_secrets(secrets: Sequence[SecretSpec]) -> list[_Group]:
@@ -418,8 +429,9 @@ def build_plan(
 
 
 def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -> PlannedFile:
-    return build(
-        PlannedFile,
+    # Every field is given, so the frozen dataclass is filled directly (see validate.build).
+    planned: PlannedFile = object.__new__(PlannedFile)
+    planned.__dict__.update(
         kind=kind,
         name=spec.name,
         content=content,
@@ -432,6 +444,7 @@ def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -
         restart_units=spec.restart_units,
         reload_units=spec.reload_units,
     )
+    return planned
 
 
 def _select(
@@ -444,11 +457,20 @@ def _select(
     problems: list[SecretsctlError],
 ) -> None:
     """Set each secret's value from its file's documents (or, encrypted, only check it)."""
-    walker: _Walker | None = None
+    walker = _Walker(documents[0] if documents else Branch(), encrypted)
+    top = walker.index(walker.root)
     whole: bytes | None = None
+    whole_file = group.fmt in _WHOLE_FILE
     for index in group.indices:
         spec = secrets[index]
-        if group.fmt in _WHOLE_FILE or spec.key == "":
+        key = spec.key
+        if not encrypted and not whole_file and "/" not in key:
+            # The usual case, inline: a top-level string.
+            value = top.get(key)
+            if value.__class__ is str:
+                contents[index] = value.encode("utf-8", "surrogateescape")
+                continue
+        if whole_file or key == "":
             if encrypted:
                 continue
             if whole is None:
@@ -462,10 +484,8 @@ def _select(
                     return
             contents[index] = whole
             continue
-        if walker is None:
-            walker = _Walker(documents[0] if documents else Branch(), encrypted)
         try:
-            value = walker.walk(spec.key)
+            value = walker.walk(key)
         except _WalkError as error:
             field_name = "key" if "key" in spec.origin.fields or spec.origin.line is None else ""
             problems.append(
@@ -513,12 +533,16 @@ def _render_templates(
     return rendered
 
 
-@dataclass
 class _Substitution:
     """sops-nix's placeholder rendering, in one pass: inserted values are never re-scanned."""
 
-    values: dict[bytes, bytes | None]  # placeholder -> value (None: its secret failed)
-    pattern: re.Pattern[bytes] | None
+    __slots__ = ("pattern", "values")
+
+    def __init__(
+        self, values: dict[bytes, bytes | None], pattern: re.Pattern[bytes] | None
+    ) -> None:
+        self.values = values  # placeholder -> value (None: its secret failed)
+        self.pattern = pattern
 
     def __call__(self, text: bytes) -> bytes | None:
         if self.pattern is None:

@@ -647,3 +647,13 @@ def test_no_error_class_quotes_a_value(tmp_path: Path, encrypt: Encryptor, accou
         build_plan(broken_keys, accounts=accounts)
     assert "KeySourceError" in {type(p).__name__ for p in caught.value.problems}
     assert secret not in caught.value.message
+
+
+def test_planned_files_have_every_field(accounts: FakeAccounts) -> None:
+    import dataclasses
+
+    from secretsctl.render.model import PlannedFile
+
+    for planned in build_plan(load_nix(nix_manifest()), accounts=accounts).files:
+        values = {f.name: getattr(planned, f.name) for f in dataclasses.fields(PlannedFile)}
+        assert PlannedFile(**values) == planned
