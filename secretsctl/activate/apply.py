@@ -639,6 +639,7 @@ def _install(
     from secretsctl.activate import links
 
     state_path = links.state_file(ctx.paths.state_dir, manifest.mount_point)
+    links.clean_state_leftover(state_path)
     state, note = links.load_state(state_path)
     if note:
         warnings.append(note)

@@ -188,6 +188,12 @@ def load_state(path: str) -> tuple[State, str | None]:
     return State(links, generations), None
 
 
+def clean_state_leftover(path: str) -> None:
+    """Remove the temporary file an interrupted :func:`save_state` left."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        os.unlink(f"{path}.tmp")
+
+
 def save_state(path: str, state: State) -> None:
     """Replace the state file atomically (0600 in a 0700 directory)."""
     import json
