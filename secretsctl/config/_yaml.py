@@ -37,6 +37,7 @@ _PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _VALUE_SPECIAL_START: Final = _PLAIN_BAD_START
 _FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
 _FLOW_STOP: Final = re.compile(r"[,\[\]{}]")
+_FLOW_KEY_STOP: Final = re.compile(r"[,\[\]{}:]")
 # A plain key and what follows its colon (`key:` or `key: rest`); quoted keys take the slow way.
 _PLAIN_KEY: Final = re.compile(r"([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}]*(?<! )):(?: +(.*))?\Z")
 # A one-line flow list of plain scalars: `[a.service, b.service]`, then spaces or a comment.
@@ -122,6 +123,51 @@ def _simple_sequence(inside: str, line: int, column: int) -> Node:
     return (SEQ, items, line, column, False)
 
 
+_PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,\[\]{}#]*[^\s:,\[\]{}#])?"
+# One `key: value` of a flow mapping and the `,` or `}` after it; the value is a plain or
+# quoted scalar without escapes, or a list of plain scalars.
+_FLOW_ENTRY: Final = re.compile(
+    rf""" *({_PLAIN_IN_FLOW}): +(?:"([^"\\]*)"|'((?:[^']|'')*)'|\[([^\[\]{{}}#'":]*)\]"""
+    rf"""|({_PLAIN_IN_FLOW})) *([,}}])"""
+)
+
+
+def _simple_flow_mapping(text: str, line: int, column: int) -> Node | None:
+    """Read a one-line flow mapping of simple entries (``{key: a, units: [b]}``), else None.
+
+    ``column`` is that of the ``{``; a character at index ``i`` of ``text`` is at
+    ``column + i``.
+    """
+    entries = YMap()
+    node: Node = (MAP, entries, line, column, False)
+    if text.startswith("{}"):
+        _check_tail(text, 2)
+        return node
+    pos = 1
+    match_entry = _FLOW_ENTRY.match
+    while True:
+        match = match_entry(text, pos)
+        if match is None:
+            return None
+        key, double, single, items, plain, close = match.groups()
+        if key in entries:
+            return None  # let libyaml's path report it with its line
+        value: Node
+        if double is not None:
+            value = (SCALAR, double, line, column + match.start(2) - 1, False)
+        elif single is not None:
+            value = (SCALAR, single.replace("''", "'"), line, column + match.start(3) - 1, False)
+        elif items is not None:
+            value = _simple_sequence(items, line, column + match.start(4) - 1)
+        else:
+            value = (SCALAR, plain, line, column + match.start(5), True)
+        entries[key] = ((SCALAR, key, line, column + match.start(1), True), value)
+        pos = match.end()
+        if close == "}":
+            _check_tail(text, pos)
+            return node
+
+
 def _check_tail(text: str, pos: int) -> None:
     """After a complete value only spaces and a comment may follow on the line."""
     tail = text[pos:]
@@ -192,7 +238,21 @@ class _FastReader:
                 column = here + len(body) - len(rest) + 1
             # The common cases are inline: this loop runs once per line of the file.
             if not rest or rest[0] == "#":
-                value, pos = self.nested(pos + 1, indent, key)
+                # A nested block mapping (the usual secret entry) is read right here.
+                after = pos + 1
+                while after < count:
+                    ahead = lines[after]
+                    ahead_body = ahead.lstrip(" ")
+                    if ahead_body and ahead_body[0] != "#":
+                        break
+                    after += 1
+                else:
+                    ahead_body = ""
+                deeper = len(lines[after]) - len(ahead_body) if ahead_body else -1
+                if deeper > indent and ahead_body[0] != "-":
+                    value, pos = self.mapping(after, deeper)
+                else:
+                    value, pos = self.nested(pos + 1, indent, key)
             elif rest[0] not in _VALUE_SPECIAL_START:
                 cut = rest.find(" #")
                 plain = (rest if cut < 0 else rest[:cut]).rstrip(" ")
@@ -206,7 +266,14 @@ class _FastReader:
                 value = (SCALAR, rest[1:end], pos + 1, column, False)
                 pos += 1
             elif rest[0] == "[" and (simple := _SIMPLE_SEQUENCE.match(rest)) is not None:
-                value = _simple_sequence(simple[1], pos + 1, column)
+                inside = simple[1]
+                item = inside.strip(" ")
+                if item and "," not in inside and item[0] not in _PLAIN_BAD_START:
+                    # One plain item, the usual `restart_units: [x.service]`.
+                    start = column + 1 + inside.index(item[0])
+                    value = (SEQ, [(SCALAR, item, pos + 1, start, True)], pos + 1, column, False)
+                else:
+                    value = _simple_sequence(inside, pos + 1, column)
                 pos += 1
             else:
                 value, pos = self.value(rest, pos, column, indent, True)
@@ -300,6 +367,10 @@ class _FastReader:
             simple = _SIMPLE_SEQUENCE.match(rest)
             if simple is not None:
                 return _simple_sequence(simple[1], line, column), pos + 1
+        if first == "{":
+            found = _simple_flow_mapping(rest, line, column)
+            if found is not None:
+                return found, pos + 1
         if first == "[" or first == "{":
             node, end = _Flow(rest, line, column - 1).collection(0)
             _check_tail(rest, end)
@@ -424,11 +495,8 @@ class _Flow:
             return (SCALAR, value, self.line, column, False), end
         if not first or first in _PLAIN_BAD_START:
             raise _Fallback
-        end = pos
-        while end < len(text) and text[end] not in _FLOW_PLAIN_STOP:
-            if is_key and text[end] == ":":
-                break
-            end += 1
+        stop = (_FLOW_KEY_STOP if is_key else _FLOW_STOP).search(text, pos)
+        end = stop.start() if stop is not None else len(text)
         value = text[pos:end].rstrip(" ")
         if ":" in value or "#" in value:
             raise _Fallback

@@ -192,7 +192,7 @@ class _Loader:
         self.ownerships: dict[tuple[str | None, int, str | None, int | None], Ownership] = {}
         self.sources: dict[str, str | None] = {}
         self.bad_formats: set[str] = set()
-        self.common_cache: dict[tuple[object, ...], tuple[Ownership, int]] = {}
+        self.common_cache: dict[object, tuple[Ownership, int]] = {}
         self.unit_cache: dict[tuple[tuple[str, bool], ...], tuple[str, ...]] = {}
 
     def position(self, error: SecretsctlError) -> tuple[int, int]:
@@ -535,26 +535,30 @@ class _Loader:
         self, fields: dict[str, Node], label: str, defaults: _Ownership
     ) -> tuple[Ownership, int]:
         """Read an item's owner, group and mode; identical texts are read once."""
-        if not fields:
-            return self.merged_ownership(_NO_OWNERSHIP, fields, defaults), _mode(
-                _NO_OWNERSHIP, defaults
-            )
-        parts: list[object] = []
-        for name in OWNERSHIP_FIELDS:
-            node = fields.get(name)
-            if node is None:
-                parts.append(None)
-            elif node[0] == SCALAR:
-                parts.append((node[1], node[4]))
-            else:
-                break
-        signature = tuple(parts) if len(parts) == len(OWNERSHIP_FIELDS) else None
-        if signature is not None:
+        get = fields.get
+        owner, uid, group, gid, mode = (
+            get("owner"),
+            get("uid"),
+            get("group"),
+            get("gid"),
+            get("mode"),
+        )
+        signature: object = (
+            owner and (owner[1], owner[4]),
+            uid and (uid[1], uid[4]),
+            group and (group[1], group[4]),
+            gid and (gid[1], gid[4]),
+            mode and (mode[1], mode[4]),
+        )
+        try:
             found = self.common_cache.get(signature)
-            if found is not None:
-                return found
+        except TypeError:  # a mapping or a list where a scalar belongs: no caching
+            signature = None
+            found = None
+        if found is not None:
+            return found
         before = len(self.problems)
-        item = self.ownership(fields, label)
+        item = self.ownership(fields, label) if fields else _NO_OWNERSHIP
         result = self.merged_ownership(item, fields, defaults), _mode(item, defaults)
         if signature is not None and len(self.problems) == before:
             self.common_cache[signature] = result

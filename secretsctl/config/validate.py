@@ -151,19 +151,20 @@ def rendered_layout_problems(
     return problems
 
 
-_DEFAULTS: dict[type, tuple[dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
+_DEFAULTS: dict[type, tuple[int, dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
 
 
-def _defaults(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
-    """Return the plain defaults of ``cls`` and its ``(name, factory)`` pairs."""
+def _defaults(cls: type) -> tuple[int, dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Return the number of fields of ``cls``, its plain defaults and ``(name, factory)`` pairs."""
     plain: dict[str, Any] = {}
     factories: list[tuple[str, Any]] = []
-    for item in dataclasses.fields(cls):
+    fields = dataclasses.fields(cls)
+    for item in fields:
         if item.default is not dataclasses.MISSING:
             plain[item.name] = item.default
         elif item.default_factory is not dataclasses.MISSING:
             factories.append((item.name, item.default_factory))
-    found = _DEFAULTS[cls] = (plain, tuple(factories))
+    found = _DEFAULTS[cls] = (len(fields), plain, tuple(factories))
     return found
 
 
@@ -176,10 +177,11 @@ def build(cls: type[T], **values: Any) -> T:
     """
     obj = object.__new__(cls)
     state = obj.__dict__
-    plain, factories = _DEFAULTS.get(cls) or _defaults(cls)
-    state.update(plain)
-    for name, factory in factories:
-        if name not in values:
-            state[name] = factory()
+    count, plain, factories = _DEFAULTS.get(cls) or _defaults(cls)
+    if len(values) < count:  # some fields take their default
+        state.update(plain)
+        for name, factory in factories:
+            if name not in values:
+                state[name] = factory()
     state.update(values)
     return obj
