@@ -29,9 +29,10 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops, generations
+from secretsctl.activate._record import Record
 from secretsctl.activate.diff import ItemChange, ItemState, Owners, compare
 from secretsctl.activate.units import Delivery
 from secretsctl.errors import ActivationError, ExitCode, ProblemsError, SecretsctlError
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from secretsctl.activate.diff import Diff
     from secretsctl.activate.fsops import MountOutcome, TreeSnapshot
     from secretsctl.activate.links import LinkSpec, State
-    from secretsctl.config.model import Manifest, Ownership, SecretSpec, TemplateSpec
+    from secretsctl.activate.status import StatusFile, StatusResult
+    from secretsctl.config.model import Manifest, SecretSpec, TemplateSpec
     from secretsctl.paths import RuntimePaths
     from secretsctl.render.model import RenderPlan
 
@@ -91,38 +93,7 @@ class ApplyResult:
         ]
 
 
-@dataclass(frozen=True)
-class StatusFile:
-    """One file of the live generation, as it is, beside its configuration."""
-
-    kind: ItemKind
-    name: str
-    relative_path: str
-    regular: bool
-    uid: int
-    gid: int
-    owner: str
-    group: str
-    mode: int
-    size: int
-    configured: bool  # an item of the configuration names it
-    configured_mode: int | None = None
-
-
-@dataclass(frozen=True)
-class StatusResult:
-    """The live generation and its files, with a warning for each file looser than configured."""
-
-    symlink_path: str
-    target: str | None
-    generation: int | None
-    generations: tuple[int, ...]  # every generation directory on the mount point
-    files: tuple[StatusFile, ...]
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Context:
+class _Context(Record):
     paths: RuntimePaths
     mount_point: str  # rooted
     symlink_path: str  # rooted
@@ -608,8 +579,7 @@ def _discard(mount_fd: int, number: int) -> None:
         generations.remove_leftover(mount_fd, number)
 
 
-@dataclass(frozen=True)
-class _Synced:
+class _Synced(Record):
     created: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     failed: frozenset[str] = frozenset()  # wanted links that could not be made
@@ -987,113 +957,20 @@ def _verify_generation(
 # --- status ---------------------------------------------------------------------------------
 
 
-def _resolve(ownership: Ownership) -> tuple[int | None, int | None]:
-    """Return the configured uid and gid (None where a name does not resolve)."""
-    import grp
-    import pwd
-
-    uid: int | None = ownership.uid
-    primary: int | None = None
-    if ownership.owner is not None:
-        try:
-            entry = pwd.getpwnam(ownership.owner)
-            uid, primary = entry.pw_uid, entry.pw_gid
-        except KeyError:
-            uid = None
-    gid: int | None
-    if ownership.group is not None:
-        try:
-            gid = grp.getgrnam(ownership.group).gr_gid
-        except KeyError:
-            gid = None
-    elif ownership.gid is not None:
-        gid = ownership.gid
-    elif ownership.owner is not None:
-        gid = primary
-    else:
-        gid = 0
-    return uid, gid
-
-
 def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
-    """Describe the live generation: every file with owner, group and mode, and warnings.
+    """Describe the live generation (see :func:`secretsctl.activate.status.status`)."""
+    from secretsctl.activate.status import status as describe
 
-    A file gets a warning when its mode has a bit its configuration does not, or (when owners
-    are applied: root, system mode) when its owner or group is not the configured one.
-    Nothing is written and no lock is taken.
-    """
-    names = _Names()
-    mount_point = paths.runtime(manifest.mount_point)
-    symlink_path = paths.runtime(manifest.symlink_path)
-    live = generations.read_live(symlink_path, mount_point)
-    kept = tuple(_existing_generations(mount_point))
-    snapshot = _open_live(symlink_path) if live.kind == "symlink" else None
-    if snapshot is None:
-        why = {
-            "absent": f"{symlink_path} does not exist: nothing is installed",
-            "other": f"{symlink_path} is not a symlink",
-            "symlink": f"{symlink_path} points at {live.target}, which does not exist",
-        }[live.kind]
-        return StatusResult(symlink_path, live.target, None, kept, (), (why,))
-    warnings = []
-    if live.generation is None:
-        warnings.append(
-            f"{symlink_path} points at {live.target}, not a generation of {mount_point}"
-        )
-    specs = {key: found[1] for key, found in _spec_index(manifest).items()}
-    owners_apply = os.geteuid() == 0 and not manifest.user_mode
-    files = []
-    with snapshot:
-        for entry in sorted(snapshot.files(), key=lambda e: e.relative):
-            kind, name = _kind_and_name(entry.relative)
-            spec = specs.get((kind, name))
-            label = _label(kind, name)
-            info = snapshot.info(entry)
-            owner, group = names(info.uid, info.gid)
-            if spec is None:
-                warnings.append(f"{label} is in the live generation but not in the configuration")
-            if not entry.is_file:
-                warnings.append(f"{label} is not a regular file")
-            if spec is not None and info.mode & ~spec.mode:
-                warnings.append(
-                    f"{label} has mode {info.mode:04o}, more permissive than its configured "
-                    f"{spec.mode:04o}"
-                )
-            if spec is not None and owners_apply:
-                uid, gid = _resolve(spec.ownership)
-                if uid is not None and uid != info.uid:
-                    warnings.append(
-                        f"{label} is owned by {owner}, configured {names(uid, info.gid)[0]}"
-                    )
-                if gid is not None and gid != info.gid:
-                    warnings.append(
-                        f"{label} has group {group}, configured {names(info.uid, gid)[1]}"
-                    )
-            files.append(
-                StatusFile(
-                    kind,
-                    name,
-                    entry.relative,
-                    entry.is_file,
-                    info.uid,
-                    info.gid,
-                    owner,
-                    group,
-                    info.mode,
-                    info.size,
-                    spec is not None,
-                    spec.mode if spec is not None else None,
-                )
-            )
-    present = {(f.kind, f.name) for f in files}
-    warnings += [
-        f"{_label(*key)} is configured but not in the live generation"
-        for key in specs
-        if key not in present
-    ]
-    return StatusResult(
-        symlink_path, live.target, live.generation, kept, tuple(files), tuple(warnings)
-    )
+    return describe(manifest, paths)
+
+
+def __getattr__(name: str) -> Any:
+    # The status types live apart: they are never needed on the boot path.
+    if name in ("StatusFile", "StatusResult"):
+        from secretsctl.activate import status as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -10,9 +10,9 @@ The change-log lines are those of sops-nix (§5.3), so its acceptance sequences 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from secretsctl.activate._record import Record
 from secretsctl.render.model import ItemKind
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class ItemState(enum.Enum):
     REMOVED = "removed"
 
 
-class ItemChange(NamedTuple):
+class ItemChange(Record):
     """One item's verdict, with where it is read and who owns it, for display.
 
     For a removed item, owner, mode and size are the live file's. (An immutable named
@@ -60,8 +60,7 @@ class ItemChange(NamedTuple):
     reload_units: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Diff:
+class Diff(Record):
     """Every item's verdict, the units to act on, and whether the tree differs at all."""
 
     items: tuple[ItemChange, ...]
@@ -126,8 +125,7 @@ def expected_dirs(files: Iterable[PlannedFile]) -> set[str]:
     return dirs
 
 
-@dataclass(frozen=True)
-class Owners:
+class Owners(Record):
     """Who the files and directories of a new generation really belong to.
 
     ``files`` is None when each file gets its planned owner; otherwise every file gets this

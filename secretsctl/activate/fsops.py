@@ -16,9 +16,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from secretsctl.activate._record import Record
 from secretsctl.errors import ActivationError
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
 RAM_BACKED = {RAMFS_MAGIC: "ramfs", TMPFS_MAGIC: "tmpfs"}
+RAM_TYPES = frozenset(RAM_BACKED.values())
 _KNOWN_MAGIC = {
     0xEF53: "ext2/ext3/ext4",
     0x58465342: "xfs",
@@ -94,33 +95,65 @@ def _unescape_mountinfo(field: str) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True)
-class MountEntry:
+class MountEntry(Record):
     """One line of /proc/self/mountinfo: where, which filesystem, which options."""
 
     mount_point: str
     fs_type: str
     options: tuple[str, ...]
+    device: str = ""  # "major:minor" of the filesystem
+
+
+def _mount_table() -> list[MountEntry]:
+    entries = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            separator = fields.index("-", 6)
+            entries.append(
+                MountEntry(
+                    _unescape_mountinfo(fields[4]),
+                    fields[separator + 1],
+                    tuple(fields[5].split(",") + fields[separator + 3].split(",")),
+                    fields[2],
+                )
+            )
+    return entries
 
 
 def mounts_at(path: str) -> list[MountEntry]:
     """Return the mounts stacked on ``path`` (resolved), bottom first, from mountinfo."""
     target = os.path.realpath(path)
-    found = []
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) < 10 or _unescape_mountinfo(fields[4]) != target:
-                continue
-            separator = fields.index("-", 6)
-            options = fields[5].split(",") + fields[separator + 3].split(",")
-            found.append(MountEntry(target, fields[separator + 1], tuple(options)))
-    return found
+    return [entry for entry in _mount_table() if entry.mount_point == target]
+
+
+def filesystem_of(path: str) -> MountEntry | None:
+    """Return the mount that holds ``path`` now, from mountinfo and the path's device.
+
+    The device number tells a visible mount from one hidden under a later mount; of the
+    entries for that device, the deepest mount point above the path is the one reached.
+    """
+    info = os.stat(path)
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    target = os.path.realpath(path)
+    best: MountEntry | None = None
+    for entry in _mount_table():
+        if entry.device != device:
+            continue
+        root = entry.mount_point.rstrip("/") + "/"
+        if (target == entry.mount_point or target.startswith(root)) and (
+            best is None or len(entry.mount_point) >= len(best.mount_point)
+        ):
+            best = entry
+    return best
 
 
 def is_mount_point(path: str) -> bool:
-    """Tell whether ``path`` is a mount point, from the kernel's own mount table."""
-    return bool(mounts_at(path))
+    """Tell whether ``path`` is a mount point that is visible now (not mounted over)."""
+    entry = filesystem_of(path)
+    return entry is not None and entry.mount_point == os.path.realpath(path)
 
 
 def _mount(
@@ -154,29 +187,36 @@ def _nearest_existing(path: str) -> str:
     return current
 
 
-def require_ram_backed(path: str, *, why: str) -> int:
-    """Refuse a path whose filesystem (or its nearest existing ancestor's) is not tmpfs/ramfs."""
+def require_ram_backed(path: str, *, why: str) -> str:
+    """Refuse a path whose filesystem (or its nearest existing ancestor's) is not tmpfs/ramfs.
+
+    Return the filesystem type. The kernel's mount table decides; ``statfs`` names the
+    filesystem in the refusal.
+    """
     probe = _nearest_existing(path)
     try:
-        magic = fs_magic(probe)
+        entry = filesystem_of(probe)
     except OSError as exc:
         raise ActivationError(
-            f"failed to mount filesystem for secrets: cannot get statfs for directory "
+            f"failed to mount filesystem for secrets: cannot check the filesystem of "
             f"'{probe}': {exc.strerror}"
         ) from None
-    if magic not in RAM_BACKED:
-        raise ActivationError(
-            f"refusing to put secrets on {path}: it is on {fs_name(magic)}, not on a "
-            f"RAM-backed filesystem (tmpfs or ramfs); {why}",
-            hint="use a mount point on a tmpfs or ramfs, for example under /dev/shm or "
-            "$XDG_RUNTIME_DIR (with --root, a folder there); as root in system mode "
-            "secretsctl mounts a ramfs itself",
-        )
-    return magic
+    if entry is not None and entry.fs_type in RAM_TYPES:
+        return entry.fs_type
+    try:
+        name = fs_name(fs_magic(probe))
+    except OSError:
+        name = entry.fs_type if entry else "an unknown filesystem"
+    raise ActivationError(
+        f"refusing to put secrets on {path}: it is on {name}, not on a "
+        f"RAM-backed filesystem (tmpfs or ramfs); {why}",
+        hint="use a mount point on a tmpfs or ramfs, for example under /dev/shm or "
+        "$XDG_RUNTIME_DIR (with --root, a folder there); as root in system mode "
+        "secretsctl mounts a ramfs itself",
+    )
 
 
-@dataclass(frozen=True)
-class MountOutcome:
+class MountOutcome(Record):
     """What :func:`mount_secret_fs` found or did."""
 
     fs_type: str  # "ramfs" or "tmpfs"
@@ -227,8 +267,8 @@ def mount_secret_fs(
     if may_mount:
         outcome = _mount_or_reuse(mount_point, use_tmpfs, fallback_when_denied, prefix)
     else:
-        magic = require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
-        outcome = MountOutcome(RAM_BACKED[magic], mounted=False, noswap=None)
+        found = require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
+        outcome = MountOutcome(found, mounted=False, noswap=None)
     try:
         fd = os.open(mount_point, DIR_FLAGS)
     except OSError as exc:
@@ -254,18 +294,16 @@ def _mount_or_reuse(
 ) -> MountOutcome:
     fs_type, magic = ("tmpfs", TMPFS_MAGIC) if use_tmpfs else ("ramfs", RAMFS_MAGIC)
     try:
-        current = fs_magic(mount_point)
-    except OSError as exc:
-        raise ActivationError(
-            f"{prefix}cannot get statfs for directory '{mount_point}': {exc.strerror}"
-        ) from None
-    try:
-        stacked = mounts_at(mount_point)
+        entry = filesystem_of(mount_point)
     except OSError as exc:
         raise ActivationError(
             f"{prefix}cannot check if directory '{mount_point}' is a mountpoint: {exc.strerror}"
         ) from None
-    if stacked and current == magic and stacked[-1].fs_type == fs_type:
+    if (
+        entry is not None
+        and entry.mount_point == os.path.realpath(mount_point)
+        and entry.fs_type == fs_type
+    ):
         return MountOutcome(
             fs_type, mounted=False, noswap=None, remounted=_secure_flags(mount_point, prefix)
         )
@@ -284,9 +322,20 @@ def _mount_or_reuse(
             noswap = False
         elif exc.errno in (errno.EPERM, errno.EACCES) and fallback_when_denied:
             found = require_ram_backed(mount_point, why=f"mounting {fs_type} was not permitted")
-            return MountOutcome(RAM_BACKED[found], mounted=False, noswap=None)
+            return MountOutcome(found, mounted=False, noswap=None)
         else:
             raise ActivationError(f"{prefix}cannot mount: {exc.strerror}") from None
+    # The new mount is checked the way sops-nix checks an old one: statfs's f_type.
+    try:
+        found_magic = fs_magic(mount_point)
+    except OSError as exc:
+        raise ActivationError(
+            f"{prefix}cannot get statfs for directory '{mount_point}': {exc.strerror}"
+        ) from None
+    if found_magic != magic:
+        raise ActivationError(
+            f"{prefix}'{mount_point}' is {fs_name(found_magic)} after mounting {fs_type}"
+        )
     return MountOutcome(fs_type, mounted=True, noswap=noswap)
 
 
@@ -317,6 +366,21 @@ def keys_group_id() -> int:
         except KeyError:
             continue
     raise ActivationError("can't find group 'keys' nor 'nogroup'")
+
+
+def make_private_dir(parent: str, prefix: str) -> str:
+    """Create a new 0700 directory with a random name in ``parent``; return its path.
+
+    (``tempfile.mkdtemp`` without the cost of importing :mod:`tempfile` at boot.)
+    """
+    for _ in range(100):
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary name", parent)
 
 
 def open_dir(path: str, *, dir_fd: int | None = None) -> int:
@@ -455,7 +519,7 @@ def _remove_contents(dir_fd: int) -> None:
             os.unlink(child.name, dir_fd=dir_fd)
 
 
-class Entry(NamedTuple):
+class Entry(Record):
     """A non-directory found in a tree walk, and the directory descriptor it sits in."""
 
     relative: str
@@ -464,7 +528,7 @@ class Entry(NamedTuple):
     is_file: bool  # a regular file (not a symlink, socket, fifo …), from the directory entry
 
 
-class FileInfo(NamedTuple):
+class FileInfo(Record):
     """Owner, mode and size of an entry, as ``lstat``/``fstat`` found them."""
 
     uid: int
@@ -473,8 +537,7 @@ class FileInfo(NamedTuple):
     size: int
 
 
-@dataclass(frozen=True)
-class DirInfo:
+class DirInfo(Record):
     """A directory found in a tree walk."""
 
     relative: str

@@ -17,9 +17,9 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass
 
 from secretsctl.activate import fsops
+from secretsctl.activate._record import Record
 from secretsctl.errors import ActivationError, ExitCode
 
 SWITCH_PREFIX = ".secretsctl-switch-"
@@ -34,8 +34,7 @@ def parse_generation(name: str) -> int | None:
     return int(name)
 
 
-@dataclass(frozen=True)
-class LiveLink:
+class LiveLink(Record):
     """What sits at the symlink path now."""
 
     path: str
@@ -164,14 +163,12 @@ def switch_symlink(symlink_path: str, target: str, *, replace_other: bool = Fals
     ``replace_other`` removes a real directory at the path first (``--force``); a real file
     is replaced by the rename itself.
     """
-    import tempfile
-
     prefix = "cannot update secrets symlink: "
     parent = os.path.dirname(symlink_path) or "/"
     try:
         os.makedirs(parent, 0o755, exist_ok=True)
-        folder = tempfile.mkdtemp(
-            prefix=SWITCH_PREFIX + os.path.basename(symlink_path) + ".", dir=parent
+        folder = fsops.make_private_dir(
+            parent, SWITCH_PREFIX + os.path.basename(symlink_path) + "."
         )
     except OSError as exc:
         raise ActivationError(f"{prefix}{parent}: {exc.strerror}") from None

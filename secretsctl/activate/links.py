@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
+from secretsctl.activate._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -29,8 +29,7 @@ LINK_PREFIX = ".secretsctl-link-"
 STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
-class LinkSpec:
+class LinkSpec(Record):
     """A symlink to make at ``path`` (absolute, rooted), pointing at ``target``."""
 
     path: str
@@ -64,11 +63,9 @@ def install_link(spec: LinkSpec, *, chown: bool) -> bool:
     """
     if link_is_current(spec, chown=chown):
         return False
-    import tempfile
-
     parent = os.path.dirname(spec.path) or "/"
     os.makedirs(parent, 0o755, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix=LINK_PREFIX, dir=parent)
+    folder = fsops.make_private_dir(parent, LINK_PREFIX)
     try:
         temporary = os.path.join(folder, "link")
         os.symlink(spec.target, temporary)
@@ -140,12 +137,32 @@ def stale_links(recorded: Mapping[str, str], wanted: Iterable[str]) -> tuple[lis
     return removable, foreign
 
 
-@dataclass
 class State:
-    """What secretsctl remembers about one mount point between runs (no values)."""
+    """What secretsctl remembers about one mount point between runs (no values).
 
-    links: dict[str, str] = field(default_factory=dict)  # link path -> target
-    generations: dict[int, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+    ``links``: link path -> target; ``generations``: number -> relative path -> (uid, gid,
+    mode) of each file written.
+    """
+
+    __slots__ = ("generations", "links")
+
+    def __init__(
+        self,
+        links: dict[str, str] | None = None,
+        generations: dict[int, dict[str, tuple[int, int, int]]] | None = None,
+    ) -> None:
+        self.links = links if links is not None else {}
+        self.generations = generations if generations is not None else {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return (self.links, self.generations) == (other.links, other.generations)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"State(links={self.links!r}, generations={sorted(self.generations)!r})"
 
 
 def state_file(state_dir: str, mount_point: str) -> str:
@@ -163,14 +180,18 @@ def state_file(state_dir: str, mount_point: str) -> str:
 
 def load_state(path: str) -> tuple[State, str | None]:
     """Read a state file; a missing file is an empty state, a bad one a warning."""
-    import json
-
     try:
         with open(path, "rb") as handle:
-            raw: Any = json.loads(handle.read())
+            data = handle.read()
     except FileNotFoundError:
         return State(), None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        return State(), f"ignoring the unreadable state file {path}: {exc.strerror}"
+    import json  # only now: most systems have no state file, and json costs at boot
+
+    try:
+        raw: Any = json.loads(data)
+    except ValueError as exc:
         return State(), f"ignoring the unreadable state file {path}: {exc}"
     try:
         if raw.get("version") != STATE_VERSION:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from secretsctl.activate._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -44,8 +45,7 @@ def valid_unit_name(name: str) -> bool:
     return bool(_UNIT_NAME.fullmatch(name)) and not name.startswith("-") and len(name) <= 256
 
 
-@dataclass(frozen=True)
-class UnitCheck:
+class UnitCheck(Record):
     """The outcome of checking units: their load states, or why they could not be checked."""
 
     states: Mapping[str, str]

@@ -404,3 +404,29 @@ def test_status_warns_about_looser_files_and_other_owners(users: Users, tmp_path
         assert status(m, paths).warnings == ()
 
     in_private_namespace(body)
+
+
+def test_a_mount_hidden_under_a_later_mount_does_not_count(tmp_path: Path) -> None:
+    def body() -> None:
+        inner = tmp_path / "outer" / "inner"
+        mount("ramfs", inner, "mode=0755")
+        assert fsops.is_mount_point(str(inner))
+        entry = fsops.filesystem_of(str(inner))
+        assert entry is not None
+        assert entry.fs_type == "ramfs"
+        mount("tmpfs", tmp_path / "outer", "mode=0755")
+        inner.mkdir()
+        assert [e.fs_type for e in fsops.mounts_at(str(inner))] == ["ramfs"], "still listed"
+        assert not fsops.is_mount_point(str(inner)), "but hidden"
+        entry = fsops.filesystem_of(str(inner))
+        assert entry is not None
+        assert entry.fs_type == "tmpfs"
+        paths = RuntimePaths(root=str(tmp_path / "outer" / "root"))
+        Path(paths.runtime("/run")).mkdir(parents=True)
+        mount("ramfs", Path(paths.runtime("/run/secrets.d")), "mode=0751")
+        mount("tmpfs", Path(paths.runtime("/run")), "mode=0755")
+        result = apply(plan(secret("a")), manifest(), paths)
+        assert result.mount is not None
+        assert result.mount.mounted, "the hidden ramfs is not reused"
+
+    in_private_namespace(body)
