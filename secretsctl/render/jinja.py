@@ -24,6 +24,7 @@ filters themselves are plain functions.
 from __future__ import annotations
 
 import json as _json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -176,6 +177,15 @@ def compile_template(
     Returns the template (None when it cannot be used) and its problems: a syntax error, an
     unknown name, an ``include``/``import``/``extends`` (templates stand alone).
     """
+    simple = _Simple.parse(spec.text)
+    if simple is not None:
+        unknown = {name: line for name, line in simple.names.items() if name not in known}
+        if unknown:
+            return None, [
+                ManifestError(f"{where(spec, line)}: {_unknown_name(name, known)}")
+                for name, line in unknown.items()
+            ]
+        return JinjaTemplate(spec, simple, frozenset(simple.names), False), []
     from jinja2 import TemplateSyntaxError, nodes
 
     env = environment()
@@ -218,6 +228,11 @@ def render(compiled: JinjaTemplate, values: Mapping[str, str]) -> str:
     Raises :class:`ManifestError` naming the template and line. Its message is Jinja's only
     when none of the values occurs in it (a failed ``secrets[token]`` would quote the token).
     """
+    if isinstance(compiled.template, _Simple):
+        try:
+            return compiled.template.render(values)
+        except _SimpleFilterError as error:
+            raise ManifestError(f"{where(compiled.spec, error.line)}: {error.message}") from None
     context: dict[str, Any] = dict(values)
     context[SECRETS_MAPPING] = values
     try:
@@ -269,3 +284,126 @@ def _public(message: str, source: str) -> bool:
             continue
         return False
     return True
+
+
+# --- templates that only substitute: no jinja2 import ----------------------------------------
+
+# Names Jinja gives another meaning (constants, operators, globals, the mapping itself):
+# a template using them as a variable goes to jinja2.
+_RESERVED: Final = frozenset(
+    (
+        *("true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is"),
+        *("if", "else", "elif", "for", "endfor", "block", "endblock", "extends", "include"),
+        *("import", "from", "as", "with", "without", "recursive", "set", "macro", "call"),
+        *("filter", "raw", "loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace"),
+        *("secrets", "self", "caller", "varargs", "kwargs"),
+    )
+)
+_NEWLINES: Final = ("\r\n", "\r")
+_OPEN = re.compile(r"\{([{%#])([-+]?)")
+_COMMENT_END = re.compile(r"(\+?)(-?)#\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_EXPRESSION = re.compile(
+    rf"""\s*(?:({_NAME})|secrets\s*\[\s*(?:"([^"\\\r\n]*)"|'([^'\\\r\n]*)')\s*\]"""
+    rf"""|secrets\s*\.\s*({_NAME}))((?:\s*\|\s*{_NAME})*)\s*(-?)\}}\}}"""
+)
+_FILTER_NAME = re.compile(_NAME)
+
+
+class _SimpleFilterError(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        self.message = message
+        self.line = line
+
+
+class _Simple:
+    """A template of text, comments and ``{{ name | filter }}`` only, rendered without jinja2.
+
+    Why: jinja2 costs ~30 ms to import, and the usual template (``KEY={{ token | env }}``)
+    needs none of it. :meth:`parse` accepts exactly what it renders as Jinja does (with this
+    module's environment: no autoescape, final newline kept); anything else (blocks, other
+    filters or expressions, ``+`` markers) returns None and goes to jinja2. Property tests
+    compare both on generated templates.
+    """
+
+    __slots__ = ("names", "parts")
+
+    def __init__(self, parts: list[Any], names: dict[str, int]) -> None:
+        self.parts = parts  # text, or (name, filters, line)
+        self.names = names  # secret name -> first line
+
+    @classmethod
+    def parse(cls, text: str) -> _Simple | None:
+        """Return the template, or None when jinja2 must handle it."""
+        if "{" not in text:
+            return cls([_normalise(text)], {})
+        source = _normalise(text)
+        parts: list[Any] = []
+        names: dict[str, int] = {}
+        pos = 0
+        lstrip = False
+        while True:
+            opening = _OPEN.search(source, pos)
+            data = source[pos : opening.start() if opening else len(source)]
+            if lstrip:
+                data = data.lstrip()
+            if opening is None:
+                parts.append(data)
+                return cls([p for p in parts if p != ""], names)
+            kind, sign = opening.groups()
+            if kind == "%" or sign == "+":
+                return None
+            parts.append(data.rstrip() if sign == "-" else data)
+            if kind == "#":
+                end = _COMMENT_END.search(source, opening.end())
+                if end is None or end.group(1):
+                    return None
+                lstrip = end.group(2) == "-"
+                pos = end.end()
+                continue
+            expression = _EXPRESSION.match(source, opening.end())
+            if expression is None:
+                return None
+            name, double, single, attribute, filters, strip = expression.groups()
+            if name is not None:
+                if name in _RESERVED:
+                    return None
+            elif attribute is not None:
+                if hasattr(dict, attribute):
+                    return None  # Jinja would return the dict's method
+                name = attribute
+            else:
+                name = double if double is not None else single
+            chain = _FILTER_NAME.findall(filters)
+            if any(f not in FILTERS for f in chain):
+                return None
+            line = source.count("\n", 0, opening.start()) + 1
+            names.setdefault(name, line)
+            parts.append((name, tuple(FILTERS[f] for f in chain), line))
+            lstrip = strip == "-"
+            pos = expression.end()
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """Substitute ``values``; raises :class:`_SimpleFilterError` with the line."""
+        out: list[str] = []
+        for part in self.parts:
+            if part.__class__ is str:
+                out.append(part)
+                continue
+            name, filters, line = part
+            value: Any = values[name]
+            try:
+                for function in filters:
+                    value = function(value)
+            except FilterError as error:
+                raise _SimpleFilterError(error.message, line) from None
+            out.append(value)
+        return "".join(out)
+
+
+def _normalise(text: str) -> str:
+    """Turn every newline (CR LF, CR) into LF, as Jinja's lexer does."""
+    if "\r" in text:
+        for newline in _NEWLINES:
+            text = text.replace(newline, "\n")
+    return text

@@ -130,3 +130,59 @@ def test_the_reimplementation_reads_arbitrary_files_as_systemd_does(
 @given(st.one_of(values, st.integers(), st.lists(values), st.dictionaries(values, values)))
 def test_json_values_load_back(value: object) -> None:
     assert json.loads(json_quote(value)) == value
+
+
+# --- templates rendered without jinja2 ------------------------------------------------------
+
+_TEXT_CHARS = st.sampled_from(list("ab {}#%-+|\n\r\t") + ["\u00a0", "\u2028", "é"])
+_SPACES = st.sampled_from(["", " ", "  ", "\n", "\t", " \n "])
+_TEMPLATE_VALUES = {"token": "t0k'\"$\n", "db/password": "p w", "x": "", "nul": "a\0b"}
+
+
+@st.composite
+def simple_templates(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["text", "text", "comment", "variable", "variable"]))
+        if kind == "text":
+            parts.append(draw(st.text(_TEXT_CHARS, max_size=8)))
+        elif kind == "comment":
+            left, right = draw(st.sampled_from(["", "-", "+"])), draw(st.sampled_from(["", "-", "+"]))
+            body = draw(st.text(_TEXT_CHARS, max_size=6))
+            parts.append("{#" + left + body + right + "#}")
+        else:
+            left, right = draw(st.sampled_from(["", "-", "+"])), draw(st.sampled_from(["", "-"]))
+            target = draw(
+                st.sampled_from(
+                    ["token", "x", "secrets['db/password']", 'secrets [ "x" ]', "secrets.token",
+                     "secrets.items", "none", "range", "nul"]
+                )
+            )  # fmt: skip
+            filters = "".join(
+                draw(_SPACES) + "|" + draw(_SPACES) + draw(st.sampled_from(["env", "shell", "json", "upper"]))
+                for _ in range(draw(st.integers(0, 2)))
+            )
+            parts.append("{{" + left + draw(_SPACES) + target + filters + draw(_SPACES) + right + "}}")
+    return "".join(parts)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(simple_templates())
+@example("a {#- c -#}\n b\r\n{{- token -}} \u2028 c\r")
+@example("{#-#}{{x}}")
+def test_templates_without_jinja2_render_as_jinja2_does(text: str) -> None:
+    from secretsctl.render import jinja
+
+    simple = jinja._Simple.parse(text)
+    if simple is None:
+        return
+    env = jinja.environment()
+    context = {**_TEMPLATE_VALUES, "secrets": _TEMPLATE_VALUES}
+    try:
+        expected = env.from_string(text).render(context)
+    except jinja.FilterError as error:
+        with pytest.raises(jinja._SimpleFilterError) as caught:
+            simple.render(_TEMPLATE_VALUES)
+        assert caught.value.message == error.message
+        return
+    assert simple.render(_TEMPLATE_VALUES) == expected

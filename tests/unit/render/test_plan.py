@@ -586,22 +586,33 @@ def test_template_errors_name_the_source_file_and_line(tmp_path: Path, encrypt: 
     assert "abc" not in second
 
 
-def test_jinja_is_imported_only_for_jinja_templates(tmp_path: Path) -> None:
+def test_jinja_is_imported_only_for_templates_that_need_it(tmp_path: Path) -> None:
     import subprocess
     import sys
 
+    from tests.conftest import REPO
+
+    config_file = str(tmp_path / "c.yaml")
     script = textwrap.dedent(
         f"""
         import sys
         from secretsctl.config.load import parse_config
         from secretsctl.render.plan import build_plan
-        manifest = parse_config("secrets: {{}}\\n", {str(tmp_path / "c.yaml")!r})
-        build_plan(manifest)
+        build_plan(parse_config("secrets: {{}}\\n", {config_file!r}))
         assert "jinja2" not in sys.modules, "jinja2 imported"
         assert "ruamel" not in str(sorted(sys.modules)), "ruamel imported"
+        # the shipped templates only substitute: still no jinja2
+        example = parse_config(open("examples/secretsctl.yaml").read(), "examples/secretsctl.yaml")
+        assert len(build_plan(example, ignore_passwd=True).files) == 4
+        assert "jinja2" not in sys.modules, "jinja2 imported for the example"
+        arithmetic = parse_config(
+            "secrets: {{}}\\ntemplates: {{t: {{content: '{{{{ 1 + 1 }}}}'}}}}\\n", {config_file!r}
+        )
+        assert build_plan(arithmetic).files[0].content.reveal() == b"2"
+        assert "jinja2" in sys.modules
         """
     )
-    subprocess.run([sys.executable, "-c", script], check=True)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO)
 
 
 def test_errors_are_secretsctl_errors_only(tmp_path: Path, accounts: FakeAccounts) -> None:
