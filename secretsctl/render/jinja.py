@@ -27,7 +27,6 @@ from __future__ import annotations
 import json as _json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from secretsctl.config.model import TemplateSpec
@@ -115,14 +114,24 @@ def environment() -> Any:
     return _ENVIRONMENT[0]
 
 
-@dataclass(frozen=True)
 class JinjaTemplate:
-    """A compiled template and the secret names its text uses."""
+    """A compiled template and the secret names its text uses.
 
-    spec: TemplateSpec = field(repr=False)
-    template: Any = field(repr=False)
-    names: frozenset[str]  # secrets named in the text, directly or as secrets["…"]
-    dynamic: bool  # the text also looks secrets up by computed names
+    (A plain class: a dataclass would cost ~1 ms of import time at boot.)
+    """
+
+    __slots__ = ("dynamic", "names", "spec", "template")
+
+    def __init__(
+        self, spec: TemplateSpec, template: Any, names: frozenset[str], dynamic: bool
+    ) -> None:
+        self.spec = spec
+        self.template = template  # a jinja2 Template, or the substitution-only reader's
+        self.names = names  # secrets named in the text, directly or as secrets["…"]
+        self.dynamic = dynamic  # the text also looks secrets up by computed names
+
+    def __repr__(self) -> str:
+        return f"JinjaTemplate({self.spec.name!r}, names={sorted(self.names)!r})"
 
 
 def where(spec: TemplateSpec, line: int | None) -> str:
