@@ -99,6 +99,27 @@ class _Context(Record):
     symlink_path: str  # rooted
     chown: bool  # owners are applied (root, system mode)
     owners: Owners
+    state_dir: str
+
+
+def _user_runtime_dir(manifest: Manifest) -> str | None:
+    """Return $XDG_RUNTIME_DIR in user mode (where sops-nix's %r points), else None."""
+    if not manifest.user_mode:
+        return None
+    found = os.environ.get("XDG_RUNTIME_DIR")
+    return found if found and os.path.isabs(found) else None
+
+
+def lock_file(manifest: Manifest, paths: RuntimePaths) -> str:
+    """Return the lock serialising runs (under $XDG_RUNTIME_DIR in user mode)."""
+    user = _user_runtime_dir(manifest)
+    return paths.runtime(f"{user}/secretsctl.lock") if user else paths.lock_file
+
+
+def state_dir(manifest: Manifest, paths: RuntimePaths) -> str:
+    """Return where links are recorded: /run/secretsctl, under $XDG_RUNTIME_DIR in user mode."""
+    user = _user_runtime_dir(manifest)
+    return paths.runtime(f"{user}/secretsctl") if user else paths.state_dir
 
 
 class _Names:
@@ -148,6 +169,7 @@ def _context(
         paths.runtime(manifest.symlink_path),
         chown,
         owners,
+        state_dir(manifest, paths),
     )
 
 
@@ -251,9 +273,24 @@ def _open_live(symlink_path: str) -> TreeSnapshot | None:
         os.close(fd)
 
 
-def _diff(ctx: _Context, files: Sequence[PlannedFile], names: _Names) -> Diff:
+def _diff(
+    ctx: _Context,
+    files: Sequence[PlannedFile],
+    names: _Names,
+    link: generations.LiveLink,
+    warnings: list[str],
+) -> Diff:
     """Compare ``files`` with the tree the symlink path leads to now."""
-    live = _open_live(ctx.symlink_path)
+    live = None
+    if link.kind == "symlink":
+        if link.generation is None and not _ram_backed(ctx.symlink_path):
+            # A link into some other tree: sops-nix would walk all of it (even "/").
+            warnings.append(
+                f"{ctx.symlink_path} points at {link.target}, outside {ctx.mount_point} and "
+                "not on a RAM filesystem: not compared, every item counts as new"
+            )
+        else:
+            live = _open_live(ctx.symlink_path)
     try:
         return compare(
             files,
@@ -270,6 +307,14 @@ def _diff(ctx: _Context, files: Sequence[PlannedFile], names: _Names) -> Diff:
     finally:
         if live is not None:
             live.close()
+
+
+def _ram_backed(path: str) -> bool:
+    try:
+        entry = fsops.filesystem_of(path)
+    except OSError:
+        return False
+    return entry is not None and entry.fs_type in fsops.RAM_TYPES
 
 
 def _wanted_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]:
@@ -397,7 +442,7 @@ def apply(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(paths.lock_file, wait=wait):
+    with generations.RunLock(lock_file(manifest, paths), wait=wait):
         ctx = _context(manifest, paths, keys_gid, dry_run, names)
         if may_mount is None:
             may_mount = ctx.chown
@@ -425,7 +470,7 @@ def apply(
             following = (live.generation or 0) + 1
             if generations.remove_leftover(mount_fd, following):
                 warnings.append(f"removed generation {following}, left unlinked by an earlier run")
-            diff = _diff(ctx, files, names)
+            diff = _diff(ctx, files, names, live, warnings)
             created = diff.tree_changed or live.generation is None
             number = following if created else live.generation
             assert number is not None  # noqa: S101 - created when there is no live generation
@@ -483,7 +528,7 @@ def _apply_dry(
         fsops.require_ram_backed(
             ctx.mount_point, why="secretsctl mounts only as root in system mode"
         )
-    diff = _diff(ctx, files, names)
+    diff = _diff(ctx, files, names, live, warnings)
     created = diff.tree_changed or live.generation is None
     number = (live.generation or 0) + 1 if created else live.generation
     assert number is not None  # noqa: S101 - created when there is no live generation
@@ -494,7 +539,7 @@ def _apply_dry(
     if deliver is Delivery.LIST_FILES:
         _, list_files, errors = _deliver(ctx, restart, reload, deliver, systemctl, dry_run=True)
     wanted = _wanted_links(ctx, plan.files)
-    state, note = links.load_state(links.state_file(ctx.paths.state_dir, manifest.mount_point))
+    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
     if note:
         warnings.append(note)
     removable, foreign = links.stale_links(state.links, (s.path for s in wanted))
@@ -608,7 +653,7 @@ def _install(
     """Make ``number`` live (writing it first when ``write`` is given), then links, prune, units."""
     from secretsctl.activate import links
 
-    state_path = links.state_file(ctx.paths.state_dir, manifest.mount_point)
+    state_path = links.state_file(ctx.state_dir, manifest.mount_point)
     links.clean_state_leftover(state_path)
     state, note = links.load_state(state_path)
     if note:
@@ -768,7 +813,7 @@ def rollback(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(paths.lock_file, wait=wait):
+    with generations.RunLock(lock_file(manifest, paths), wait=wait):
         ctx = _context(manifest, paths, keys_gid, dry_run, names)
         live = generations.read_live(ctx.symlink_path, ctx.mount_point)
         if live.generation is None:
@@ -824,12 +869,12 @@ def _rollback(
             hint="keep_generations 2 or more (or 0, keep all) keeps older generations",
             exit_code=ExitCode.NO_ROLLBACK_TARGET,
         )
-    state, note = links.load_state(links.state_file(ctx.paths.state_dir, manifest.mount_point))
+    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
     warnings = [note] if note else []
     files = _read_generation(
         mount_fd, target, _spec_index(manifest), state.generations.get(target), warnings, names
     )
-    diff = _diff(ctx, files, names)
+    diff = _diff(ctx, files, names, live, warnings)
     wanted = _wanted_links(ctx, files)
     if not dry_run:
         return _install(

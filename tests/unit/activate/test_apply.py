@@ -489,3 +489,41 @@ def test_no_value_in_results(paths: RuntimePaths) -> None:
         dry_run=True,
     )
     assert "SECRET-VALUE" not in repr(result) + repr(status(m, paths))
+
+
+def test_a_link_into_another_ram_tree_is_compared(paths: RuntimePaths, root: Path) -> None:
+    """Moving from another mount point (e.g. a former sops-nix one): changes are still told."""
+    m = manifest()
+    old = Path(paths.runtime("/run/old-secrets.d/7"))
+    old.mkdir(parents=True)
+    (old / "a").write_bytes(b"1")
+    (old / "a").chmod(0o400)
+    (old / "gone").write_bytes(b"x")
+    Path(paths.runtime("/run/secrets")).symlink_to(old)
+    result = run(own(secret("a", b"2")), m, paths)
+    assert (result.previous, result.generation) == (None, 1)
+    assert result.log_lines == ("modifying secret: a", "removing secret: gone")
+
+
+def test_a_link_into_a_disk_tree_is_not_walked(paths: RuntimePaths, tmp_path: Path) -> None:
+    if fsops.fs_magic(str(tmp_path)) in fsops.RAM_BACKED:
+        pytest.skip("the temporary directory is on tmpfs here")
+    (tmp_path / "a").write_bytes(b"1")
+    link = Path(paths.runtime("/run/secrets"))
+    link.parent.mkdir(parents=True)
+    link.symlink_to(tmp_path)
+    result = run(own(secret("a", b"1")), manifest(), paths)
+    assert any("not compared" in w for w in result.warnings)
+    assert result.log_lines == ()
+    assert {i.state for i in result.items} == {ItemState.NEW}
+
+
+def test_user_mode_locks_and_records_under_the_runtime_dir(
+    paths: RuntimePaths, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    m = manifest(user_mode=True)
+    run(own(secret("a", link="/home/u/.token")), m, paths)
+    assert Path(paths.runtime("/run/user/1000/secretsctl.lock")).exists()
+    assert Path(paths.runtime("/run/user/1000/secretsctl/run-secrets.d.json")).exists()
+    assert not Path(paths.lock_file).exists()
