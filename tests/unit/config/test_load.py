@@ -329,3 +329,10 @@ def test_the_fast_builder_equals_the_constructors() -> None:
     assert build(PlannedFile, **fields) == PlannedFile(**fields)  # type: ignore[arg-type]
     for cls in (Origin, SecretSpec, TemplateSpec, Ownership, PlannedFile):
         assert dataclasses.is_dataclass(cls)
+
+
+def test_crlf_and_other_shapes_go_through_libyaml() -> None:
+    manifest = parse("defaults: {sops_file: s.yaml}\r\nsecrets:\r\n  a: {mode: '0440'}\r\n")
+    assert manifest.secrets[0].mode == 0o440
+    with pytest.raises(ManifestError, match=r"secretsctl.yaml:2:1: invalid YAML: found character"):
+        parse("secrets:\n\ta: {}\n")

@@ -668,3 +668,27 @@ def test_planned_files_have_every_field(accounts: FakeAccounts) -> None:
     for planned in build_plan(load_nix(nix_manifest()), accounts=accounts).files:
         values = {f.name: getattr(planned, f.name) for f in dataclasses.fields(PlannedFile)}
         assert PlannedFile(**values) == planned
+
+
+def test_the_example_configuration() -> None:
+    from secretsctl.config.load import load_config
+    from secretsctl.envfile import parse
+    from tests.conftest import REPO
+
+    manifest = load_config(REPO / "examples" / "secretsctl.yaml")
+    plan = build_plan(manifest, ignore_passwd=True)
+    found = contents(plan)
+    token = found["github_token"].decode()
+    assert found["rendered/nix-access-tokens.conf"] == f"access-tokens = github.com={token}\n".encode()
+    env_file = found["rendered/github_token_env"].decode()
+    assert env_file.startswith('GITHUB_TOKEN="')
+    assert env_file.endswith('"\n')
+    assert parse(env_file) == {"GITHUB_TOKEN": token}
+    by_name = {f.relative_path: f for f in plan.files}
+    assert by_name["rendered/nix-access-tokens.conf"].mode == 0o440
+    assert by_name["rendered/github_token_env"].mode == 0o400
+    assert by_name["rendered/github_token_env"].restart_units == ("ci-keyboard-leds.service",)
+    spec = {t.name: t for t in manifest.templates}
+    assert spec["github_token_env"].ownership.owner == "desktop"
+    assert spec["nix-access-tokens.conf"].ownership.group == "desktop"
+    assert manifest.keep_generations == 2
