@@ -486,7 +486,12 @@ def apply(
                 diff=diff,
                 number=number,
                 write=write if created else None,
-                record={f.relative_path: _owner_mode(ctx, f) for f in files},
+                # Owners and modes as written, for rollback's check (none kept with keep 1).
+                record=(
+                    {f.relative_path: _owner_mode(ctx, f) for f in files}
+                    if manifest.keep_generations != 1
+                    else None
+                ),
                 wanted=_wanted_links(ctx, plan.files),
                 deliver=deliver,
                 systemctl=systemctl,
@@ -663,7 +668,7 @@ def _install(
     if write is not None:
         write()
     if switching:
-        if record is not None and write is not None and manifest.keep_generations != 1:
+        if record is not None and write is not None:
             state.generations[number] = record
         # Recorded before the switch, so a link made after it is never unaccounted for.
         state.links = {**state.links, **{s.path: s.target for s in wanted}}
