@@ -36,12 +36,14 @@ Node: TypeAlias = tuple[int, Any, int, int, bool]
 _PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _VALUE_SPECIAL_START: Final = _PLAIN_BAD_START
 _FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
-_FLOW_STOP: Final = re.compile(r"[,\[\]{}]")
-_FLOW_KEY_STOP: Final = re.compile(r"[,\[\]{}:]")
+_FLOW_INDICATOR: Final = re.compile(r"[,\[\]{}]")
+# In flow context libyaml also ends a plain scalar at `?`.
+_FLOW_STOP: Final = re.compile(r"[,?\[\]{}]")
+_FLOW_KEY_STOP: Final = re.compile(r"[,?\[\]{}:]")
 # A plain key and what follows its colon (`key:` or `key: rest`); quoted keys take the slow way.
 _PLAIN_KEY: Final = re.compile(r"([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}]*(?<! )):(?: +(.*))?\Z")
 # A one-line flow list of plain scalars: `[a.service, b.service]`, then spaces or a comment.
-_SIMPLE_SEQUENCE: Final = re.compile(r"\[([^\[\]{}#'\":]*)\](?: *\Z| +#)")
+_SIMPLE_SEQUENCE: Final = re.compile(r"\[([^\[\]{}#'\":?]*)\](?: *\Z| +#)")
 
 
 class YMap(dict[str, tuple[Node, Node]]):
@@ -123,7 +125,7 @@ def _simple_sequence(inside: str, line: int, column: int) -> Node:
     return (SEQ, items, line, column, False)
 
 
-_PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,\[\]{}#]*[^\s:,\[\]{}#])?"
+_PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,?\[\]{}#]*[^\s:,?\[\]{}#])?"
 # One `key: value` of a flow mapping and the `,` or `}` after it; the value is a plain or
 # quoted scalar without escapes, or a list of plain scalars.
 _FLOW_ENTRY: Final = re.compile(
@@ -299,7 +301,7 @@ class _FastReader:
                 raise _Fallback
             end = body.find(":")
             text = body[:end]
-            if end < 0 or text[-1] == " " or " #" in text or _FLOW_STOP.search(text):
+            if end < 0 or text[-1] == " " or " #" in text or _FLOW_INDICATOR.search(text):
                 raise _Fallback
             plain = True
         if body[end : end + 1] != ":" or body[end + 1 : end + 2] not in ("", " "):

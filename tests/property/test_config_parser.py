@@ -124,6 +124,8 @@ def strip_plain(node: Any) -> Any:
 @example("a:\n- x\nb: 2\n")
 @example("a:\n  - x\n  -\n")
 @example("a: 'x''\n")
+@example("\na: [0?]\n")
+@example("a: {b: c?}\n")
 def test_the_fast_reader_reads_as_libyaml_does(text: str) -> None:
     try:
         expected = _yaml.compose(text)
@@ -187,3 +189,28 @@ def test_only_secretsctl_errors_escape(text: str) -> None:
     else:
         for spec in manifest.secrets:
             assert spec.mode <= 0o777
+
+
+_ANY_CHARS = st.sampled_from(
+    [c for c in __import__("string").printable if c not in "\n\r\x0b\x0c"] + ["é", "\u00a0", "\u2028"]
+)
+_TOKENS = st.text(_ANY_CHARS, min_size=1, max_size=8)
+_FORMS = ["k: v", "k: [v, w]", "k: {v: w}", "k: [v]", "k:\n  - v", "k:\n- v", "k: 'v'", 'k: "v"',
+          "k: |\n  v", "x:\n  k: v  # w"]  # fmt: skip
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.sampled_from(_FORMS), _TOKENS, _TOKENS, _TOKENS)
+def test_any_printable_scalar_reads_as_libyaml_does(form: str, k: str, v: str, w: str) -> None:
+    text = form.replace("k", "\0K", 1).replace("v", "\0V").replace("w", "\0W")
+    text = text.replace("\0K", k).replace("\0V", v).replace("\0W", w) + "\n"
+    try:
+        expected = _yaml.compose(text)
+    except _yaml.YamlSyntaxError:
+        expected = None
+    try:
+        found = _yaml._FastReader(text).root()
+    except _yaml._Fallback:
+        return
+    assert expected is not None, "the fast reader accepted text libyaml rejects"
+    assert found == expected
