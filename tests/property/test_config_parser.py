@@ -207,10 +207,12 @@ def test_any_printable_scalar_reads_as_libyaml_does(form: str, k: str, v: str, w
     try:
         expected = _yaml.compose(text)
     except _yaml.YamlSyntaxError:
-        expected = None
+        invalid = True
+    else:
+        invalid = False
     try:
         found = _yaml._FastReader(text).root()
     except _yaml._Fallback:
         return
-    assert expected is not None, "the fast reader accepted text libyaml rejects"
+    assert not invalid, "the fast reader accepted text libyaml rejects"
     assert found == expected
