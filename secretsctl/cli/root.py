@@ -44,6 +44,11 @@ class LazyGroup(click.Group):
         "encrypt": "secretsctl.cli.sops_cmd:encrypt",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
         "unit": "secretsctl.cli.unit_cmd:unit",
+        "render": "secretsctl.cli.activate_cmd:render",
+        "activate": "secretsctl.cli.activate_cmd:activate",
+        "check": "secretsctl.cli.activate_cmd:check",
+        "status": "secretsctl.cli.activate_cmd:status",
+        "rollback": "secretsctl.cli.activate_cmd:rollback",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -27,6 +27,7 @@ empty contents and ``check_only`` set.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -127,12 +128,14 @@ class _Owner:
 class _Owners:
     """Resolves ownerships once each; unknown names are reported once, with their uses."""
 
-    def __init__(self, accounts: Accounts, ignore_passwd: bool) -> None:
+    def __init__(self, accounts: Accounts, ignore_passwd: bool, unprivileged: bool = False) -> None:
         self.accounts = accounts
         self.ignore_passwd = ignore_passwd
+        self.unprivileged = unprivileged
         self.resolved: dict[Ownership, _Owner | None] = {}
         self.by_id: dict[int, tuple[Ownership, _Owner | None]] = {}
         self.missing: dict[tuple[str, str], list[Origin]] = {}
+        self.group_names: dict[int, str] = {}
 
     def resolve(self, ownership: Ownership, origin: Origin) -> _Owner | None:
         if self.ignore_passwd:
@@ -162,31 +165,45 @@ class _Owners:
             user = accounts.user(ownership.owner)
             if user is None:
                 self.missing.setdefault(("owner", ownership.owner), [])
-                ok = False
-                uid = 0
+                ok = self.unprivileged
+                uid = os.geteuid()
             else:
                 uid, primary = user
             owner_label = ownership.owner
         else:
+            # A configured number is shown as it was written: a failed reverse lookup costs
+            # ~80 µs (NSS reads the whole database), which thousands of secrets would pay.
             uid = ownership.uid
-            owner_label = accounts.user_name(uid) or str(uid)
+            owner_label = "root" if uid == 0 else str(uid)
         if ownership.group is not None:
-            gid = accounts.group(ownership.group)
-            if gid is None:
+            found_gid = accounts.group(ownership.group)
+            if found_gid is None:
                 self.missing.setdefault(("group", ownership.group), [])
-                return None
+                if not self.unprivileged:
+                    return None
+            gid = os.getegid() if found_gid is None else found_gid
             group_label = ownership.group
         else:
             if ownership.gid is not None:
                 gid = ownership.gid
+                group_label = "root" if gid == 0 else str(gid)
             elif primary is not None:
                 gid = primary
+                group_label = self._group_name(primary)
             else:
                 gid = 0
-            group_label = accounts.group_name(gid) or str(gid)
+                group_label = "root"
         return _Owner(uid, gid, owner_label, group_label) if ok else None
 
+    def _group_name(self, gid: int) -> str:
+        found = self.group_names.get(gid)
+        if found is None:
+            found = self.group_names[gid] = self.accounts.group_name(gid) or str(gid)
+        return found
+
     def problems(self) -> list[SecretsctlError]:
+        if self.unprivileged:
+            return []
         found: list[SecretsctlError] = []
         for (what, name), origins in self.missing.items():
             kind = "user" if what == "owner" else "group"
@@ -356,13 +373,16 @@ def build_plan(
     ignore_passwd: bool = False,
     check_only: bool = False,
     accounts: Accounts | None = None,
+    unprivileged: bool = False,
 ) -> RenderPlan:
     """Decrypt, select, render and resolve everything ``manifest`` asks for, in memory.
 
     ``identities`` defaults to the key sources of ``manifest.keys`` only (never the
     environment unless the manifest says so). ``ignore_passwd`` is sops-nix's
-    ``-ignore-passwd``: every file 0:0 and no lookups. ``accounts`` replaces the system's
-    user database (tests). Raises :class:`ProblemsError` with every problem found.
+    ``-ignore-passwd``: every file 0:0 and no lookups. ``unprivileged`` is a run that cannot
+    chown (not root): an unknown user or group is a warning, not a problem. ``accounts``
+    replaces the system's user database (tests). Raises :class:`ProblemsError` with every
+    problem found.
     """
     from secretsctl.sops import codec
 
@@ -378,9 +398,16 @@ def build_plan(
         warnings.append("gnupgHome is ignored: secretsctl has no PGP; use an age key")
     secrets = manifest.secrets
     contents: list[bytes | None] = [None] * len(secrets)
-    owners = _Owners(accounts or SystemAccounts(), ignore_passwd)
+    owners = _Owners(accounts or SystemAccounts(), ignore_passwd, unprivileged)
     secret_owners = [owners.resolve(spec.ownership, spec.origin) for spec in secrets]
     template_owners = [owners.resolve(spec.ownership, spec.origin) for spec in manifest.templates]
+    if unprivileged:
+        for what, name in owners.missing:
+            kind = "user" if what == "owner" else "group"
+            warnings.append(
+                f"{kind} '{name}' does not exist here; not running as root, secretsctl sets no"
+                " owner anyway: every file belongs to the running user"
+            )
     failed_files = False
     if secrets and not check_only and identities is None:
         identities = _load_identities(manifest, problems, warnings)

@@ -445,7 +445,8 @@ def test_owners_and_groups(tmp_path: Path, encrypt: Encryptor, accounts: FakeAcc
     files = {f.name: f for f in build_plan(manifest, accounts=accounts).files}
     assert (files["a"].uid, files["a"].gid, files["a"].owner_label, files["a"].group_label) == (1000, 100, "alice", "users")
     assert (files["b"].gid, files["b"].group_label) == (10, "wheel")
-    assert (files["c"].uid, files["c"].gid, files["c"].owner_label, files["c"].group_label) == (1001, 0, "bob", "root")
+    # A configured number is labelled as written (no reverse lookup); 0 reads as root.
+    assert (files["c"].uid, files["c"].gid, files["c"].owner_label, files["c"].group_label) == (1001, 0, "1001", "root")
     assert (files["d"].owner_label, files["d"].group_label) == ("4242", "4343")
     assert (files["e"].uid, files["e"].gid, files["e"].mode) == (0, 100, 0o440)
 

@@ -1,0 +1,151 @@
+"""Time a cold `secretsctl render` against real `sops decrypt` of the same file, in one run.
+
+Run as root with the project's venv: `.venv/bin/python bench/render.py [--runs N]`. It
+re-executes itself in a private mount namespace (`unshare -m`), so the ramfs mounts it makes
+vanish with it.
+
+- 1,000 and 10,000 secrets from one YAML file (encrypted by real sops to a throw-away age
+  key), each secret with its own owner (uid/gid) and mode: every run renders into a fresh
+  `--root` on /dev/shm, so each is a first boot: mount, decrypt, write every file, switch.
+  Targets: <= 1.0 and <= 0.7 of `sops decrypt`.
+- The example configuration (examples/secretsctl.yaml): a cold render against `sops decrypt
+  examples/secrets.yaml`. Target: <= 4.0. Where the example's `desktop` user does not
+  exist, a copy names root instead (the timing does not depend on who owns the files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = {1_000: 1.0, 10_000: 0.7}
+EXAMPLE_TARGET = 4.0
+
+
+def tool(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if not candidate.exists():
+        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
+    return str(candidate)
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def make_case(folder: Path, count: int, sops: str, env: dict[str, str], recipient: str) -> Path:
+    rng = random.Random(count)
+    plain = folder / f"plain_{count}.yaml"
+    plain.write_text(
+        "".join(
+            f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}\n"
+            for i in range(count)
+        )
+    )
+    encrypted = folder / f"secrets_{count}.yaml"
+    out = subprocess.run([sops, "encrypt", "--age", recipient, str(plain)], env=env,
+                         capture_output=True, check=True)  # fmt: skip
+    encrypted.write_bytes(out.stdout)
+    plain.unlink()
+    modes = ("0400", "0440", "0600", "0640")
+    lines = [
+        "defaults:",
+        f"  sops_file: {encrypted.name}",
+        f"  age_key_file: {folder / 'keys.txt'}",
+        "secrets:",
+    ]
+    lines += [
+        f"  key_{i}: {{uid: {1000 + i % 97}, gid: {1000 + i % 89}, mode: '{modes[i % 4]}'}}"
+        for i in range(count)
+    ]
+    config = folder / f"secretsctl_{count}.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def example_config(folder: Path) -> Path:
+    import pwd
+
+    source = REPO / "examples" / "secretsctl.yaml"
+    try:
+        pwd.getpwnam("desktop")
+        return source
+    except KeyError:
+        text = source.read_text().replace("owner: desktop", "owner: root")
+        text = text.replace("group: desktop", "group: root")
+        copy = REPO / "examples" / ".bench-secretsctl.yaml"
+        copy.write_text(text)
+        return copy
+
+
+def compare(label: str, ours: list[str], theirs: list[str], env: dict[str, str], runs: int,
+            target: float, fresh_root: list[str]) -> None:  # fmt: skip
+    times: dict[str, list[float]] = {"sops": [], "ours": []}
+    for _ in range(runs):
+        times["sops"].append(timed(theirs, env))
+        root = tempfile.mkdtemp(dir="/dev/shm", prefix="bench-render-")
+        fresh_root.append(root)
+        times["ours"].append(timed([*ours, "--root", root], env))
+    sops_ms = statistics.median(times["sops"]) * 1000
+    ours_ms = statistics.median(times["ours"]) * 1000
+    ratio = ours_ms / sops_ms
+    verdict = "ok" if ratio <= target else "OVER"
+    print(f"{label:>22} {sops_ms:>9.1f} {ours_ms:>9.1f} {ratio:>10.2f} {target:>7.1f} {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=0, help="runs per case (0: auto)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (the render mounts a ramfs, as at boot)")
+    if os.environ.get("SECRETSCTL_BENCH_NS") != "1":
+        env = {**os.environ, "SECRETSCTL_BENCH_NS": "1"}
+        cmd = ["unshare", "-m", "--propagation", "private", sys.executable, *sys.argv]
+        raise SystemExit(subprocess.run(cmd, env=env, check=False).returncode)
+    import pyrage
+
+    sops, ours = tool("sops"), tool("secretsctl")
+    roots: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        identity = pyrage.x25519.Identity.generate()
+        (folder / "keys.txt").write_text(f"{identity}\n")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
+               "SOPS_AGE_KEY_FILE": str(folder / "keys.txt")}  # fmt: skip
+        print(f"{'case':>22} {'sops ms':>9} {'ours ms':>9} {'ours/sops':>10} {'target':>7}")
+        try:
+            for count, target in TARGETS.items():
+                config = make_case(folder, count, sops, env, str(identity.to_public()))
+                encrypted = folder / f"secrets_{count}.yaml"
+                render = [ours, "render", "-c", str(config), "--delivery", "none"]
+                runs = args.runs or (21 if count < 10_000 else 7)
+                compare(f"{count} secrets", render, [sops, "decrypt", str(encrypted)], env,
+                        runs, target, roots)  # fmt: skip
+            example = example_config(folder)
+            demo_env = {**env, "SOPS_AGE_KEY_FILE": str(REPO / "examples" / "demo-age-key.txt")}
+            compare("example (cold)",
+                    [ours, "render", "-c", str(example), "--delivery", "none"],
+                    [sops, "decrypt", str(REPO / "examples" / "secrets.yaml")],
+                    demo_env, args.runs or 21, EXAMPLE_TARGET, roots)  # fmt: skip
+        finally:
+            for root in roots:
+                subprocess.run(["umount", "-R", root], capture_output=True, check=False)
+                shutil.rmtree(root, ignore_errors=True)
+            (REPO / "examples" / ".bench-secretsctl.yaml").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
