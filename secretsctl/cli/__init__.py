@@ -7,30 +7,28 @@ core, and print its results through :class:`~secretsctl.cli.app.App`. Heavy modu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Run one ``secretsctl`` command and end the process (the console script).
+def run_process(run: Callable[[], None]) -> NoReturn:
+    """Run one command as a whole process: no cyclic GC, no interpreter teardown.
 
-    In-process callers (tests) use :func:`secretsctl.cli.root.run`, which returns or raises
-    ``SystemExit`` instead.
+    A command is a short-lived process. Reference counting frees what it allocates; the
+    cyclic collector's passes over import- and parse-time objects, and the interpreter's
+    teardown of every module, cost ~13 ms of a decrypt at boot. Every file a command writes
+    is closed and synced, and every temporary folder removed, before ``run`` returns.
+    In-process callers (tests) call the command's ``run`` themselves.
     """
     import contextlib
     import gc
     import os
     import sys
 
-    # A command is a short-lived process. Reference counting frees what it allocates; the
-    # cyclic collector's passes over import- and parse-time objects, and the interpreter's
-    # teardown of every module, cost ~13 ms of a decrypt at boot. Every file a command writes
-    # is closed and synced, and every temporary folder removed, before run() returns.
     gc.disable()
     code = 0
     try:
-        from secretsctl.cli.root import run
-
-        run(argv)
+        run()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
@@ -42,3 +40,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run one ``secretsctl`` command and end the process (the console script)."""
+
+    def command() -> None:
+        from secretsctl.cli.root import run
+
+        run(argv)
+
+    run_process(command)

@@ -1,0 +1,160 @@
+"""``sops-install-secrets``: a drop-in for sops-nix's runtime, on its own command line.
+
+The NixOS module runs ``sops-install-secrets [-check-mode=manifest|sopsfile|off]
+[-ignore-passwd] MANIFEST`` with Go's flag syntax (``-x=v``, ``--x=v``, ``-x v``; flags
+before the manifest), so this entry point parses exactly that, not click's syntax. It reads
+the environment sops-nix reads: ``NIXOS_ACTION=dry-activate`` makes a dry run (which here
+writes nothing but NixOS's dry-activation list files) and
+``SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`` restarts units through systemctl instead of the list
+files. Unlike sops-nix, a missing manifest is a usage error (activation.md §13.12).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ExitCode, SecretsctlError, UsageError
+
+USAGE = """\
+Usage: sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] MANIFEST
+
+Installs the secrets of sops-nix's manifest.json (secretsctl's implementation).
+  -check-mode string   manifest: validate the manifest only; sopsfile: also read the sops
+                       files and their keys; off: install (default "off")
+  -ignore-passwd       look up no user or group: every file is owned 0:0
+"""
+CHECK_MODES = ("manifest", "sopsfile", "off")
+_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
+_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
+
+
+class Options:
+    """The parsed command line."""
+
+    __slots__ = ("check_mode", "help", "ignore_passwd", "manifest")
+
+    def __init__(self) -> None:
+        self.check_mode = "off"
+        self.ignore_passwd = False
+        self.manifest: str | None = None
+        self.help = False
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """Parse Go ``flag`` syntax: flags first, then exactly one manifest path."""
+    options = Options()
+    args = list(argv)
+    while args:
+        arg = args[0]
+        if arg == "--":
+            args.pop(0)
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        args.pop(0)
+        name, has_value, value = arg.lstrip("-").partition("=")
+        if arg.startswith("---") or not name:
+            raise UsageError(f"bad flag syntax: {arg}")
+        if name in ("h", "help"):
+            options.help = True
+        elif name == "ignore-passwd":
+            if has_value and value not in _TRUE | _FALSE:
+                raise UsageError(f"invalid boolean value {value!r} for -ignore-passwd")
+            options.ignore_passwd = not has_value or value in _TRUE
+        elif name == "check-mode":
+            if not has_value:
+                if not args:
+                    raise UsageError("flag needs an argument: -check-mode")
+                value = args.pop(0)
+            if value not in CHECK_MODES:
+                raise UsageError(
+                    f"invalid value {value!r} for -check-mode: use manifest, sopsfile or off"
+                )
+            options.check_mode = value
+        else:
+            raise UsageError(f"flag provided but not defined: -{name}")
+    if options.help:
+        return options
+    if len(args) != 1:
+        raise UsageError(
+            "exactly one manifest path is required" if not args else "too many arguments",
+            hint="run `sops-install-secrets -h` for the usage",
+        )
+    options.manifest = args[0]
+    return options
+
+
+def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
+    """Validate, or install, the manifest as sops-install-secrets would."""
+    from secretsctl.config.sopsnix import load_manifest
+    from secretsctl.render.plan import build_plan
+
+    assert options.manifest is not None  # noqa: S101 - parse_args requires it
+    check_only = options.check_mode != "off"
+    dry_run = environ.get("NIXOS_ACTION") == "dry-activate"
+    manifest = load_manifest(
+        options.manifest,
+        environ=environ,
+        check_only=check_only,
+        ignore_passwd=options.ignore_passwd,
+    )
+    if options.check_mode == "manifest":
+        return
+    if options.check_mode == "sopsfile":
+        build_plan(manifest, check_only=True, ignore_passwd=True)
+        return
+    from secretsctl.activate.apply import apply
+    from secretsctl.activate.units import Delivery
+    from secretsctl.paths import RuntimePaths
+
+    plan = build_plan(manifest, ignore_passwd=options.ignore_passwd)
+    for warning in plan.warnings:
+        app.display_warning(warning)
+    via_systemctl = environ.get("SOPS_RESTART_UNITS_VIA_SYSTEMCTL") == "1"
+    result = apply(
+        plan,
+        manifest,
+        RuntimePaths(),
+        dry_run=dry_run,
+        deliver=Delivery.SYSTEMCTL if via_systemctl else Delivery.LIST_FILES,
+        keys_gid=0 if options.ignore_passwd else None,
+    )
+    for warning in result.warnings:
+        app.display_warning(warning)
+    for line in result.log_lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if dry_run and via_systemctl:
+        for line in result.unit_lines():
+            sys.stderr.write(line + "\n")
+    for error in result.errors:
+        app.display_error(error)
+    if result.errors:
+        raise SystemExit(int(ExitCode.ACTIVATION_FAILED))
+
+
+def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    """Run the command line; errors become one line and an exit code."""
+    import os
+
+    app = App()
+    try:
+        options = parse_args(sys.argv[1:] if argv is None else argv)
+        if options.help:
+            sys.stderr.write(USAGE)
+            return
+        install(options, app, os.environ if environ is None else environ)
+    except SecretsctlError as error:
+        app.fail(error)
+    except KeyboardInterrupt:
+        app.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
+
+
+def main() -> NoReturn:
+    """Run ``sops-install-secrets`` and end the process."""
+    from secretsctl.cli import run_process
+
+    run_process(run)
