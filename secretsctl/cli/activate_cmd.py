@@ -223,8 +223,6 @@ def _run(
     manifest = _load(config_path, manifest_path)
     # Not root: nothing can be chowned, so owners missing here only earn a warning.
     plan = build_plan(manifest, unprivileged=os.geteuid() != 0)
-    for warning in plan.warnings:
-        app.display_warning(warning)
     return apply(
         plan,
         manifest,
