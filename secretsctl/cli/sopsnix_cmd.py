@@ -111,8 +111,6 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     from secretsctl.paths import RuntimePaths
 
     plan = build_plan(manifest, ignore_passwd=options.ignore_passwd)
-    for warning in plan.warnings:
-        app.display_warning(warning)
     via_systemctl = environ.get("SOPS_RESTART_UNITS_VIA_SYSTEMCTL") == "1"
     result = apply(
         plan,
