@@ -10,10 +10,10 @@ Everything else is internal. Nothing here prints; failures are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secretsctl.errors import InputError
+from secretsctl.record import Record
 from secretsctl.redact import Secret
 from secretsctl.sops.stores import Format
 
@@ -25,11 +25,10 @@ if TYPE_CHECKING:
     from secretsctl.sops.creation_rules import EncryptionSettings, StoreSettings
 
 
-@dataclass(frozen=True)
-class DecryptOutput:
+class DecryptOutput(Record):
     """What ``decrypt`` prints, held as a secret, and the warnings met on the way."""
 
-    output: Secret[bytes] = field(repr=False)
+    output: Secret[bytes]
     warnings: tuple[str, ...] = ()
 
 

@@ -9,13 +9,13 @@ configuration, sops files, key files) are never re-rooted.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from secretsctl.record import Record
 
 DEFAULT_CONFIG = "/etc/secretsctl/secretsctl.yaml"
 
 
-@dataclass(frozen=True)
-class RuntimePaths:
+class RuntimePaths(Record):
     """Where runtime files live; ``root`` prefixes every absolute runtime path."""
 
     root: str = "/"

@@ -28,14 +28,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops, generations
-from secretsctl.activate._record import Record
 from secretsctl.activate.diff import ItemChange, ItemState, Owners, compare
 from secretsctl.activate.units import Delivery
 from secretsctl.errors import ActivationError, ExitCode, ProblemsError, SecretsctlError
+from secretsctl.record import Record
 from secretsctl.render.model import ItemKind, PlannedFile
 
 if TYPE_CHECKING:
@@ -54,8 +53,7 @@ RENDERED = "rendered/"
 _BAD_NAME = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|\x00")
 
 
-@dataclass(frozen=True)
-class ApplyResult:
+class ApplyResult(Record):
     """What a run did, or would do. Names, owners, modes and sizes only, never a value."""
 
     dry_run: bool

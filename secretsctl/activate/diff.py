@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from secretsctl.activate._record import Record
+from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
 if TYPE_CHECKING:

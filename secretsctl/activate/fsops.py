@@ -18,8 +18,8 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from secretsctl.activate._record import Record
 from secretsctl.errors import ActivationError
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -19,8 +19,8 @@ import os
 import stat
 
 from secretsctl.activate import fsops
-from secretsctl.activate._record import Record
 from secretsctl.errors import ActivationError, ExitCode
+from secretsctl.record import Record
 
 SWITCH_PREFIX = ".secretsctl-switch-"
 

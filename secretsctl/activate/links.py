@@ -20,7 +20,7 @@ import stat
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
-from secretsctl.activate._record import Record
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -7,7 +7,6 @@ types live here, apart from :mod:`secretsctl.activate.apply`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from secretsctl.activate import generations
@@ -19,6 +18,7 @@ from secretsctl.activate.apply import (
     _open_live,
     _spec_index,
 )
+from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
     from secretsctl.paths import RuntimePaths
 
 
-@dataclass(frozen=True)
-class StatusFile:
+class StatusFile(Record):
     """One file of the live generation, as it is, beside its configuration."""
 
     kind: ItemKind
@@ -44,8 +43,7 @@ class StatusFile:
     configured_mode: int | None = None
 
 
-@dataclass(frozen=True)
-class StatusResult:
+class StatusResult(Record):
     """The live generation and its files, with a warning for each file looser than configured."""
 
     symlink_path: str

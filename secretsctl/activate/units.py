@@ -21,7 +21,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from secretsctl.activate._record import Record
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

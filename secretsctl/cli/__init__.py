@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Run one ``secretsctl`` command and end the process (the console script)."""
 
     def command() -> None:
+        import sys
+
+        from secretsctl.cli import fastpath
+
+        if fastpath.run(sys.argv[1:] if argv is None else argv):
+            return
         from secretsctl.cli.root import run
 
         run(argv)

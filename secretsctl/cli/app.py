@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, NoReturn
 
 from secretsctl.errors import ExitCode, SecretsctlError
@@ -53,6 +54,30 @@ class App:
         if hint:
             self.display_hint(hint)
         raise SystemExit(int(code))
+
+    def run_guarded(self, body: Callable[[], None]) -> None:
+        """Run a command; expected errors become one line and their exit code, never a trace."""
+        try:
+            body()
+        except SecretsctlError as error:
+            self.fail(error)
+        except KeyboardInterrupt:
+            self.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise SystemExit(ExitCode.OK) from None
+        except Exception as exc:
+            if self.debug:
+                import traceback
+
+                # Frames and the type only: locals, or the message of an unexpected exception,
+                # could hold decrypted values.
+                traceback.print_tb(exc.__traceback__)
+            self.abort(
+                f"internal error ({type(exc).__name__}); this is a bug in secretsctl",
+                ExitCode.GENERIC,
+                hint="run again with --debug for a traceback, and report it",
+            )
 
     def fail(self, error: SecretsctlError) -> NoReturn:
         """Abort with an expected error's message, hint and exit code."""

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from secretsctl.cli.app import App
-from secretsctl.errors import ExitCode, SecretsctlError
+from secretsctl.errors import ExitCode
 
 
 class LazyGroup(click.Group):
@@ -77,34 +77,19 @@ _NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
 def run(argv: list[str] | None = None) -> None:
     """Run the command line; expected errors become one line and an exit code."""
     app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
-    try:
-        cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
-    except SecretsctlError as error:
-        app.fail(error)
-    except _NO_ARGS_IS_HELP as exc:
-        click.echo(exc.format_message(), err=True)
-        raise SystemExit(2) from None
-    except click.UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx else "secretsctl"
-        app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
-    except click.Abort:
-        app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)
-    except KeyboardInterrupt:
-        app.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
-    except click.exceptions.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except BrokenPipeError:
-        sys.stderr.close()
-        raise SystemExit(ExitCode.OK) from None
-    except Exception as exc:
-        if app.debug:
-            import traceback
 
-            # Frames and the type only: locals, or the message of an unexpected exception,
-            # could hold decrypted values.
-            traceback.print_tb(exc.__traceback__)
-        app.abort(
-            f"internal error ({type(exc).__name__}); this is a bug in secretsctl",
-            ExitCode.GENERIC,
-            hint="run again with --debug for a traceback, and report it",
-        )
+    def parse_and_run() -> None:
+        try:
+            cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
+        except _NO_ARGS_IS_HELP as exc:
+            click.echo(exc.format_message(), err=True)
+            raise SystemExit(2) from None
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "secretsctl"
+            app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
+        except click.Abort:
+            app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)
+        except click.exceptions.Exit as exc:
+            raise SystemExit(exc.exit_code) from None
+
+    app.run_guarded(parse_and_run)

@@ -55,7 +55,6 @@ from secretsctl.config.model import (
 )
 from secretsctl.config.validate import (
     MAX_ID,
-    build,
     check_mode_bits,
     check_name,
     check_path,
@@ -388,16 +387,15 @@ class _Loader:
         key = (owner, uid or 0, group, gid)
         found = self.ownerships.get(key)
         if found is None:
-            found = self.ownerships[key] = build(
-                Ownership, owner=owner, uid=uid or 0, group=group, gid=gid
+            found = self.ownerships[key] = Ownership(
+                owner=owner, uid=uid or 0, group=group, gid=gid
             )
         return found
 
     # --- sections ------------------------------------------------------------------------
 
     def origin(self, key: Node, path: str, fields: dict[str, Node]) -> Origin:
-        return build(
-            Origin,
+        return Origin(
             file=self.file,
             line=key[2],
             column=key[3],
@@ -511,8 +509,7 @@ class _Loader:
             if "path" in fields:
                 path = self.runtime_path(fields["path"], f"{label}.path")
             specs.append(
-                build(
-                    SecretSpec,
+                SecretSpec(
                     name=name,
                     sops_file=secret_file or "",
                     key=secret_key,
@@ -613,8 +610,7 @@ class _Loader:
             if "path" in fields:
                 path = self.runtime_path(fields["path"], f"{label}.path")
             specs.append(
-                build(
-                    TemplateSpec,
+                TemplateSpec(
                     name=name,
                     text=text or "",
                     engine=TemplateEngine.JINJA,

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
+from secretsctl.record import Record, repr_without
 from secretsctl.sops.stores import Format
 
 DEFAULT_MOUNT_POINT = "/run/secrets.d"
 DEFAULT_SYMLINK_PATH = "/run/secrets"
 DEFAULT_MODE = 0o400
 RENDERED_DIR = "rendered"
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Where a value was written: a file, and the line and column when known (1-based).
 
     ``path`` names the item inside the file (``secrets.db/password``, ``secrets[3]``) and
@@ -33,7 +35,19 @@ class Origin:
     line: int | None = None
     column: int | None = None
     path: str = ""
-    fields: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    fields: Mapping[str, tuple[int, int]] = _NOTHING
+
+    # Positions are a detail of where: two origins naming the same place are equal.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return self[:4] == other[:4]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:4])
 
     def at(self, field_name: str) -> str:
         """Name the place for a message: ``file:line:column: field``."""
@@ -52,9 +66,11 @@ class Origin:
             return self.at(label)
         return f"{self.file}:{position[0]}:{position[1]}: {label}"
 
+    def __repr__(self) -> str:
+        return repr_without(self, "fields")
 
-@dataclass(frozen=True)
-class Ownership:
+
+class Ownership(Record):
     """Who owns an installed file, as configured (names are looked up at activation).
 
     A name wins over a number. With ``owner`` set and neither ``group`` nor ``gid`` given,
@@ -74,8 +90,7 @@ class TemplateEngine(enum.Enum):
     PLACEHOLDER = "placeholder"  # manifest.json: sops-nix's <SOPS:…:PLACEHOLDER> substitution
 
 
-@dataclass(frozen=True)
-class SecretSpec:
+class SecretSpec(Record):
     """One secret: which value of which sops file goes to which file, owned how."""
 
     name: str  # path relative to the generation directory; '/' makes subdirectories
@@ -90,12 +105,11 @@ class SecretSpec:
     origin: Origin = Origin("<unknown>")
 
 
-@dataclass(frozen=True)
-class TemplateSpec:
+class TemplateSpec(Record):
     """One template, rendered from the secrets into ``rendered/<name>``."""
 
     name: str
-    text: str = field(repr=False)  # the template source (inline content or the source file)
+    text: str  # the template source (inline content or the source file); not in the repr
     engine: TemplateEngine = TemplateEngine.JINJA
     source: str | None = None  # the file the text was read from; None for inline content
     ownership: Ownership = Ownership()
@@ -105,9 +119,11 @@ class TemplateSpec:
     reload_units: tuple[str, ...] = ()
     origin: Origin = Origin("<unknown>")
 
+    def __repr__(self) -> str:
+        return repr_without(self, "text")
 
-@dataclass(frozen=True)
-class KeySettings:
+
+class KeySettings(Record):
     """Where identities come from in system mode: exactly these, never the environment."""
 
     age_key_file: str | None = None
@@ -117,14 +133,13 @@ class KeySettings:
     use_environment: bool = False  # also read SOPS_AGE_* and ~/.ssh, as the sops CLI does
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(Record):
     """Everything an activation needs to know, whichever file it was read from."""
 
     source: str
     secrets: tuple[SecretSpec, ...] = ()
     templates: tuple[TemplateSpec, ...] = ()
-    placeholders: Mapping[str, str] = field(default_factory=dict)  # secret name -> placeholder
+    placeholders: Mapping[str, str] = _NOTHING  # secret name -> placeholder
     mount_point: str = DEFAULT_MOUNT_POINT
     symlink_path: str = DEFAULT_SYMLINK_PATH
     keep_generations: int = 1  # 0 keeps every generation

@@ -38,7 +38,6 @@ from secretsctl.config.model import (
     TemplateSpec,
 )
 from secretsctl.config.validate import (
-    build,
     check_mode_bits,
     check_name,
     check_unit,
@@ -259,7 +258,7 @@ class _Reader:
             return None
         found = _fields(pairs, _SECRET_FIELDS)
         name: str = self.get(found, "name", _string, origin)
-        origin = build(Origin, file=self.file, path=f"secrets[{index}] ({shorten(name, 60)})")
+        origin = Origin(file=self.file, path=f"secrets[{index}] ({shorten(name, 60)})")
         message = check_name(name)
         if message is not None:
             self.problems.append(problem(origin, "name", message))
@@ -282,8 +281,7 @@ class _Reader:
             )
         sops_file: str = self.get(found, "sopsFile", _string, origin)
         path = self.runtime(self.get(found, "path", _string, origin))
-        return build(
-            SecretSpec,
+        return SecretSpec(
             name=name,
             sops_file=os.path.abspath(sops_file) if sops_file else "",
             key=key,
@@ -481,9 +479,7 @@ _ROOT: Final = Ownership(uid=0, gid=0)
 
 
 def _root_owned(spec: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(spec, ownership=_ROOT)
+    return spec._replace(ownership=_ROOT)
 
 
 def _duplicate_names(specs: list[Any], what: str) -> list[ManifestError]:

@@ -7,9 +7,8 @@ field.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from secretsctl.config.model import RENDERED_DIR, Origin, SecretSpec
 from secretsctl.errors import ManifestError
@@ -149,39 +148,3 @@ def rendered_layout_problems(
     )
     problems += layout_problems(template_list, "template")
     return problems
-
-
-_DEFAULTS: dict[type, tuple[int, dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
-
-
-def _defaults(cls: type) -> tuple[int, dict[str, Any], tuple[tuple[str, Any], ...]]:
-    """Return the number of fields of ``cls``, its plain defaults and ``(name, factory)`` pairs."""
-    plain: dict[str, Any] = {}
-    factories: list[tuple[str, Any]] = []
-    fields = dataclasses.fields(cls)
-    for item in fields:
-        if item.default is not dataclasses.MISSING:
-            plain[item.name] = item.default
-        elif item.default_factory is not dataclasses.MISSING:
-            factories.append((item.name, item.default_factory))
-    found = _DEFAULTS[cls] = (len(fields), plain, tuple(factories))
-    return found
-
-
-def build(cls: type[T], **values: Any) -> T:
-    """Create a frozen dataclass instance without its ``__init__``.
-
-    Why: a frozen dataclass sets each field through ``object.__setattr__``, which costs ~2 µs
-    per object; a 1,000-secret configuration builds several thousand of them at boot. Fields
-    not given take their defaults, as the constructor would (tests compare both ways).
-    """
-    obj = object.__new__(cls)
-    state = obj.__dict__
-    count, plain, factories = _DEFAULTS.get(cls) or _defaults(cls)
-    if len(values) < count:  # some fields take their default
-        state.update(plain)
-        for name, factory in factories:
-            if name not in values:
-                state[name] = factory()
-    state.update(values)
-    return obj

@@ -25,11 +25,11 @@ from __future__ import annotations
 import binascii
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
 from secretsctl.keys.sources import IdentitySet, LoadedIdentity
+from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 from secretsctl.sops.metadata import AgeKey, KeyGroup, Metadata
 
@@ -144,18 +144,23 @@ def stanza_types(enc: str) -> tuple[str, ...]:
 # --- unwrapping -----------------------------------------------------------------------------------
 
 
-@dataclass
 class _EntryOutcome:
-    recipient: str
-    reason: str
-    opened: bool = False
+    # Plain mutable classes: a dataclass costs ~1 ms of start-up, paid by every decrypt.
+    __slots__ = ("opened", "reason", "recipient")
+
+    def __init__(self, recipient: str, reason: str, opened: bool = False) -> None:
+        self.recipient = recipient
+        self.reason = reason
+        self.opened = opened
 
 
-@dataclass
 class _GroupOutcome:
-    outcomes: list[_EntryOutcome] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
-    note: str | None = None
+    __slots__ = ("foreign", "note", "outcomes")
+
+    def __init__(self, foreign: list[str] | None = None, note: str | None = None) -> None:
+        self.outcomes: list[_EntryOutcome] = []
+        self.foreign = foreign or []
+        self.note = note
 
 
 def _decrypt(data: bytes, batch: Sequence[LoadedIdentity]) -> bytes | str:
@@ -338,13 +343,27 @@ def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str)
 # --- wrapping -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(Record):
     """A parsed recipient: its stanza type, the string stored in metadata, and pyrage's object."""
 
     kind: str
     text: str
-    parsed: Any = field(repr=False, compare=False)
+    parsed: Any
+
+    def __repr__(self) -> str:
+        return repr_without(self, "parsed")
+
+    # pyrage's object is derived from the text: two parses of one recipient are equal.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Recipient):
+            return NotImplemented
+        return (self.kind, self.text) == (other.kind, other.text)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.text))
 
 
 def _shorten(text: str) -> str:

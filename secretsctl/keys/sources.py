@@ -28,14 +28,13 @@ plugin identities are reported as problems instead.
 from __future__ import annotations
 
 import enum
-import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from secretsctl.errors import SecretsctlError
+from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 
 __all__ = [
@@ -86,8 +85,7 @@ class LocationStatus(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class LoadedIdentity:
+class LoadedIdentity(Record):
     """One usable identity and where it came from.
 
     ``recipient`` is the public side when it is known (``age1…``, or ``<ssh type> <base64>``
@@ -99,7 +97,7 @@ class LoadedIdentity:
     kind: IdentityKind
     location: str
     recipient: str | None
-    identity: Secret[Any] = field(repr=False, compare=False)
+    identity: Secret[Any]
     converted: bool = False
 
     def describe(self) -> str:
@@ -112,26 +110,27 @@ class LoadedIdentity:
             public = self.recipient
         return f"{public} from {self.location}"
 
+    def __repr__(self) -> str:
+        return repr_without(self, "identity")
 
-@dataclass(frozen=True)
-class KeyLocation:
+
+class KeyLocation(Record):
     """A place identities were looked for, and what was found there."""
 
     name: str
     status: LocationStatus
-    count: int = 0
+    identities: int = 0  # how many were loaded
     detail: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.name} ({self.detail})" if self.detail else self.name
         if self.status is LocationStatus.LOADED:
-            plural = "identity" if self.count == 1 else "identities"
-            return f"{where}: {self.count} {plural}"
+            plural = "identity" if self.identities == 1 else "identities"
+            return f"{where}: {self.identities} {plural}"
         return f"{where}: {self.status.value}"
 
 
-@dataclass(frozen=True)
-class SourceProblem:
+class SourceProblem(Record):
     """Why a source gave no (or fewer) identities. Never contains key material."""
 
     location: str
@@ -149,16 +148,24 @@ def normalise_recipient(recipient: str) -> str:
     return text.lower()
 
 
-@dataclass(frozen=True)
 class IdentitySet:
     """Every identity found, the locations looked at (in order) and each source's problem.
 
     Build it once and reuse it for every file: the recipient index is computed on first use.
     """
 
-    identities: tuple[LoadedIdentity, ...]
-    locations: tuple[KeyLocation, ...]
-    problems: tuple[SourceProblem, ...]
+    __slots__ = ("_index", "identities", "locations", "problems")
+
+    def __init__(
+        self,
+        identities: tuple[LoadedIdentity, ...],
+        locations: tuple[KeyLocation, ...],
+        problems: tuple[SourceProblem, ...],
+    ) -> None:
+        self.identities = identities
+        self.locations = locations
+        self.problems = problems
+        self._index: dict[str, tuple[LoadedIdentity, ...]] | None = None
 
     @property
     def locations_tried(self) -> tuple[str, ...]:
@@ -174,13 +181,14 @@ class IdentitySet:
             f" {len(self.problems)} problems)"
         )
 
-    @functools.cached_property
     def _by_recipient(self) -> dict[str, tuple[LoadedIdentity, ...]]:
-        index: dict[str, list[LoadedIdentity]] = {}
-        for loaded in self.identities:
-            if loaded.recipient is not None:
-                index.setdefault(normalise_recipient(loaded.recipient), []).append(loaded)
-        return {key: tuple(value) for key, value in index.items()}
+        if self._index is None:
+            index: dict[str, list[LoadedIdentity]] = {}
+            for loaded in self.identities:
+                if loaded.recipient is not None:
+                    index.setdefault(normalise_recipient(loaded.recipient), []).append(loaded)
+            self._index = {key: tuple(value) for key, value in index.items()}
+        return self._index
 
     def candidates(
         self, recipient: str
@@ -190,7 +198,7 @@ class IdentitySet:
         An entry's recorded recipient is not authenticated, so the rest still has to be tried
         when the likely ones fail; on the usual path it never is.
         """
-        likely = self._by_recipient.get(normalise_recipient(recipient), ())
+        likely = self._by_recipient().get(normalise_recipient(recipient), ())
         if not likely:
             return (), self.identities
         return likely, tuple(i for i in self.identities if all(i is not x for x in likely))

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from dataclasses import dataclass, field
 from typing import Final
 
 from secretsctl.errors import ExitCode, SecretsctlError
+from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 
 __all__ = [
@@ -309,8 +309,7 @@ def ssh_public_key_to_age_recipient(line: str) -> str:
     return x25519_recipient_string(ed25519_public_to_x25519(public))
 
 
-@dataclass(frozen=True)
-class OpenSshPrivateKey:
+class OpenSshPrivateKey(Record):
     """The public parts of an OpenSSH private key file, and the seed of an unencrypted ed25519 key.
 
     ``public_blob`` is the SSH wire encoding of the public key (the base64 part of its ``.pub``
@@ -318,15 +317,18 @@ class OpenSshPrivateKey:
     """
 
     key_type: str
-    public_blob: bytes = field(repr=False)
+    public_blob: bytes
     encrypted: bool
-    seed: Secret[bytes] | None = field(default=None, repr=False, compare=False)
+    seed: Secret[bytes] | None = None
 
     @property
     def public_line(self) -> str:
         """Return the public key as ``<type> <base64>``, without a comment."""
         encoded = binascii.b2a_base64(self.public_blob, newline=False).decode("ascii")
         return f"{self.key_type} {encoded}"
+
+    def __repr__(self) -> str:
+        return repr_without(self, "public_blob", "seed")
 
 
 def _armour_body(data: bytes) -> bytes:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from secretsctl.record import Record
 from secretsctl.redact import Secret
 
 
@@ -15,13 +15,12 @@ class ItemKind(enum.Enum):
     TEMPLATE = "template"
 
 
-@dataclass(frozen=True)
-class PlannedFile:
+class PlannedFile(Record):
     """One file of the new generation, with its final owner and mode resolved."""
 
     kind: ItemKind
     name: str  # the configured name; templates live at rendered/<name>
-    content: Secret[bytes] = field(repr=False)
+    content: Secret[bytes]
     uid: int
     gid: int
     mode: int
@@ -37,8 +36,7 @@ class PlannedFile:
         return self.name if self.kind is ItemKind.SECRET else f"rendered/{self.name}"
 
 
-@dataclass(frozen=True)
-class RenderPlan:
+class RenderPlan(Record):
     """Everything to install, and the warnings met while building it (names only).
 
     A plan built with ``check_only`` (``secretsctl check``) resolved owners and modes but

@@ -456,22 +456,19 @@ def build_plan(
 
 
 def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -> PlannedFile:
-    # Every field is given, so the frozen dataclass is filled directly (see validate.build).
-    planned: PlannedFile = object.__new__(PlannedFile)
-    planned.__dict__.update(
-        kind=kind,
-        name=spec.name,
-        content=content,
-        uid=owner.uid,
-        gid=owner.gid,
-        mode=spec.mode,
-        owner_label=owner.owner_label,
-        group_label=owner.group_label,
-        link_path=spec.path,
-        restart_units=spec.restart_units,
-        reload_units=spec.reload_units,
+    return PlannedFile(
+        kind,
+        spec.name,
+        content,
+        owner.uid,
+        owner.gid,
+        spec.mode,
+        owner.owner_label,
+        owner.group_label,
+        spec.path,
+        spec.restart_units,
+        spec.reload_units,
     )
-    return planned
 
 
 def _select(

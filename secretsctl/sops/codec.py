@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.hazmat.primitives.constant_time import bytes_eq
@@ -26,6 +25,7 @@ from secretsctl.errors import (
     TreePathError,
     ValueDecryptionError,
 )
+from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 from secretsctl.sops import metadata as md
 from secretsctl.sops.cipher import DATA_KEY_SIZE, Cipher, IvStash
@@ -48,25 +48,29 @@ def describe_aad(aad: str) -> str:
     return aad[:-1] if len(aad) > 1 else "/"
 
 
-@dataclass(frozen=True)
-class SopsFile:
+class SopsFile(Record):
     """A parsed sops file whose values are still encrypted."""
 
-    documents: Documents = field(repr=False)
+    documents: Documents
     metadata: md.Metadata
     fmt: Format
 
+    def __repr__(self) -> str:
+        return repr_without(self, "documents")
 
-@dataclass(frozen=True)
-class Decrypted:
+
+class Decrypted(Record):
     """A decrypted, MAC-verified file. Its plaintext documents never show in a repr."""
 
-    documents: Documents = field(repr=False)
+    documents: Documents
     metadata: md.Metadata
     fmt: Format
-    data_key: Secret[bytes] = field(repr=False)
+    data_key: Secret[bytes]
     warnings: tuple[str, ...] = ()
-    ivs: IvStash | None = field(default=None, repr=False)
+    ivs: IvStash | None = None
+
+    def __repr__(self) -> str:
+        return repr_without(self, "documents", "ivs")
 
 
 def parse(data: bytes, fmt: Format) -> SopsFile:

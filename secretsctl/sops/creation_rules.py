@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from secretsctl.errors import ConfigError, ExitCode
+from secretsctl.record import Record
 from secretsctl.sops.tree import RULE_FIELDS, Branch, CryptRule
 
 _UNSUPPORTED_KEYS: Final = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
 
 
-@dataclass(frozen=True)
-class StoreSettings:
+class StoreSettings(Record):
     """Per-store indentation from the ``stores:`` section (None: the store's default)."""
 
     yaml_indent: int | None = None
@@ -29,8 +28,7 @@ class StoreSettings:
     json_binary_indent: int | None = None
 
 
-@dataclass(frozen=True)
-class EncryptionSettings:
+class EncryptionSettings(Record):
     """How a new file is encrypted: recipients per key group, the crypt rule, the MAC scope.
 
     A creation rule gives one; command-line flags override its parts.
@@ -43,8 +41,7 @@ class EncryptionSettings:
     indent: int | None = None
 
 
-@dataclass(frozen=True)
-class SopsConfig:
+class SopsConfig(Record):
     """A parsed ``.sops.yaml``."""
 
     path: Path

@@ -9,10 +9,10 @@ for the people who use them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from secretsctl.errors import MetadataError
+from secretsctl.record import Record, repr_without
 from secretsctl.sops.grammar import GoTime, mac_aad, parse_go_float, parse_rfc3339
 from secretsctl.sops.tree import DEFAULT_UNENCRYPTED_SUFFIX, RULE_FIELDS, Branch, CryptRule, Seq
 
@@ -40,20 +40,21 @@ class NilList(Seq):
     __slots__ = ()
 
 
-@dataclass(frozen=True)
-class AgeKey:
+class AgeKey(Record):
     """One age recipient and the armoured age file that wraps the data key for it."""
 
     recipient: str
-    enc: str = field(repr=False)
+    enc: str
+
+    def __repr__(self) -> str:
+        return repr_without(self, "enc")
 
 
-@dataclass(frozen=True)
-class ForeignKey:
+class ForeignKey(Record):
     """A non-age master key (``pgp``, ``kms``, …), kept as its fields in sops's order."""
 
     kind: str
-    fields: tuple[tuple[str, Any], ...] = field(repr=False)
+    fields: tuple[tuple[str, Any], ...]
 
     @property
     def label(self) -> str:
@@ -65,9 +66,11 @@ class ForeignKey:
                 return f"{self.kind}:{value}"
         return self.kind
 
+    def __repr__(self) -> str:
+        return repr_without(self, "fields")
 
-@dataclass(frozen=True)
-class KeyGroup:
+
+class KeyGroup(Record):
     """One key group: every key in it wraps the same data key (or the same Shamir share)."""
 
     age: tuple[AgeKey, ...] = ()
@@ -77,13 +80,12 @@ class KeyGroup:
         return bool(self.age or self.foreign)
 
 
-@dataclass(frozen=True)
-class Metadata:
+class Metadata(Record):
     """The parsed ``sops`` block of a file."""
 
     key_groups: tuple[KeyGroup, ...]
     lastmodified: str
-    mac: str = field(repr=False)
+    mac: str
     version: str = SOPS_VERSION
     rule: CryptRule = CryptRule()
     mac_only_encrypted: bool = False
@@ -105,10 +107,12 @@ class Metadata:
 
     def with_mac(self, mac: str, lastmodified: str) -> Metadata:
         """Return a copy with a new MAC and timestamp."""
-        return replace(self, mac=mac, lastmodified=lastmodified)
+        return self._replace(mac=mac, lastmodified=lastmodified)
 
+    # --- reading -------------------------------------------------------------------------------
 
-# --- reading -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return repr_without(self, "mac")
 
 
 def _scalar_text(value: Any, name: str) -> str:

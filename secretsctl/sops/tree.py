@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from secretsctl.errors import EncryptionError
+from secretsctl.record import Record
 
 
 class Comment:
@@ -90,8 +90,7 @@ RULE_FIELDS: Final = (
 DEFAULT_UNENCRYPTED_SUFFIX: Final = "_unencrypted"
 
 
-@dataclass(frozen=True)
-class CryptRule:
+class CryptRule(Record):
     """The one crypt rule of a file: which field, and its suffix or pattern."""
 
     field: str = "unencrypted_suffix"

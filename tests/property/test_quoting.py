@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from secretsctl.envfile import parse
@@ -123,6 +124,9 @@ def test_the_reimplementation_reads_arbitrary_files_as_systemd_does(
 ) -> None:
     # Each key once: the generator ignores an empty assignment, EnvironmentFile= sets "".
     text = "".join(f"T_{index}={raw}\n" for index, raw in enumerate(raw_values))
+    # A comment ending in a backslash: systemd < 254 (Debian 12) continues the comment on the
+    # next line, 254+ (and parse) does not. Neither our writer nor systemd's docs rely on it.
+    assume(not re.search(r"[#;][^\n\r]*\\[\n\r]", text))
     expected = {k: v for k, v in parse(text).items() if k.startswith("T_") and v != ""}
     assert systemd_read(tmp_path, text) == expected
 

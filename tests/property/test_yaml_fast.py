@@ -9,8 +9,8 @@ from secretsctl.errors import SecretsctlError
 from secretsctl.sops.stores import _yaml_fast, _yaml_load
 from secretsctl.sops.stores import yaml as yaml_store
 from secretsctl.sops.tree import Branch, Seq
-from tests.property.strategies import documents
 from tests.conftest import SOPS_NIX_VECTORS
+from tests.property.strategies import documents
 
 
 def libyaml(text: str) -> list[Branch]:

@@ -10,7 +10,6 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,7 +70,7 @@ def run(
 
 def own(*files: PlannedFile) -> RenderPlan:
     """A plan whose files belong to whoever runs the tests (only root could chown)."""
-    return RenderPlan(tuple(replace(f, uid=UID, gid=GID) for f in files))
+    return RenderPlan(tuple(f._replace(uid=UID, gid=GID) for f in files))
 
 
 def gens(paths: RuntimePaths, m: Manifest) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import textwrap
 from pathlib import Path
@@ -12,16 +11,11 @@ import pytest
 from secretsctl.config.load import load_config, parse_config
 from secretsctl.config.model import (
     KeySettings,
-    Origin,
     Ownership,
     SecretSpec,
     TemplateEngine,
-    TemplateSpec,
 )
-from secretsctl.config.validate import build
 from secretsctl.errors import ExitCode, ManifestError, ProblemsError
-from secretsctl.redact import Secret
-from secretsctl.render.model import ItemKind, PlannedFile
 from secretsctl.sops.stores import Format
 
 CONFIG = "/etc/secretsctl/secretsctl.yaml"
@@ -313,22 +307,6 @@ def test_origins_point_at_each_field() -> None:
     assert origin.of("group") == f"{CONFIG}:3:3: secrets.a.group"
     assert origin.of() == f"{CONFIG}:3:3: secrets.a"
     assert dict(origin.fields) == {"owner": (4, 12), "mode": (5, 11)}
-
-
-def test_the_fast_builder_equals_the_constructors() -> None:
-    origin = Origin("f", 1, 2, "p", {"a": (1, 1)})
-    assert build(Origin, file="f", line=1, column=2, path="p", fields={"a": (1, 1)}) == origin
-    assert build(Origin, file="f").fields == {} and build(Origin, file="f") == Origin("f")
-    spec = SecretSpec(name="a", sops_file="/s", mode=0o440, restart_units=("x",))
-    assert build(SecretSpec, name="a", sops_file="/s", mode=0o440, restart_units=("x",)) == spec
-    assert build(TemplateSpec, name="t", text="x") == TemplateSpec(name="t", text="x")
-    assert build(Ownership, owner="a") == Ownership(owner="a")
-    content: Secret[bytes] = Secret(b"x")
-    fields = dict(kind=ItemKind.SECRET, name="a", content=content, uid=1, gid=2, mode=0o400,
-                  owner_label="a", group_label="b")  # fmt: skip
-    assert build(PlannedFile, **fields) == PlannedFile(**fields)  # type: ignore[arg-type]
-    for cls in (Origin, SecretSpec, TemplateSpec, Ownership, PlannedFile):
-        assert dataclasses.is_dataclass(cls)
 
 
 def test_crlf_and_other_shapes_go_through_libyaml() -> None:

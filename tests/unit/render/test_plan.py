@@ -662,12 +662,11 @@ def test_no_error_class_quotes_a_value(tmp_path: Path, encrypt: Encryptor, accou
 
 
 def test_planned_files_have_every_field(accounts: FakeAccounts) -> None:
-    import dataclasses
 
     from secretsctl.render.model import PlannedFile
 
     for planned in build_plan(load_nix(nix_manifest()), accounts=accounts).files:
-        values = {f.name: getattr(planned, f.name) for f in dataclasses.fields(PlannedFile)}
+        values = planned._asdict()
         assert PlannedFile(**values) == planned
 
 

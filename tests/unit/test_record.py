@@ -1,0 +1,87 @@
+"""Records: immutable, typed, cheap, and never showing a hidden field in a repr."""
+
+from __future__ import annotations
+
+import pytest
+
+from secretsctl.config.model import Origin, Ownership, SecretSpec, TemplateSpec
+from secretsctl.record import Record, repr_without
+from secretsctl.redact import Secret
+from secretsctl.render.model import ItemKind, PlannedFile
+from secretsctl.sops.codec import Decrypted
+from secretsctl.sops.metadata import Metadata
+from secretsctl.sops.stores import Format
+
+
+class Point(Record):
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.x + self.y
+
+
+def test_defaults_keywords_methods_and_replace() -> None:
+    point = Point(1)
+    assert (point.x, point.y, point.tags, point.total) == (1, 0, (), 1)
+    assert Point(x=1, y=2) == Point(1, 2)
+    moved = point._replace(y=5)
+    assert moved.total == 6 and point.y == 0
+    assert Point._fields == ("x", "y", "tags")
+    assert not hasattr(point, "__dict__")
+
+
+def test_records_are_immutable() -> None:
+    point = Point(1)
+    with pytest.raises(AttributeError):
+        point.x = 2  # type: ignore[misc]
+
+
+def test_missing_field_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]
+
+
+def test_repr_without_hides_the_named_fields() -> None:
+    assert repr_without(Point(1, 2), "y") == "Point(x=1, y=..., tags=())"
+
+
+def test_origin_equality_ignores_field_positions() -> None:
+    with_fields = Origin("f", 1, 2, "p", {"a": (1, 1)})
+    assert with_fields == Origin("f", 1, 2, "p")
+    assert hash(with_fields) == hash(Origin("f", 1, 2, "p"))
+    assert with_fields != Origin("f", 1, 3, "p")
+    assert Origin("f").fields == {}
+    assert Origin("f").of("mode") == "f: mode"
+
+
+def test_specs_compare_by_value() -> None:
+    spec = SecretSpec(name="a", sops_file="/s", mode=0o440, restart_units=("x",))
+    assert spec == SecretSpec("a", "/s", mode=0o440, restart_units=("x",))
+    assert spec._replace(ownership=Ownership(owner="b")).ownership.owner == "b"
+    assert {Ownership(owner="a"): 1}[Ownership(owner="a")] == 1
+
+
+def test_template_text_is_not_in_the_repr() -> None:
+    text = "{{ marker_in_template_source }}"
+    assert "marker_in_template_source" not in repr(TemplateSpec(name="t", text=text))
+
+
+def test_decrypted_documents_are_not_in_the_repr() -> None:
+    plaintext = "plaintext-marker-0123456789"
+    decrypted = Decrypted(
+        [{"k": plaintext}],  # type: ignore[arg-type]
+        Metadata((), "2024-01-01T00:00:00Z", "mac"),
+        Format.YAML,
+        Secret(b"k" * 32),
+    )
+    assert plaintext not in repr(decrypted), "a decrypted value shows in the repr"
+    assert "documents=..." in repr(decrypted)
+
+
+def test_planned_file_repr_hides_the_content() -> None:
+    planned = PlannedFile(ItemKind.SECRET, "a", Secret(b"content-marker"), 0, 0, 0o400, "0", "0")
+    assert "content-marker" not in repr(planned)
+    assert planned.relative_path == "a"
