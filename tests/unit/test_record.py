@@ -28,7 +28,8 @@ def test_defaults_keywords_methods_and_replace() -> None:
     assert (point.x, point.y, point.tags, point.total) == (1, 0, (), 1)
     assert Point(x=1, y=2) == Point(1, 2)
     moved = point._replace(y=5)
-    assert moved.total == 6 and point.y == 0
+    assert moved.total == 6
+    assert point.y == 0
     assert Point._fields == ("x", "y", "tags")
     assert not hasattr(point, "__dict__")
 
