@@ -30,6 +30,7 @@ from tests.cli.test_render import (
     copy_example,
     fragments,
     holds,
+    isolated,
     keys_gid,
     make_cli,
     mounts,
@@ -93,6 +94,7 @@ def test_activate_as_the_boot_unit_runs_it(
             "removing secret: db_password",
             f"removing stale link: {db_link}",
         ]
+        assert not os.path.lexists(db_link)
         assert systemctl.delivered() == []
         for line in "".join(cli.outputs).splitlines():
             assert JOURNAL_LINE.fullmatch(line), "not one plain line"
@@ -116,16 +118,21 @@ def test_activate_never_prompts_for_a_passphrase(setup: Setup, tmp_path: Path) -
         f"defaults:\n  sops_file: secrets.yaml\n  ssh_key_paths: [{key}]\n"
         "secrets:\n  api_token: {}\n"
     )
-    started = time.monotonic()
-    done = make_cli(tmp_path)("activate", *setup.args())
-    assert time.monotonic() - started < 20
-    assert done.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY
-    assert f"{key}: a passphrase-protected SSH key is not supported non-interactively" in (
-        done.stderr
-    )
-    assert "never prompts" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not setup.root.exists(), "something was written"
+    cli = make_cli(tmp_path)
+
+    def body() -> None:
+        started = time.monotonic()
+        done = cli("activate", *setup.args())
+        assert time.monotonic() - started < 20
+        assert done.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY
+        assert f"{key}: a passphrase-protected SSH key is not supported non-interactively" in (
+            done.stderr
+        )
+        assert "never prompts" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not setup.root.exists(), "something was written"
+
+    isolated(body)
 
 
 # --- check -----------------------------------------------------------------------------------

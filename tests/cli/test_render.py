@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +95,15 @@ def holds(path: Path, expected: str) -> None:
     """Assert a file's content without ever showing it (or the expected value) on failure."""
     same = path.read_bytes() == expected.encode()
     assert same, f"{path} does not hold the expected value"
+
+
+def isolated(body: Callable[[], None]) -> None:
+    """Run ``body`` in a private mount namespace when root, so a regression cannot mount
+    anything on the host; as any other user, just run it."""
+    if os.geteuid() == 0:
+        in_private_namespace(body)
+    else:
+        body()
 
 
 def mounts() -> list[str]:
@@ -576,21 +585,27 @@ def test_bad_configuration_every_problem_on_its_own_line(setup: Setup, tmp_path:
     """Problems of the file itself: exit 5, one line each with file:line:col and field."""
     setup.config.write_text(BAD_CONFIG)
     cli = make_cli(tmp_path)
-    for command in (("render",), ("render", "--dry-run"), ("activate",)):
-        done = cli(*command, *setup.args())
-        assert done.returncode == ExitCode.ERROR_READING_CONFIG
-        assert done.stdout == ""
-        config = str(setup.config)
-        assert done.stderr.splitlines() == [
-            "secretsctl: error: 3 problems found; nothing was changed",
-            f"  {config}:6:5: secrets.api_token.colour: unknown field (known: key, sops_file,"
-            " format, owner, uid, group, gid, mode, path, restart_units, reload_units)",
-            f'  {config}:8:11: secrets.nested.mode: `0999` is not an octal mode such as "0440"',
-            f"  {config}:10:13: secrets.db_password.format: unknown format `toml` (one of: yaml,"
-            " json, binary, dotenv, ini)",
-        ]
-        assert "Traceback" not in done.stderr
-    assert not setup.root.exists(), "something was written"
+    config = str(setup.config)
+
+    def body() -> None:
+        mounted = mounts()
+        for command in (("render",), ("render", "--dry-run"), ("activate",), ("check",)):
+            done = cli(*command, *setup.args())
+            assert done.returncode == ExitCode.ERROR_READING_CONFIG
+            assert done.stdout == ""
+            assert done.stderr.splitlines() == [
+                "secretsctl: error: 3 problems found; nothing was changed",
+                f"  {config}:6:5: secrets.api_token.colour: unknown field (known: key, sops_file,"
+                " format, owner, uid, group, gid, mode, path, restart_units, reload_units)",
+                f'  {config}:8:11: secrets.nested.mode: `0999` is not an octal mode such as "0440"',
+                f"  {config}:10:13: secrets.db_password.format: unknown format `toml` (one of:"
+                " yaml, json, binary, dotenv, ini)",
+            ]
+            assert "Traceback" not in done.stderr
+        assert not setup.root.exists(), "something was written"
+        assert mounts() == mounted
+
+    isolated(body)
 
 
 def test_problems_found_while_planning_are_reported_together(setup: Setup, tmp_path: Path) -> None:
@@ -600,23 +615,28 @@ def test_problems_found_while_planning_are_reported_together(setup: Setup, tmp_p
     setup.config.write_text(BAD_PLAN.format(suffix=suffix))
     cli = make_cli(tmp_path)
     config = str(setup.config)
-    done = cli("render", *setup.args())
-    # Problems of different kinds together: exit 1 (README, exit codes).
-    assert done.returncode == ExitCode.GENERIC
-    lines = done.stderr.splitlines()
-    assert lines[0] == "secretsctl: error: 3 problems found; nothing was changed"
-    assert sorted(lines[1:]) == sorted(
-        [
-            f"  {config}:7:16: secrets.missing.sops_file: {setup.folder}/nope.yaml: cannot read:"
-            " No such file or directory",
-            f"  {config}:13:14: templates.t.content: line 1: 'nosuch' is not a secret of this"
-            " configuration",
-            f"  {config}:10:12: secrets.owned.owner: unknown user 'no-such-user-{suffix}'",
-        ]
-    )
-    assert "Traceback" not in done.stderr
-    assert_no_leak(done.stdout + done.stderr, fragments(setup.values.values()))
-    assert not setup.root.exists(), "something was written"
+
+    def body() -> None:
+        for command in (("render",), ("render", "--dry-run"), ("activate",)):
+            done = cli(*command, *setup.args())
+            # Problems of different kinds together: exit 1 (README, exit codes).
+            assert done.returncode == ExitCode.GENERIC
+            lines = done.stderr.splitlines()
+            assert lines[0] == "secretsctl: error: 3 problems found; nothing was changed"
+            assert sorted(lines[1:]) == sorted(
+                [
+                    f"  {config}:7:16: secrets.missing.sops_file: {setup.folder}/nope.yaml:"
+                    " cannot read: No such file or directory",
+                    f"  {config}:13:14: templates.t.content: line 1: 'nosuch' is not a secret of"
+                    " this configuration",
+                    f"  {config}:10:12: secrets.owned.owner: unknown user 'no-such-user-{suffix}'",
+                ]
+            )
+            assert "Traceback" not in done.stderr
+        assert_no_leak("\n".join(cli.outputs), fragments(setup.values.values()))
+        assert not setup.root.exists(), "something was written"
+
+    in_private_namespace(body)
 
 
 @pytest.mark.xfail(

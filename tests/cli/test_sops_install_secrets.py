@@ -255,24 +255,35 @@ def test_an_invalid_manifest_reports_every_problem(tmp_path: Path) -> None:
         [],
         gnupgHome="/var/lib/gnupg",
     )
-    done = run(installer(tmp_path), str(manifest))
-    assert done.returncode == ExitCode.ERROR_READING_CONFIG
-    lines = done.stderr.splitlines()
-    assert lines[0] == "secretsctl: error: 4 problems found; nothing was changed"
-    assert lines[-1] == "secretsctl: hint: the manifest is not valid"
-    problems = lines[1:-1]
-    assert problems[0] == (
-        f"  {manifest}: gnupgHome and ageKeyFile were specified in the manifest. Both options"
-        " are mutually exclusive."
-    )
-    assert problems[1] == (
-        f"  {manifest}: secrets[0] (a).format: unsupported format JSON for secret a (one of:"
-        " yaml, json, binary, dotenv, ini)"
-    )
-    assert problems[2].startswith(f"  {manifest}: secrets[1] (b).mode: ")
-    assert problems[3] == (
-        f"  {manifest}: secrets[2] (c).key: `sops` is the metadata of the file, not a secret"
-    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == ExitCode.ERROR_READING_CONFIG
+        lines = done.stderr.splitlines()
+        assert lines[0] == "secretsctl: error: 4 problems found; nothing was changed"
+        assert lines[-1] == "secretsctl: hint: the manifest is not valid"
+        problems = lines[1:-1]
+        assert problems[0] == (
+            f"  {manifest}: gnupgHome and ageKeyFile were specified in the manifest. Both options"
+            " are mutually exclusive."
+        )
+        assert problems[1] == (
+            f"  {manifest}: secrets[0] (a).format: unsupported format JSON for secret a (one of:"
+            " yaml, json, binary, dotenv, ini)"
+        )
+        assert problems[2].startswith(f"  {manifest}: secrets[1] (b).mode: ")
+        assert problems[3] == (
+            f"  {manifest}: secrets[2] (c).key: `sops` is the metadata of the file, not a secret"
+        )
+        if os.geteuid() == 0:
+            assert sorted(os.listdir("/run")) == ["nixos"], "an invalid manifest wrote something"
+
+    # As root, in a private /run: a regression cannot touch the host's.
+    if os.geteuid() == 0:
+        in_fresh_run(body)
+    else:
+        body()
 
 
 # --- check modes -----------------------------------------------------------------------------
@@ -479,6 +490,74 @@ def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
             "secretsctl: warning: sshKeyPaths (SSH RSA keys imported for GPG) is ignored:"
             " secretsctl has no PGP; use ageSshKeyPaths or ageKeyFile"
         ]
+
+    in_fresh_run(body)
+
+
+def test_keep_generations_and_no_change_log(tmp_path: Path, systemctl: Systemctl) -> None:
+    """keepGenerations 2 prunes to two; logging.secretChanges false prints no change line."""
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", **UNITS)],
+        [],
+        keepGenerations=2,
+        logging={"keyImport": False, "secretChanges": False},
+    )
+    cli = installer(tmp_path, systemctl)
+
+    def body() -> None:
+        assert run(cli, str(manifest)).returncode == 0
+        os.mkdir("/run/secrets.d/non-numeric")  # on the mount (made by the run): never pruned
+        for expected in (["1", "2"], ["2", "3"], ["3", "4"]):
+            truncate(LIVE / "test_key")
+            done = run(cli, str(manifest))
+            assert (done.returncode, done.stdout) == (0, ""), done.stderr
+            assert sorted(os.listdir("/run/secrets.d")) == [*expected, "non-numeric"]
+        assert lists() == {
+            RESTART_LIST.name: "restart-unit.service\nreload-unit.service\n" * 3,
+            RELOAD_LIST.name: "reload-trigger.service\n" * 3,
+        }, "units are told without the change log"
+
+    in_fresh_run(body)
+
+
+def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
+    """%r and %% (activation.md §3 step 2), no mount, no chown, no units, no change log."""
+    manifest = nix_manifest(
+        tmp_path,
+        [
+            nix_secret("test_key", "test_key", path="%r/secrets/test_key", uid=420, **UNITS),
+            nix_secret("nested/test/file", "nested/test/file", path="%r/link-%%-x"),
+        ],
+        [],
+        userMode=True,
+        secretsMountPoint="%r/secrets.d",
+        symlinkPath="%r/secrets",
+    )
+    cli = installer(tmp_path, systemctl, XDG_RUNTIME_DIR="/run/user/4242")
+
+    def body() -> None:
+        os.makedirs("/run/user/4242")
+        mounted = mounts()
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        home = Path("/run/user/4242")
+        assert os.readlink(home / "secrets") == "/run/user/4242/secrets.d/1"
+        assert (home / "secrets/test_key").read_bytes() == b"test_value"
+        assert os.stat(home / "secrets/test_key").st_uid == 0, "user mode chowns nothing"
+        assert os.readlink(home / "link-%-x") == "/run/user/4242/secrets/nested/test/file"
+        assert mounts() == mounted, "user mode mounts nothing"
+        truncate(home / "secrets/test_key")
+        again = run(cli, str(manifest))
+        assert (again.returncode, again.stdout) == (0, ""), "user mode: no change log"
+        assert sorted(os.listdir(home / "secrets.d")) == ["2"]
+        assert lists() == {}
+        assert systemctl.calls() == [], "user mode: no unit is told"
+        del cli.env["XDG_RUNTIME_DIR"]
+        unset = run(cli, str(manifest))
+        assert unset.returncode == ExitCode.ERROR_READING_CONFIG
+        assert "cannot figure out runtime directory: $XDG_RUNTIME_DIR is not set" in unset.stderr
+        assert run(cli, "-check-mode=manifest", str(manifest)).returncode == 0
 
     in_fresh_run(body)
 
