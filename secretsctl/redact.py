@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from _operator import _compare_digest
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 REDACTED = "<redacted>"
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    """Compare two byte strings in time that depends on their length only.
+
+    ``hmac.compare_digest`` (which cryptography's ``bytes_eq`` calls) is OpenSSL's
+    ``CRYPTO_memcmp`` through ``_hashlib`` when that loads, and otherwise CPython's own
+    constant-time loop, ``_operator._compare_digest``, used here: loading ``_hashlib``
+    (OpenSSL) costs ~2 ms of every decrypt at boot.
+    """
+    return bool(_compare_digest(a, b))
 
 
 class Secret(Generic[T]):
@@ -36,13 +48,11 @@ class Secret(Generic[T]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
-        import hmac
-
         mine, theirs = self._value, other._value
         if isinstance(mine, str) and isinstance(theirs, str):
-            return hmac.compare_digest(mine.encode(), theirs.encode())
+            return constant_time_equal(mine.encode(), theirs.encode())
         if isinstance(mine, bytes) and isinstance(theirs, bytes):
-            return hmac.compare_digest(mine, theirs)
+            return constant_time_equal(mine, theirs)
         return bool(mine == theirs)
 
     def __hash__(self) -> int:

@@ -57,6 +57,7 @@ def mode_text(mode: int) -> str:
 def plan_rows(result: ApplyResult) -> list[tuple[str, ...]]:
     """One row per item: path, owner:group, mode, size, state, units (new or changed only)."""
     rows: list[tuple[str, ...]] = []
+    append = rows.append
     for item in result.items:
         value = item.state.value
         units = ""
@@ -65,13 +66,15 @@ def plan_rows(result: ApplyResult) -> list[tuple[str, ...]]:
                 [f"restart {u}" for u in item.restart_units]
                 + [f"reload {u}" for u in item.reload_units]
             )
-        rows.append(
+        if item.drift:
+            value += " (owner/mode drift)"
+        append(
             (
                 item.path,
                 f"{item.owner}:{item.group}",
                 f"{item.mode:04o}",
                 str(item.size),
-                value + " (owner/mode drift)" if item.drift else value,
+                value,
                 units,
             )
         )

@@ -12,7 +12,9 @@ A property test checks that whatever this parser accepts, click parses to the sa
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,7 +32,7 @@ _COMMAND_FLAGS = {"render": {"--dry-run": "dry_run", "--json": "as_json"}, "acti
 _ENVIRONMENT = {"config_path": "SECRETSCTL_CONFIG", "root": "SECRETSCTL_ROOT"}
 
 
-class Invocation(NamedTuple):
+class Invocation(Record):
     """A parsed ``render`` or ``activate`` command line, as the click command receives it."""
 
     command: str

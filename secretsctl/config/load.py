@@ -193,6 +193,9 @@ class _Loader:
         self.bad_formats: set[str] = set()
         self.common_cache: dict[object, tuple[Ownership, int]] = {}
         self.unit_cache: dict[tuple[tuple[str, bool], ...], tuple[str, ...]] = {}
+        # Texts already read without a problem: uids, gids and modes repeat across secrets.
+        self.id_cache: dict[str, int] = {}
+        self.mode_cache: dict[str, int] = {}
 
     def position(self, error: SecretsctlError) -> tuple[int, int]:
         """Sort key: the line and column a problem names (problems without one go last)."""
@@ -358,7 +361,7 @@ class _Loader:
                 owner, f"{label}.owner", "a user name", " (use uid for a number)"
             )
         elif uid is not None:
-            level.uid = self.integer(uid, f"{label}.uid", MAX_ID)
+            level.uid = self.account_id(uid, label, "uid")
         if group is not None and gid is not None:
             self.fail(gid, f"{label}.gid", "give group or gid, not both")
         elif group is not None:
@@ -366,11 +369,25 @@ class _Loader:
                 group, f"{label}.group", "a group name", " (use gid for a number)"
             )
         elif gid is not None:
-            level.gid = self.integer(gid, f"{label}.gid", MAX_ID)
+            level.gid = self.account_id(gid, label, "gid")
         mode = fields.get("mode")
         if mode is not None:
-            level.mode = self.mode(mode, f"{label}.mode")
+            found = self.mode_cache.get(mode[1]) if mode[0] == SCALAR else None
+            if found is None:
+                found = self.mode(mode, f"{label}.mode")
+                if found is not None:
+                    self.mode_cache[mode[1]] = found
+            level.mode = found
         return level
+
+    def account_id(self, node: Node, label: str, field: str) -> int | None:
+        """Read a uid or gid."""
+        found = self.id_cache.get(node[1]) if node[0] == SCALAR else None
+        if found is None:
+            found = self.integer(node, f"{label}.{field}", MAX_ID)
+            if found is not None:
+                self.id_cache[node[1]] = found
+        return found
 
     def merged_ownership(
         self, item: _Ownership, fields: dict[str, Node], defaults: _Ownership

@@ -133,24 +133,16 @@ class _Owners:
         self.ignore_passwd = ignore_passwd
         self.unprivileged = unprivileged
         self.resolved: dict[Ownership, _Owner | None] = {}
-        self.by_id: dict[int, tuple[Ownership, _Owner | None]] = {}
         self.missing: dict[tuple[str, str], list[Origin]] = {}
         self.group_names: dict[int, str] = {}
 
     def resolve(self, ownership: Ownership, origin: Origin) -> _Owner | None:
         if self.ignore_passwd:
             return _ROOT
-        # By identity first: the configuration loader shares one Ownership per distinct
-        # owner, and hashing a dataclass costs more than the rest of this call.
-        entry = self.by_id.get(id(ownership))
-        if entry is not None and entry[0] is ownership:
-            found = entry[1]
-        else:
-            try:
-                found = self.resolved[ownership]
-            except KeyError:
-                found = self.resolved[ownership] = self._lookup(ownership)
-            self.by_id[id(ownership)] = (ownership, found)
+        try:
+            found = self.resolved[ownership]
+        except KeyError:
+            found = self.resolved[ownership] = self._lookup(ownership)
         if found is None:
             for what, name in (("owner", ownership.owner), ("group", ownership.group)):
                 if name is not None and (what, name) in self.missing:

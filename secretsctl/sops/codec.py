@@ -12,7 +12,6 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.hazmat.primitives.constant_time import bytes_eq
 from cryptography.hazmat.primitives.hashes import SHA512, Hash
 
 from secretsctl.errors import (
@@ -26,7 +25,7 @@ from secretsctl.errors import (
     ValueDecryptionError,
 )
 from secretsctl.record import Record, repr_without
-from secretsctl.redact import Secret
+from secretsctl.redact import Secret, constant_time_equal
 from secretsctl.sops import metadata as md
 from secretsctl.sops.cipher import DATA_KEY_SIZE, Cipher, IvStash
 from secretsctl.sops.grammar import TYPE_STR, from_plaintext, mac_aad, to_bytes
@@ -158,7 +157,7 @@ def verify_mac(metadata: md.Metadata, cipher: Cipher, computed: str) -> None:
         raise MacMismatchError(
             "MAC mismatch: the MAC does not decrypt (the MAC or lastmodified was changed)"
         ) from None
-    if not isinstance(stored, str) or not bytes_eq(stored.encode(), computed.encode()):
+    if not isinstance(stored, str) or not constant_time_equal(stored.encode(), computed.encode()):
         raise MacMismatchError(
             "MAC mismatch: the content does not match the MAC (a value, an unencrypted value,"
             " or the order of values was changed)"
