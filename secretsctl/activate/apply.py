@@ -440,7 +440,7 @@ def apply(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(lock_file(manifest, paths), wait=wait):
+    with generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run):
         ctx = _context(manifest, paths, keys_gid, dry_run, names)
         if may_mount is None:
             may_mount = ctx.chown
@@ -816,7 +816,7 @@ def rollback(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(lock_file(manifest, paths), wait=wait):
+    with generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run):
         ctx = _context(manifest, paths, keys_gid, dry_run, names)
         live = generations.read_live(ctx.symlink_path, ctx.mount_point)
         if live.generation is None:

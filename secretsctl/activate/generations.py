@@ -199,20 +199,34 @@ def switch_symlink(symlink_path: str, target: str, *, replace_other: bool = Fals
 
 
 class RunLock:
-    """An exclusive ``flock`` on the lock file, held for a whole run; the file holds no data."""
+    """An exclusive ``flock`` on the lock file, held for a whole run; the file holds no data.
 
-    def __init__(self, path: str, *, wait: bool = True) -> None:
+    With ``create=False`` (dry runs, which must write nothing) a missing lock file is not
+    made: no run has happened yet, so there is nothing to be consistent with, and the lock
+    is simply not taken.
+    """
+
+    def __init__(self, path: str, *, wait: bool = True, create: bool = True) -> None:
         self.path = path
         self.wait = wait
+        self.create = create
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock: wait for it, or fail at once naming the holder's PID."""
         import fcntl
 
+        flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            os.makedirs(os.path.dirname(self.path) or "/", 0o755, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            if not self.create:
+                fd = os.open(self.path, flags)
+            else:
+                os.makedirs(os.path.dirname(self.path) or "/", 0o755, exist_ok=True)
+                fd = os.open(self.path, flags | os.O_CREAT, 0o600)
+        except (FileNotFoundError, NotADirectoryError):
+            if not self.create:
+                return
+            raise ActivationError(f"cannot open lock file {self.path}: not found") from None
         except OSError as exc:
             raise ActivationError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         try:

@@ -15,6 +15,7 @@ import click
 from secretsctl.cli.activation import (
     DELIVERIES,
     load_inputs,
+    plan_inputs,
     report,
     run_activation,
     runtime_paths,
@@ -151,10 +152,7 @@ def check(app: App, config_path: str | None, manifest_path: str | None, root: st
     Checks that sops files parse and hold the configured keys, that owners and groups exist,
     that templates compile and name only known secrets, and that modes are valid.
     """
-    from secretsctl.render.plan import build_plan
-
-    manifest = load_inputs(config_path, manifest_path, check_only=True)
-    plan = build_plan(manifest, check_only=True)
+    _, plan = plan_inputs(config_path, manifest_path, check_only=True)
     for warning in plan.warnings:
         app.display_warning(warning)
     count = len(plan.files)

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from secretsctl.errors import ExitCode, UsageError
+from secretsctl.errors import ExitCode, SecretsctlError, UsageError
 from secretsctl.paths import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from secretsctl.cli.app import App
     from secretsctl.config.model import Manifest
     from secretsctl.paths import RuntimePaths
+    from secretsctl.render.model import RenderPlan
 
 
 DELIVERIES = ("systemctl", "list-files", "none")
@@ -40,6 +41,30 @@ def load_inputs(
     from secretsctl.config.load import load_config
 
     return load_config(config_path or DEFAULT_CONFIG)
+
+
+def plan_inputs(
+    config_path: str | None,
+    manifest_path: str | None,
+    *,
+    check_only: bool = False,
+    unprivileged: bool = False,
+) -> tuple[Manifest, RenderPlan]:
+    """Load the inputs and build the plan; the problems of both are reported together."""
+    from secretsctl.render.plan import build_plan
+
+    if manifest_path:
+        manifest = load_inputs(config_path, manifest_path, check_only=check_only)
+        earlier: tuple[SecretsctlError, ...] = ()
+        flawed: frozenset[str] = frozenset()
+    else:
+        from secretsctl.config.load import read_config
+
+        manifest, earlier, flawed = read_config(config_path or DEFAULT_CONFIG)
+    plan = build_plan(
+        manifest, check_only=check_only, unprivileged=unprivileged, earlier=earlier, skip=flawed
+    )
+    return manifest, plan
 
 
 def runtime_paths(root: str | None) -> RuntimePaths:
@@ -175,11 +200,9 @@ def run_activation(
     """Load, plan and apply (or only plan, with ``dry_run``); return what was done."""
     from secretsctl.activate.apply import apply
     from secretsctl.activate.units import Delivery
-    from secretsctl.render.plan import build_plan
 
-    manifest = load_inputs(config_path, manifest_path)
     # Not root: nothing can be chowned, so owners missing here only earn a warning.
-    plan = build_plan(manifest, unprivileged=os.geteuid() != 0)
+    manifest, plan = plan_inputs(config_path, manifest_path, unprivileged=os.geteuid() != 0)
     return apply(
         plan,
         manifest,

@@ -6,7 +6,8 @@ before the manifest), so this entry point parses exactly that, not click's synta
 the environment sops-nix reads: ``NIXOS_ACTION=dry-activate`` makes a dry run (which here
 writes nothing but NixOS's dry-activation list files) and
 ``SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`` restarts units through systemctl instead of the list
-files. Unlike sops-nix, a missing manifest is a usage error (activation.md §13.12).
+files. Unlike sops-nix, a missing manifest is a usage error (activation.md §13.12). Usage
+errors exit 1, as sops-nix's do.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from secretsctl.cli.app import App
-from secretsctl.errors import ExitCode, SecretsctlError, UsageError
+from secretsctl.errors import ExitCode, UsageError
 
 USAGE = """\
 Usage: sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] MANIFEST
@@ -29,6 +30,12 @@ Installs the secrets of sops-nix's manifest.json (secretsctl's implementation).
 CHECK_MODES = ("manifest", "sopsfile", "off")
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
+
+
+class FlagError(UsageError):
+    """A command line sops-install-secrets does not accept; sops-nix exits 1 for these."""
+
+    exit_code = ExitCode.GENERIC
 
 
 class Options:
@@ -57,29 +64,29 @@ def parse_args(argv: Sequence[str]) -> Options:
         args.pop(0)
         name, has_value, value = arg.lstrip("-").partition("=")
         if arg.startswith("---") or not name:
-            raise UsageError(f"bad flag syntax: {arg}")
+            raise FlagError(f"bad flag syntax: {arg}")
         if name in ("h", "help"):
             options.help = True
         elif name == "ignore-passwd":
             if has_value and value not in _TRUE | _FALSE:
-                raise UsageError(f"invalid boolean value {value!r} for -ignore-passwd")
+                raise FlagError(f"invalid boolean value {value!r} for -ignore-passwd")
             options.ignore_passwd = not has_value or value in _TRUE
         elif name == "check-mode":
             if not has_value:
                 if not args:
-                    raise UsageError("flag needs an argument: -check-mode")
+                    raise FlagError("flag needs an argument: -check-mode")
                 value = args.pop(0)
             if value not in CHECK_MODES:
-                raise UsageError(
+                raise FlagError(
                     f"invalid value {value!r} for -check-mode: use manifest, sopsfile or off"
                 )
             options.check_mode = value
         else:
-            raise UsageError(f"flag provided but not defined: -{name}")
+            raise FlagError(f"flag provided but not defined: -{name}")
     if options.help:
         return options
     if len(args) != 1:
-        raise UsageError(
+        raise FlagError(
             "exactly one manifest path is required" if not args else "too many arguments",
             hint="run `sops-install-secrets -h` for the usage",
         )
@@ -95,11 +102,14 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     assert options.manifest is not None  # noqa: S101 - parse_args requires it
     check_only = options.check_mode != "off"
     dry_run = environ.get("NIXOS_ACTION") == "dry-activate"
+    # A dry activation looks nobody up (sops-nix forces 0:0): the configuration it checks
+    # may add the very users it names.
+    ignore_passwd = options.ignore_passwd or dry_run
     manifest = load_manifest(
         options.manifest,
         environ=environ,
         check_only=check_only,
-        ignore_passwd=options.ignore_passwd,
+        ignore_passwd=ignore_passwd,
     )
     if options.check_mode == "manifest":
         return
@@ -110,7 +120,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     from secretsctl.activate.units import Delivery
     from secretsctl.paths import RuntimePaths
 
-    plan = build_plan(manifest, ignore_passwd=options.ignore_passwd)
+    plan = build_plan(manifest, ignore_passwd=ignore_passwd)
     via_systemctl = environ.get("SOPS_RESTART_UNITS_VIA_SYSTEMCTL") == "1"
     result = apply(
         plan,
@@ -118,11 +128,13 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         RuntimePaths(),
         dry_run=dry_run,
         deliver=Delivery.SYSTEMCTL if via_systemctl else Delivery.LIST_FILES,
-        keys_gid=0 if options.ignore_passwd else None,
+        keys_gid=0 if ignore_passwd else None,
     )
     for warning in result.warnings:
         app.display_warning(warning)
     for line in result.log_lines:
+        if ignore_passwd and not options.ignore_passwd and line.startswith("would change perm"):
+            continue  # owners were not looked up (dry run), so their drift means nothing
         sys.stdout.write(line + "\n")
     sys.stdout.flush()
     if dry_run and via_systemctl:
@@ -139,16 +151,15 @@ def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = N
     import os
 
     app = App()
-    try:
+
+    def parse_and_install() -> None:
         options = parse_args(sys.argv[1:] if argv is None else argv)
         if options.help:
             sys.stderr.write(USAGE)
             return
         install(options, app, os.environ if environ is None else environ)
-    except SecretsctlError as error:
-        app.fail(error)
-    except KeyboardInterrupt:
-        app.abort("interrupted", ExitCode.KEYBOARD_INTERRUPT)
+
+    app.run_guarded(parse_and_install)
 
 
 def main() -> NoReturn:

@@ -65,9 +65,18 @@ from secretsctl.config.validate import (
     shorten,
 )
 from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.record import Record
 from secretsctl.sops.stores import Format
 
-__all__ = ["DEFAULTS_FIELDS", "SECRET_FIELDS", "TEMPLATE_FIELDS", "load_config", "parse_config"]
+__all__ = [
+    "DEFAULTS_FIELDS",
+    "SECRET_FIELDS",
+    "TEMPLATE_FIELDS",
+    "ConfigRead",
+    "load_config",
+    "parse_config",
+    "read_config",
+]
 
 TOP_FIELDS: Final = ("defaults", "secrets", "templates")
 OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
@@ -184,8 +193,13 @@ class _Ownership:
 
 
 class _Loader:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, defer: bool = False) -> None:
         self.file = path
+        # With defer, problems of single items are kept for the plan to report with its own;
+        # the items are marked flawed (secrets) or left out (templates).
+        self.defer = defer
+        self.flawed: set[str] = set()
+        self.flawed_templates: set[str] = set()
         self.base = os.path.dirname(os.path.abspath(path))
         self.problems: list[SecretsctlError] = []
         self.ownerships: dict[tuple[str | None, int, str | None, int | None], Ownership] = {}
@@ -457,12 +471,17 @@ class _Loader:
         if "keep_generations" in d:
             keep = self.integer(d["keep_generations"], "defaults.keep_generations", 10**6) or 0
         use_tmpfs = bool("use_tmpfs" in d and self.boolean(d["use_tmpfs"], "defaults.use_tmpfs"))
+        general_problems = len(self.problems)  # of the file or its defaults: they touch all
         secrets = self.secrets(top.get("secrets"), defaults, sops_file, fmt or Format.YAML)
         templates = self.templates(top.get("templates"), defaults)
         self.problems += format_problems(s for s in secrets if s.name not in self.bad_formats)
         self.problems += rendered_layout_problems(secrets, ((t.name, t.origin) for t in templates))
         if self.problems:
-            raise ProblemsError(sorted(self.problems, key=self.position))
+            self.problems.sort(key=self.position)
+            if not self.defer or general_problems:
+                raise ProblemsError(self.problems)
+            self.flawed.update(self.bad_formats)
+            templates = [t for t in templates if t.name not in self.flawed_templates]
         return Manifest(
             source=self.file,
             secrets=tuple(secrets),
@@ -499,6 +518,7 @@ class _Loader:
     ) -> list[SecretSpec]:
         specs: list[SecretSpec] = []
         for key, value in self.entries(node, "secrets"):
+            before = len(self.problems)
             name: str = key[1]
             label = f"secrets.{name}"
             message = check_name(name)
@@ -543,6 +563,8 @@ class _Loader:
                     origin=self.origin(key, label, fields),
                 )
             )
+            if len(self.problems) != before:
+                self.flawed.add(name)
         return specs
 
     def common(
@@ -599,6 +621,7 @@ class _Loader:
     def templates(self, node: Node | None, defaults: _Ownership) -> list[TemplateSpec]:
         specs: list[TemplateSpec] = []
         for key, value in self.entries(node, "templates"):
+            before = len(self.problems)
             name: str = key[1]
             label = f"templates.{name}"
             message = check_name(name)
@@ -644,6 +667,8 @@ class _Loader:
                     origin=self.origin(key, label, fields),
                 )
             )
+            if len(self.problems) != before:
+                self.flawed_templates.add(name)
         return specs
 
     def read_source(self, node: Node, label: str, path: str) -> str | None:
@@ -674,12 +699,30 @@ def _mode(item: _Ownership, defaults: _Ownership) -> int:
     return defaults.mode if defaults.mode is not None else DEFAULT_MODE
 
 
+class ConfigRead(Record):
+    """A configuration read without raising for the problems of single items.
+
+    ``manifest`` holds every well-formed item and the secrets named in ``flawed``, whose
+    problems are in ``problems``; templates with a problem are left out. Planning reports
+    these problems together with its own (:func:`~secretsctl.render.plan.build_plan`'s
+    ``earlier`` and ``skip``), so one run names every problem of a configuration.
+    """
+
+    manifest: Manifest
+    problems: tuple[SecretsctlError, ...] = ()
+    flawed: frozenset[str] = frozenset()
+
+
 def parse_config(text: str, path: str) -> Manifest:
     """Read configuration text as if it were the file ``path`` (relative paths use its folder).
 
     Raises :class:`ManifestError` for YAML that cannot be read, and :class:`ProblemsError`
     holding one :class:`ManifestError` per problem otherwise.
     """
+    return _parse(text, path, defer=False).manifest
+
+
+def _parse(text: str, path: str, *, defer: bool) -> ConfigRead:
     try:
         root = _yaml.read(text)
     except _yaml.YamlSyntaxError as error:
@@ -687,7 +730,9 @@ def parse_config(text: str, path: str) -> Manifest:
         if error.line is not None:
             where += f":{error.line}:{error.column}"
         raise ManifestError(f"{where}: invalid YAML: {error.message}") from None
-    return _Loader(path).load(root)
+    loader = _Loader(path, defer=defer)
+    manifest = loader.load(root)
+    return ConfigRead(manifest, tuple(loader.problems), frozenset(loader.flawed))
 
 
 def load_config(path: str | os.PathLike[str]) -> Manifest:
@@ -697,6 +742,20 @@ def load_config(path: str | os.PathLike[str]) -> Manifest:
     :class:`ProblemsError` with every problem found otherwise.
     """
     name = os.fspath(path)
+    return _parse(_read_text(name), name, defer=False).manifest
+
+
+def read_config(path: str | os.PathLike[str]) -> ConfigRead:
+    """Read ``secretsctl.yaml``, keeping the problems of single items for the plan to report.
+
+    Raises as :func:`load_config` does for a file that cannot be read, is not YAML, or whose
+    top level or defaults have a problem (those touch every item).
+    """
+    name = os.fspath(path)
+    return _parse(_read_text(name), name, defer=True)
+
+
+def _read_text(name: str) -> str:
     try:
         with open(name, "rb") as handle:
             data = handle.read()
@@ -712,4 +771,4 @@ def load_config(path: str | os.PathLike[str]) -> Manifest:
         raise ManifestError(f"{name}:{line}: the configuration is not UTF-8 text") from None
     if text[:1] == "\ufeff":
         text = text[1:]
-    return parse_config(text, name)
+    return text

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
@@ -292,9 +292,11 @@ class _Group:
         self.indices: list[int] = []
 
 
-def _group_secrets(secrets: Sequence[SecretSpec]) -> list[_Group]:
+def _group_secrets(secrets: Sequence[SecretSpec], skip: Collection[str]) -> list[_Group]:
     groups: dict[tuple[str, Format], _Group] = {}
     for index, spec in enumerate(secrets):
+        if skip and spec.name in skip:
+            continue
         key = (spec.sops_file, spec.format)
         group = groups.get(key)
         if group is None:
@@ -366,6 +368,8 @@ def build_plan(
     check_only: bool = False,
     accounts: Accounts | None = None,
     unprivileged: bool = False,
+    earlier: Sequence[SecretsctlError] = (),
+    skip: Collection[str] = frozenset(),
 ) -> RenderPlan:
     """Decrypt, select, render and resolve everything ``manifest`` asks for, in memory.
 
@@ -373,12 +377,14 @@ def build_plan(
     environment unless the manifest says so). ``ignore_passwd`` is sops-nix's
     ``-ignore-passwd``: every file 0:0 and no lookups. ``unprivileged`` is a run that cannot
     chown (not root): an unknown user or group is a warning, not a problem. ``accounts``
-    replaces the system's user database (tests). Raises :class:`ProblemsError` with every
-    problem found.
+    replaces the system's user database (tests). ``earlier`` holds problems already found in
+    the configuration, reported first with the plan's own; the secrets named in ``skip`` had
+    one of them and are neither decrypted nor resolved (templates still know their names).
+    Raises :class:`ProblemsError` with every problem found.
     """
     from secretsctl.sops import codec
 
-    problems: list[SecretsctlError] = []
+    problems: list[SecretsctlError] = list(earlier)
     warnings: list[str] = []
     keys = manifest.keys
     if keys.ssh_key_paths:
@@ -391,7 +397,10 @@ def build_plan(
     secrets = manifest.secrets
     contents: list[bytes | None] = [None] * len(secrets)
     owners = _Owners(accounts or SystemAccounts(), ignore_passwd, unprivileged)
-    secret_owners = [owners.resolve(spec.ownership, spec.origin) for spec in secrets]
+    secret_owners = [
+        None if skip and spec.name in skip else owners.resolve(spec.ownership, spec.origin)
+        for spec in secrets
+    ]
     template_owners = [owners.resolve(spec.ownership, spec.origin) for spec in manifest.templates]
     if unprivileged:
         for what, name in owners.missing:
@@ -404,7 +413,7 @@ def build_plan(
     if secrets and not check_only and identities is None:
         identities = _load_identities(manifest, problems, warnings)
     if secrets and (identities is not None or check_only):
-        for group in _group_secrets(secrets):
+        for group in _group_secrets(secrets, skip):
             first = secrets[group.indices[0]]
             try:
                 sops_file = codec.parse(_read(group.path), group.fmt)

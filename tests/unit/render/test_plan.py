@@ -692,3 +692,46 @@ def test_the_example_configuration() -> None:
     assert spec["github_token_env"].ownership.owner == "desktop"
     assert spec["nix-access-tokens.conf"].ownership.group == "desktop"
     assert manifest.keep_generations == 2
+
+
+# --- configuration problems and the plan's own, together ----------------------------------
+
+
+def test_configuration_and_plan_problems_are_reported_together(
+    tmp_path: Path, encrypt: Encryptor, accounts: FakeAccounts
+) -> None:
+    from secretsctl.config.load import read_config
+
+    encrypt("s.yaml", YAML_DOC)
+    path = tmp_path / "secretsctl.yaml"
+    path.write_text(
+        "defaults: {sops_file: s.yaml, age_key_file: keys.txt}\n"
+        "secrets:\n"
+        "  broken: {mode: '0999', key: nested/number}\n"  # a config problem; never decrypted
+        "  missing: {}\n"  # a plan problem: no such key in the file
+        "  owned: {owner: nobody-here, key: nested/inner/leaf}\n"  # a plan problem: no user
+        "templates:\n"
+        "  t: {content: '{{ broken }}{{ nosuch }}'}\n"  # knows `broken`; `nosuch` is a problem
+    )
+    read = read_config(path)
+    assert read.flawed == {"broken"}
+    assert [s.name for s in read.manifest.secrets] == ["broken", "missing", "owned"]
+    with pytest.raises(ProblemsError) as caught:
+        build_plan(read.manifest, accounts=accounts, earlier=read.problems, skip=read.flawed)
+    found = problems(caught)
+    assert len(found) == 4, found
+    assert "secrets.broken.mode" in found[0]  # configuration problems first
+    assert sum("'missing'" in line for line in found) == 1
+    assert sum("nobody-here" in line for line in found) == 1
+    assert sum("'nosuch'" in line for line in found) == 1
+    assert not any("nested/number" in line for line in found), "a flawed secret was decrypted"
+
+
+def test_a_problem_of_the_defaults_is_raised_at_once(tmp_path: Path) -> None:
+    from secretsctl.config.load import read_config
+
+    path = tmp_path / "secretsctl.yaml"
+    path.write_text("defaults: {mode: '0999'}\nsecrets:\n  a: {mode: '0888'}\n")
+    with pytest.raises(ProblemsError) as caught:
+        read_config(path)
+    assert "defaults.mode" in caught.value.problems[0].message
