@@ -121,6 +121,12 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     from secretsctl.paths import RuntimePaths
 
     plan = build_plan(manifest, ignore_passwd=ignore_passwd)
+    if manifest.log_key_import:
+        # sops-nix prints these on stderr, prefixed with its program name (activation.md §8.1).
+        for path, recipient in plan.imported_keys:
+            sys.stderr.write(
+                f"sops-install-secrets: Imported {path} as age key with fingerprint {recipient}\n"
+            )
     via_systemctl = environ.get("SOPS_RESTART_UNITS_VIA_SYSTEMCTL") == "1"
     result = apply(
         plan,

@@ -46,3 +46,5 @@ class RenderPlan(Record):
     files: tuple[PlannedFile, ...]
     warnings: tuple[str, ...] = ()
     check_only: bool = False
+    # SSH keys used as age identities: (path, age recipient), for sops-nix's keyImport log.
+    imported_keys: tuple[tuple[str, str], ...] = ()

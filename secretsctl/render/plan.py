@@ -453,7 +453,12 @@ def build_plan(
                 ItemKind.TEMPLATE, template, owner, empty if check_only else Secret(text or b"")
             )
         )
-    return RenderPlan(tuple(files), tuple(warnings), check_only)
+    imported = tuple(
+        (loaded.location, loaded.recipient)
+        for loaded in (identities.identities if identities is not None else ())
+        if loaded.converted and loaded.recipient is not None
+    )
+    return RenderPlan(tuple(files), tuple(warnings), check_only, imported)
 
 
 def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -> PlannedFile:

@@ -476,10 +476,35 @@ def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
         assert (LIVE / "test_key").read_bytes() == b"test_value"
-        assert done.stderr.splitlines() == [
+        imported, *rest = done.stderr.splitlines()
+        # sops-nix's keyImport line (§8.1): the key's path and its age recipient.
+        assert imported.startswith(
+            f"sops-install-secrets: Imported {SOPS_NIX_VECTORS / 'ssh-ed25519-key'} as age key"
+            " with fingerprint age1a8pk"
+        )
+        assert rest == [
             "secretsctl: warning: sshKeyPaths (SSH RSA keys imported for GPG) is ignored:"
             " secretsctl has no PGP; use ageSshKeyPaths or ageKeyFile"
         ]
+
+    in_fresh_run(body)
+
+
+def test_key_import_logging_off_prints_no_import_line(tmp_path: Path) -> None:
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key")],
+        [],
+        ageKeyFile=None,
+        ageSshKeyPaths=[str(SOPS_NIX_VECTORS / "ssh-ed25519-key")],
+        logging={"keyImport": False, "secretChanges": True},
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert "Imported" not in done.stderr
 
     in_fresh_run(body)
 
