@@ -4,6 +4,7 @@ an instrumented ``os`` layer, and running a test body as root in a private mount
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import stat
@@ -21,6 +22,7 @@ from secretsctl.config.model import Manifest
 from secretsctl.paths import RuntimePaths
 from secretsctl.redact import Secret
 from secretsctl.render.model import ItemKind, PlannedFile, RenderPlan
+from tests.conftest import SOPS_NIX_VECTORS
 
 # --- plans ----------------------------------------------------------------------------------
 
@@ -452,3 +454,50 @@ def disk_backed_dir(*candidates: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+# --- sops-nix manifests --------------------------------------------------------------------
+
+
+def placeholder(name: str) -> str:
+    """The placeholder Nix puts in template text for secret ``name`` (activation.md §2.5)."""
+    return f"<SOPS:{hashlib.sha256(name.encode()).hexdigest()}:PLACEHOLDER>"
+
+
+def nix_secret(name: str, key: str, **fields: Any) -> dict[str, Any]:
+    entry = {
+        "format": "yaml",
+        "gid": 0,
+        "group": None,
+        "key": key,
+        "mode": "0400",
+        "name": name,
+        "neededForUsers": False,
+        "owner": None,
+        "path": f"/run/secrets/{name}",
+        "reloadUnits": [],
+        "restartUnits": [],
+        "sopsFile": str(SOPS_NIX_VECTORS / "secrets.yaml"),
+        "sopsFileHash": "0" * 64,
+        "uid": 0,
+    }
+    entry.update(fields)
+    return entry
+
+
+def nix_template(name: str, content: str, **fields: Any) -> dict[str, Any]:
+    entry = {
+        "content": content,
+        "file": f"/nix/store/00000000000000000000000000000000-{name}",
+        "gid": 0,
+        "group": None,
+        "mode": "0400",
+        "name": name,
+        "owner": None,
+        "path": f"/run/secrets/rendered/{name}",
+        "reloadUnits": [],
+        "restartUnits": [],
+        "uid": 0,
+    }
+    entry.update(fields)
+    return entry

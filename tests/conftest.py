@@ -9,8 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.activate_support import Systemctl, Users
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -92,7 +98,11 @@ class Sops:
     key: AgeKey
 
     def run(
-        self, *args: str, input: bytes | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        input: bytes | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         full_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -101,7 +111,12 @@ class Sops:
         }
         full_env.update(env or {})
         return subprocess.run(
-            [self.binary, *args], input=input, capture_output=True, cwd=cwd, env=full_env, check=False
+            [self.binary, *args],
+            input=input,
+            capture_output=True,
+            cwd=cwd,
+            env=full_env,
+            check=False,
         )
 
 
@@ -140,7 +155,29 @@ def secretsctl(isolated_env: Path) -> Runner:
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(isolated_env)}
         full_env.update(env or {})
         return subprocess.run(
-            [SECRETSCTL, *args], input=input, capture_output=True, env=full_env, cwd=cwd, check=False
+            [SECRETSCTL, *args],
+            input=input,
+            capture_output=True,
+            env=full_env,
+            cwd=cwd,
+            check=False,
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def users() -> Iterator[Users]:
+    """Two users and a group made with useradd/groupadd for the session (root only)."""
+    from tests.activate_support import create_users, require_root
+
+    require_root()
+    yield from create_users()
+
+
+@pytest.fixture
+def systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Systemctl:
+    """The checking systemctl stand-in, first on PATH for this test."""
+    from tests.activate_support import install_systemctl
+
+    return install_systemctl(tmp_path / "bin", monkeypatch)

@@ -36,14 +36,12 @@ from tests.cli.test_render import (
     mounts,
     new_value,
     setup,
-    systemctl,
     table,
-    users,
     users_config,
 )
 from tests.conftest import SECRETSCTL
 
-__all__ = ["setup", "systemctl", "users"]  # fixtures shared with test_render.py
+__all__ = ["setup"]  # a fixture shared with test_render.py
 
 JOURNAL_LINE = re.compile(r"[ -~]+")  # one printable line: no colour, no tab, no carriage return
 

@@ -27,9 +27,8 @@ ENVIRONMENT = {
 }
 
 
-def click_parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
-    """What the click command receives for ``argv``, or None when click refuses it."""
-    seen: dict[str, Any] = {}
+def recorders(seen: dict[str, Any]) -> tuple[Any, Any]:
+    """Stand-ins for run_activation and report that note what they are given."""
 
     def fake_run(**params: Any) -> str:
         seen["params"] = params
@@ -38,6 +37,13 @@ def click_parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
     def fake_report(app: Any, result: str, *, as_json: bool, table: bool) -> None:
         seen.update(debug=app.debug, quiet=app.quiet, as_json=as_json, table=table)
 
+    return fake_run, fake_report
+
+
+def click_parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
+    """What the click command receives for ``argv``, or None when click refuses it."""
+    seen: dict[str, Any] = {}
+    fake_run, fake_report = recorders(seen)
     monkeypatch.setattr(activate_cmd, "run_activation", fake_run)
     monkeypatch.setattr(activate_cmd, "report", fake_report)
     try:
@@ -50,14 +56,7 @@ def click_parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 def fast_run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
     """What the fast path hands to the same functions, or None when it declines."""
     seen: dict[str, Any] = {}
-
-    def fake_run(**params: Any) -> str:
-        seen["params"] = params
-        return "result"
-
-    def fake_report(app: Any, result: str, *, as_json: bool, table: bool) -> None:
-        seen.update(debug=app.debug, quiet=app.quiet, as_json=as_json, table=table)
-
+    fake_run, fake_report = recorders(seen)
     monkeypatch.setattr(activation, "run_activation", fake_run)
     monkeypatch.setattr(activation, "report", fake_report)
     return seen if fastpath.run(argv) else None

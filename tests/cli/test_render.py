@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +25,7 @@ from secretsctl.errors import ExitCode
 from tests.activate_support import (
     Systemctl,
     Users,
-    create_users,
     in_private_namespace,
-    install_systemctl,
     ram_backed_tempdir,
     require_root,
     tree_listing,
@@ -38,19 +36,6 @@ EXAMPLES = REPO / "examples"
 TEMPLATES = REPO / "templates"
 
 # --- shared helpers (test_activate.py imports them) ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def users() -> Iterator[Users]:
-    """Two users and a group, made with useradd/groupadd for this module (root only)."""
-    require_root()
-    yield from create_users()
-
-
-@pytest.fixture
-def systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Systemctl:
-    """The checking systemctl stand-in, first on PATH."""
-    return install_systemctl(tmp_path / "bin", monkeypatch)
 
 
 def keys_gid() -> int:

@@ -9,7 +9,6 @@ fresh tmpfs mounted over /run that vanishes with the child.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -25,13 +24,14 @@ from tests.activate_support import (
     Systemctl,
     Users,
     in_private_namespace,
+    nix_secret,
+    nix_template,
+    placeholder,
     require_root,
     tree_listing,
 )
-from tests.cli.test_render import Cli, keys_gid, make_cli, mounts, systemctl, users
+from tests.cli.test_render import Cli, keys_gid, make_cli, mounts
 from tests.conftest import SOPS_NIX_VECTORS
-
-__all__ = ["systemctl", "users"]  # fixtures shared with test_render.py
 
 PROGRAM = str(Path(sys.executable).parent / "sops-install-secrets")
 USAGE = "Usage: sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] MANIFEST"
@@ -45,50 +45,6 @@ DRY_RESTART_LIST = Path("/run/nixos/dry-activation-restart-list")
 DRY_RELOAD_LIST = Path("/run/nixos/dry-activation-reload-list")
 LIVE = Path("/run/secrets")
 VALUES = ("test_value", "another value")  # the sops-nix vectors' values (public test data)
-
-
-def placeholder(name: str) -> str:
-    """The placeholder Nix puts in template text for secret ``name`` (activation.md §2.5)."""
-    return f"<SOPS:{hashlib.sha256(name.encode()).hexdigest()}:PLACEHOLDER>"
-
-
-def nix_secret(name: str, key: str, **fields: Any) -> dict[str, Any]:
-    entry = {
-        "format": "yaml",
-        "gid": 0,
-        "group": None,
-        "key": key,
-        "mode": "0400",
-        "name": name,
-        "neededForUsers": False,
-        "owner": None,
-        "path": f"/run/secrets/{name}",
-        "reloadUnits": [],
-        "restartUnits": [],
-        "sopsFile": str(SOPS_NIX_VECTORS / "secrets.yaml"),
-        "sopsFileHash": "0" * 64,
-        "uid": 0,
-    }
-    entry.update(fields)
-    return entry
-
-
-def nix_template(name: str, content: str, **fields: Any) -> dict[str, Any]:
-    entry = {
-        "content": content,
-        "file": f"/nix/store/00000000000000000000000000000000-{name}",
-        "gid": 0,
-        "group": None,
-        "mode": "0400",
-        "name": name,
-        "owner": None,
-        "path": f"/run/secrets/rendered/{name}",
-        "reloadUnits": [],
-        "restartUnits": [],
-        "uid": 0,
-    }
-    entry.update(fields)
-    return entry
 
 
 def nix_manifest(

@@ -8,25 +8,11 @@ suite is skipped, unless SECRETSCTL_REQUIRE_ROOT=1 (CI), where it fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.activate_support import Systemctl, Users, create_users, install_systemctl, require_root
+from tests.activate_support import require_root
 
 
 @pytest.fixture(autouse=True)
 def _root() -> None:
     require_root()
-
-
-@pytest.fixture(scope="session")
-def users() -> Iterator[Users]:
-    require_root()
-    yield from create_users()
-
-
-@pytest.fixture
-def systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Systemctl:
-    return install_systemctl(tmp_path / "bin", monkeypatch)

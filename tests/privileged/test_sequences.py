@@ -3,7 +3,6 @@ sops-nix's own test vectors), decrypted, rendered and installed for real, as roo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,9 @@ from tests.activate_support import (
     in_private_namespace,
     live_files,
     manifest,
+    nix_secret,
+    nix_template,
+    placeholder,
     plan,
     secret,
     tree_listing,
@@ -34,49 +36,6 @@ UNITS = {
     "restartUnits": ["restart-unit.service", "reload-unit.service"],
     "reloadUnits": ["reload-trigger.service"],
 }
-
-
-def placeholder(name: str) -> str:
-    return f"<SOPS:{hashlib.sha256(name.encode()).hexdigest()}:PLACEHOLDER>"
-
-
-def nix_secret(name: str, key: str, **fields: Any) -> dict[str, Any]:
-    entry = {
-        "format": "yaml",
-        "gid": 0,
-        "group": None,
-        "key": key,
-        "mode": "0400",
-        "name": name,
-        "neededForUsers": False,
-        "owner": None,
-        "path": f"/run/secrets/{name}",
-        "reloadUnits": [],
-        "restartUnits": [],
-        "sopsFile": str(SOPS_NIX_VECTORS / "secrets.yaml"),
-        "sopsFileHash": "0" * 64,
-        "uid": 0,
-    }
-    entry.update(fields)
-    return entry
-
-
-def nix_template(name: str, content: str, **fields: Any) -> dict[str, Any]:
-    entry = {
-        "content": content,
-        "file": f"/nix/store/00000000000000000000000000000000-{name}",
-        "gid": 0,
-        "group": None,
-        "mode": "0400",
-        "name": name,
-        "owner": None,
-        "path": f"/run/secrets/rendered/{name}",
-        "reloadUnits": [],
-        "restartUnits": [],
-        "uid": 0,
-    }
-    entry.update(fields)
-    return entry
 
 
 def nix_manifest(secrets: list[dict[str, Any]], templates: list[dict[str, Any]], **top: Any) -> str:
