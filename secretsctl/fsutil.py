@@ -36,6 +36,30 @@ def write_atomic(
     owner and group are kept unless ``uid``/``gid`` say otherwise. A symlink at ``path`` is
     followed, so the file it points to is replaced.
     """
+    temporary = stage(path, data, mode=mode, uid=uid, gid=gid)
+    target = Path(os.path.realpath(path))
+    try:
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    fsync_directory(target.parent)
+
+
+def stage(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int | None = None,
+    uid: int = -1,
+    gid: int = -1,
+) -> str:
+    """Write ``data`` to a new synced file beside ``path``, ready to be renamed over it.
+
+    The defaults are :func:`write_atomic`'s. Returns the temporary file's path; on failure
+    nothing is left behind.
+    """
     target = Path(os.path.realpath(path))
     try:
         existing = os.stat(target)
@@ -66,7 +90,6 @@ def write_atomic(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temporary, target)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -75,10 +98,11 @@ def write_atomic(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    _fsync_directory(target.parent)
+    return str(temporary)
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: str | os.PathLike[str]) -> None:
+    """Sync a directory's entries (best effort: some filesystems refuse)."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
