@@ -29,6 +29,7 @@ def test_an_unchanged_value_keeps_its_bytes(sops: Sops, age_key: AgeKey, tmp_pat
     path.write_text(PLAIN)
     assert sops.run("encrypt", "-i", "--age", age_key.recipient, str(path)).returncode == 0
     before = path.read_bytes()
+    expected = sops.run("decrypt", str(path)).stdout.replace(b"second: two", b"second: changed")
     opened = change.open_for_change(str(path), identities=identities(age_key))
     documents = opened.decrypted.documents
     top = documents[0]
@@ -41,7 +42,7 @@ def test_an_unchanged_value_keeps_its_bytes(sops: Sops, age_key: AgeKey, tmp_pat
     change.write_all([(str(path), after)])
     done = sops.run("decrypt", str(path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.decode() == PLAIN.replace("two", "changed")
+    assert done.stdout == expected
 
 
 def test_a_missing_file_is_exit_100(tmp_path: Path, age_key: AgeKey) -> None:
