@@ -42,6 +42,7 @@ class LazyGroup(click.Group):
     lazy_commands={
         "decrypt": "secretsctl.cli.sops_cmd:decrypt",
         "encrypt": "secretsctl.cli.sops_cmd:encrypt",
+        "edit": "secretsctl.cli.edit_cmd:edit",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
         "unit": "secretsctl.cli.unit_cmd:unit",
         "render": "secretsctl.cli.activate_cmd:render",
