@@ -294,13 +294,23 @@ def encrypt(
     input_format: Format | None = None,
 ) -> bytes:
     """Encrypt plaintext documents (read with ``input_format``) to a new ``fmt`` file."""
-    from secretsctl.keys.keyring import wrap_data_key
-
     if not documents:
         raise InputError(
             "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
         )
     check_not_encrypted(documents, input_format or fmt)
+    metadata, data_key = new_data_key(settings)
+    return seal(documents, fmt, metadata, data_key, indent=settings.indent)
+
+
+def new_data_key(settings: EncryptionSettings) -> tuple[md.Metadata, Secret[bytes]]:
+    """Make a fresh data key, wrap it for the settings' key groups, and build the metadata.
+
+    The metadata has no MAC yet: :func:`seal` adds it. ``edit`` of a new file calls this before
+    the editor opens, so a bad recipient is reported before anything is typed.
+    """
+    from secretsctl.keys.keyring import wrap_data_key
+
     data_key = os.urandom(DATA_KEY_SIZE)
     threshold = settings.shamir_threshold
     groups = wrap_data_key(data_key, [list(g) for g in settings.key_groups], threshold)
@@ -314,7 +324,7 @@ def encrypt(
         # sops always writes the threshold with several groups; a missing one means 0 to it.
         shamir_threshold=(threshold or len(groups)) if len(groups) > 1 else 0,
     )
-    return seal(documents, fmt, metadata, Secret(data_key), indent=settings.indent)
+    return metadata, Secret(data_key)
 
 
 # --- --extract ----------------------------------------------------------------------------
