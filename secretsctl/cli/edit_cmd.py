@@ -1,0 +1,136 @@
+"""``secretsctl edit FILE``: ``sops edit`` with the plaintext kept off disks (secretsctl.edit)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
+
+if TYPE_CHECKING:
+    from secretsctl.sops.creation_rules import EncryptionSettings, SopsConfig
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+PRESS_A_KEY = "Press Enter to return to the editor, or Ctrl+C to exit."
+
+
+def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
+    """Say why the text was refused and wait for one byte on stdin; EOF means give up."""
+    app.display_error(
+        f"Could not load tree, probably due to invalid syntax: {problem.message}. {PRESS_A_KEY}"
+    )
+    try:
+        return os.read(sys.stdin.fileno(), 1) != b""
+    except OSError:
+        return False
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--input-type",
+    type=click.Choice(FORMATS),
+    help="Store of the file; by default from its extension.",
+)
+@click.option("--ignore-mac", is_flag=True, help="Skip the MAC check.")
+@click.option(
+    "--allow-disk-tmp",
+    is_flag=True,
+    help="Put the plaintext on a disk-backed folder ($TMPDIR or /tmp) when no RAM-backed one"
+    " ($XDG_RUNTIME_DIR, /dev/shm) exists.",
+)
+@click.option(
+    "-a",
+    "--age",
+    envvar="SOPS_AGE_RECIPIENTS",
+    help="For a new FILE: comma-separated age recipients instead of the .sops.yaml creation"
+    " rule's. Env: SOPS_AGE_RECIPIENTS.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="SOPS_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Path of .sops.yaml; by default searched upward from the current directory."
+    " Env: SOPS_CONFIG.",
+)
+@click.pass_obj
+def edit(
+    app: App,
+    file: str,
+    input_type: str | None,
+    ignore_mac: bool,
+    allow_disk_tmp: bool,
+    age: str | None,
+    config_path: str | None,
+) -> None:
+    """Edit FILE in $SOPS_EDITOR or $EDITOR; create it from .sops.yaml if it does not exist.
+
+    The plaintext is written to a 0600 file in a fresh 0700 folder on a RAM-backed filesystem
+    and removed on every way out. Exit 200: the file was not changed.
+    """
+    from secretsctl import edit as core
+    from secretsctl.api import indent_for
+    from secretsctl.cli.sops_cmd import _sops_config
+    from secretsctl.sops.stores import Format
+
+    path = os.path.abspath(file)
+    fmt = Format(input_type) if input_type else Format.for_path(path)
+    config = _sops_config(app, config_path)
+    indent = indent_for(fmt, config.stores if config else None)
+
+    location = core.temp_location(os.environ, allow_disk=allow_disk_tmp)
+    if not location.ram_backed:
+        app.display_warning(
+            f"the plaintext goes to a disk-backed folder ({location.path}, {location.filesystem})"
+            " while you edit"
+        )
+
+    def on_invalid(problem: SecretsctlError) -> bool:
+        return _ask_to_retry(app, problem)
+
+    if os.path.lexists(path):
+        result = core.edit_file(
+            path, fmt=fmt, ignore_mac=ignore_mac, indent=indent, temp_base=location.path,
+            allow_disk_tmp=allow_disk_tmp, on_invalid=on_invalid,
+        )  # fmt: skip
+    else:
+        settings = _new_file_settings(config, path, age, indent)
+        result = core.create_file(
+            path, settings, fmt=fmt, temp_base=location.path, allow_disk_tmp=allow_disk_tmp,
+            on_invalid=on_invalid,
+        )  # fmt: skip
+    if not result.changed:
+        app.display_info("File has not changed, exiting.")
+        raise SystemExit(ExitCode.FILE_HAS_NOT_BEEN_MODIFIED)
+
+
+def _new_file_settings(
+    config: SopsConfig | None, path: str, age: str | None, indent: int | None
+) -> EncryptionSettings:
+    """Return the creation rule's settings for a new file, recipients replaced by ``--age``."""
+    from secretsctl.sops.creation_rules import EncryptionSettings, rule_for
+
+    creation: EncryptionSettings | None = None
+    if config is not None:
+        try:
+            creation = rule_for(config, path)
+        except ConfigError:
+            if not age:
+                raise
+    if age:
+        groups = (tuple(part.strip() for part in age.split(",") if part.strip()),)
+        if creation is None:
+            return EncryptionSettings(key_groups=groups, indent=indent)
+        return creation._replace(key_groups=groups, shamir_threshold=None, indent=indent)
+    if creation is None:
+        raise ConfigError(
+            "config file not found, or has no creation rules, and no keys provided through"
+            " command line options",
+            hint="pass --age RECIPIENT, or create a .sops.yaml with a creation rule",
+        )
+    return creation._replace(indent=indent)
