@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from secretsctl.errors import InputError, OutputError, SecretsctlError
+from secretsctl.errors import ExitCode, InputError, OutputError, SecretsctlError
 from secretsctl.record import Record, repr_without
 from secretsctl.sops.stores import Format
+from secretsctl.sops.tree import Branch, Seq
 
 if TYPE_CHECKING:
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.sops.codec import Decrypted
+    from secretsctl.sops.creation_rules import SopsConfig, StoreSettings
     from secretsctl.sops.metadata import Metadata
     from secretsctl.sops.tree import Documents
 
@@ -63,8 +65,6 @@ def open_for_change(
         with open(path, "rb") as handle:
             original = handle.read()
     except FileNotFoundError:
-        from secretsctl.errors import ExitCode
-
         raise InputError(
             f"{path}: the file does not exist", exit_code=ExitCode.NO_FILE_SPECIFIED
         ) from None
@@ -137,3 +137,477 @@ def write_all(changes: Sequence[tuple[str, bytes]]) -> None:
             already = f" (already rewritten: {', '.join(done)})" if done else ""
             raise OutputError(f"cannot write {path}: {exc.strerror}{already}") from None
         fsutil.fsync_directory(os.path.dirname(os.path.realpath(path)) or ".")
+
+
+# --- set and unset (sops-format.md §9.1) ------------------------------------------------------
+
+
+class SetFormatError(SecretsctlError):
+    """A ``set``/``unset`` path or ``set`` value that cannot be used (sops's exit 7)."""
+
+    exit_code = ExitCode.INVALID_SET_FORMAT
+
+
+class KeyNotFoundError(SecretsctlError):
+    """``unset`` of a key or index that is not there (sops's ``SopsKeyNotFound``, exit 1)."""
+
+    exit_code = ExitCode.GENERIC
+
+
+def _component(component: str | int) -> str:
+    return f"[{component}]" if isinstance(component, int) else f"['{component}']"
+
+
+def parse_set_path(text: str) -> list[str | int]:
+    """Parse a ``set``/``unset`` PATH (``--extract`` syntax); errors are exit 7, as in sops.
+
+    Unlike sops, which panics on them, an empty path and negative indices are refused.
+    """
+    from secretsctl.sops.codec import parse_tree_path
+
+    try:
+        path = parse_tree_path(text)
+    except SecretsctlError as exc:
+        raise SetFormatError(f"invalid index format: {exc.message.split(': ', 1)[-1]}") from None
+    if not path:
+        raise SetFormatError("invalid index format: the path is empty", hint="""e.g. '["key"]'""")
+    for component in path:
+        if isinstance(component, int) and component < 0:
+            raise SetFormatError(f"invalid index format: {_component(component)} is negative")
+    return path
+
+
+def parse_set_value(text: str | bytes) -> Any:
+    """Turn a JSON VALUE into a tree value as sops's ``set`` does.
+
+    Numbers are float64 (``42`` becomes ``type:float``, as in sops 3.11), objects become
+    mappings in their order, ``null`` is ``None``. Beyond sops, a JSON array is accepted (sops
+    3.11 refuses it with exit 7). The message never quotes the value.
+    """
+    import json
+
+    from secretsctl.sops.stores import json_store
+
+    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    try:
+        json.loads(raw)
+        # The store's reader gives sops's value semantics; the check above guarantees that
+        # the wrapper holds exactly one member.
+        wrapped = json_store.load_plain(b'{"v":' + raw + b"\n}")
+    except (ValueError, SecretsctlError):
+        raise SetFormatError(
+            "the value is not valid JSON",
+            hint="""quote strings as JSON: '"text"'; numbers, true, false, null, {…} and […]""",
+        ) from None
+    return wrapped[0][0][1]
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equality with types, as sops's ``equals``: ``42`` (int) and ``42.0`` differ."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, Branch):
+        return len(one) == len(other) and all(
+            _same(k1, k2) and _same(v1, v2) for (k1, v1), (k2, v2) in zip(one, other, strict=True)
+        )
+    if isinstance(one, Seq):
+        return len(one) == len(other) and all(map(_same, one, other))
+    return bool(one == other)
+
+
+def _from_path(path: Sequence[str | int], leaf: Any) -> Any:
+    """Build the subtree that holds ``leaf`` at ``path`` (sops's ``valueFromPathAndLeaf``)."""
+    node = leaf
+    for component in reversed(path):
+        node = Seq([node]) if isinstance(component, int) else Branch([(component, node)])
+    return node
+
+
+def _set(
+    node: Any, path: Sequence[str | int], value: Any, done: list[str | int]
+) -> tuple[Any, bool]:
+    component, rest = path[0], path[1:]
+    if isinstance(node, Branch):
+        if isinstance(component, int):
+            # sops silently writes the file unchanged here; refusing says what went wrong.
+            raise SecretsctlError(
+                f"component {_component(component)} is an index, but {_where(done)} is a mapping"
+            )
+        for index, (key, old) in enumerate(node):
+            if key.__class__ is str and key == component:
+                if not rest:
+                    node[index] = (key, value)
+                    return node, not _same(old, value)
+                new, changed = _set(old, rest, value, [*done, component])
+                node[index] = (key, new)
+                return node, changed
+        node.append((component, _from_path(rest, value)))
+        return node, True
+    if isinstance(node, Seq):
+        if isinstance(component, str):
+            raise SecretsctlError(
+                f"component {_component(component)} is a key, but {_where(done)} is a list"
+            )
+        if component >= len(node):
+            # sops appends, whatever the index; an index never leaves a gap.
+            node.append(_from_path(rest, value))
+            return node, True
+        if not rest:
+            old = node[component]
+            node[component] = value
+            return node, not _same(old, value)
+        new, changed = _set(node[component], rest, value, [*done, component])
+        node[component] = new
+        return node, changed
+    new = _from_path(path, value)
+    return new, not _same(node, new)
+
+
+def _where(done: Sequence[str | int]) -> str:
+    return "".join(_component(c) for c in done) or "the document"
+
+
+def set_value(document: Branch, path: Sequence[str | int], value: Any) -> bool:
+    """Set ``value`` at ``path`` in ``document`` (in place), as sops's ``TreeBranch.Set``.
+
+    Missing keys are created (with mappings, or one-element lists for index components) and
+    appended to their mapping; an index at or past the end of a list appends; a scalar on the
+    way is replaced. List indices count comment elements, as in sops. Returns whether anything
+    changed (type included). An index on a mapping or a key on a list raises
+    :class:`SecretsctlError` (sops writes the file unchanged, or panics).
+    """
+    if not path:
+        raise SetFormatError("invalid index format: the path is empty")
+    return _set(document, path, value, [])[1]
+
+
+def unset_value(document: Branch, path: Sequence[str | int]) -> None:
+    """Remove the key or list element at ``path`` from ``document`` (in place).
+
+    As sops's ``TreeBranch.Unset``: a missing key or an index past the end raises
+    :class:`KeyNotFoundError`; list indices count comment elements. A path through a scalar,
+    an index on a mapping or a key on a list raises :class:`SecretsctlError` too.
+    """
+    if not path:
+        raise SetFormatError("invalid index format: the path is empty")
+    node: Any = document
+    for depth, component in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(node, Branch):
+            if isinstance(component, int):
+                raise KeyNotFoundError(
+                    f"component {_component(component)} is an index, but"
+                    f" {_where(path[:depth])} is a mapping"
+                )
+            for index, (key, value) in enumerate(node):
+                if key.__class__ is str and key == component:
+                    if last:
+                        del node[index]
+                        return
+                    node = value
+                    break
+            else:
+                raise KeyNotFoundError(f"key {_component(component)} not found")
+        elif isinstance(node, Seq):
+            if isinstance(component, str):
+                raise SecretsctlError(
+                    f"component {_component(component)} is a key, but"
+                    f" {_where(path[:depth])} is a list"
+                )
+            if component >= len(node):
+                raise KeyNotFoundError(f"index {_component(component)} out of bounds")
+            if last:
+                del node[component]
+                return
+            node = node[component]
+        else:
+            raise SecretsctlError(
+                f"{_where(path[:depth])} holds a value, not a mapping or list, so"
+                f" {_component(component)} cannot be in it"
+            )
+
+
+class SetResult(Record):
+    """The outcome of ``set``/``unset`` on one file: the new bytes, or None when unchanged."""
+
+    path: str
+    content: bytes | None
+
+
+def _open_existing(
+    path: str, fmt: Format | None, identities: IdentitySet | None, ignore_mac: bool
+) -> OpenedFile:
+    """:func:`open_for_change`, with sops's exit 2 (not 100) for a missing file."""
+    try:
+        return open_for_change(path, fmt=fmt, identities=identities, ignore_mac=ignore_mac)
+    except InputError as exc:
+        if exc.exit_code == ExitCode.NO_FILE_SPECIFIED:
+            exc.exit_code = ExitCode.COULD_NOT_READ_INPUT_FILE
+        raise
+
+
+def _first_document(opened: OpenedFile) -> Branch:
+    documents = opened.decrypted.documents
+    if not documents:
+        raise InputError(
+            f"{opened.path}: the file holds no document",
+            exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT,
+        )
+    return documents[0]
+
+
+def set_in_file(
+    path: str,
+    tree_path: Sequence[str | int],
+    value: Any,
+    *,
+    idempotent: bool = False,
+    fmt: Format | None = None,
+    identities: IdentitySet | None = None,
+    ignore_mac: bool = False,
+    indent: int | None = None,
+) -> SetResult:
+    """Set one value in the first document of an encrypted file and reseal it.
+
+    Every other ``ENC[…]`` keeps its bytes. As in sops, the file is rewritten even when the
+    value was already there, unless ``idempotent`` (then ``content`` is None).
+    """
+    from secretsctl.sops.codec import check_not_encrypted
+
+    opened = _open_existing(path, fmt, identities, ignore_mac)
+    document = _first_document(opened)
+    try:
+        changed = set_value(document, tree_path, value)
+    except SecretsctlError as exc:
+        raise exc.with_file(path) from None
+    if idempotent and not changed:
+        return SetResult(path, None)
+    try:
+        check_not_encrypted(opened.decrypted.documents, opened.fmt)
+    except SecretsctlError as exc:
+        raise SecretsctlError(
+            f"{path}: cannot set the top-level `sops` key: it holds the file's metadata",
+            exit_code=exc.exit_code,
+        ) from None
+    return SetResult(path, reseal(opened, opened.decrypted.documents, indent=indent))
+
+
+def unset_in_file(
+    path: str,
+    tree_path: Sequence[str | int],
+    *,
+    idempotent: bool = False,
+    fmt: Format | None = None,
+    identities: IdentitySet | None = None,
+    ignore_mac: bool = False,
+    indent: int | None = None,
+) -> SetResult:
+    """Remove one key or list element from the first document and reseal the file.
+
+    With ``idempotent``, a missing key is not an error and ``content`` is None.
+    """
+    opened = _open_existing(path, fmt, identities, ignore_mac)
+    document = _first_document(opened)
+    try:
+        unset_value(document, tree_path)
+    except KeyNotFoundError as exc:
+        if idempotent:
+            return SetResult(path, None)
+        raise exc.with_file(path) from None
+    except SecretsctlError as exc:
+        raise exc.with_file(path) from None
+    return SetResult(path, reseal(opened, opened.decrypted.documents, indent=indent))
+
+
+# --- updatekeys and rotate (sops-format.md §10.3, §10.4) ----------------------------------------
+
+
+class GroupDiff(Record):
+    """How one key group changes: its keys kept, added and removed, by their public names."""
+
+    common: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+class KeyUpdate(Record):
+    """The planned ``updatekeys`` change of one file; ``content`` is None when up to date."""
+
+    path: str
+    groups: tuple[GroupDiff, ...]
+    old_threshold: int
+    new_threshold: int
+    content: bytes | None
+
+    def __repr__(self) -> str:
+        return repr_without(self, "content")
+
+
+def _group_names(metadata: Metadata) -> list[list[str]]:
+    return [
+        [key.recipient for key in group.age] + [key.label for key in group.foreign]
+        for group in metadata.key_groups
+    ]
+
+
+def diff_key_groups(
+    ours: Sequence[Sequence[str]], theirs: Sequence[Sequence[str]]
+) -> tuple[GroupDiff, ...]:
+    """Compare key groups position by position, by key string (sops's ``DiffKeyGroups``)."""
+    diffs = []
+    for index in range(max(len(ours), len(theirs))):
+        mine = list(ours[index]) if index < len(ours) else []
+        new = list(theirs[index]) if index < len(theirs) else []
+        diffs.append(
+            GroupDiff(
+                common=tuple(k for k in new if k in mine),
+                added=tuple(k for k in new if k not in mine),
+                removed=tuple(k for k in mine if k not in new),
+            )
+        )
+    return tuple(diffs)
+
+
+def _collect(paths: Sequence[str], work: Any) -> list[Any]:
+    """Run ``work(path)`` for every file; raise every failure together, naming each file."""
+    results: list[Any] = []
+    problems: list[SecretsctlError] = []
+    for path in paths:
+        try:
+            results.append(work(path))
+        except SecretsctlError as exc:
+            problems.append(exc.with_file(path))
+    if len(problems) == 1 and len(paths) == 1:
+        raise problems[0]
+    if problems:
+        from secretsctl.errors import ProblemsError
+
+        raise ProblemsError(problems)
+    return results
+
+
+def _read_sops_file(path: str, fmt: Format | None) -> tuple[Format, Any]:
+    from secretsctl.sops import codec
+
+    try:
+        with open(path, "rb") as handle:
+            original = handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: the file does not exist", exit_code=ExitCode.GENERIC) from None
+    except IsADirectoryError:
+        raise InputError(
+            f"{path}: can't operate on a directory", exit_code=ExitCode.GENERIC
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    fmt = fmt or Format.for_path(path)
+    return fmt, codec.parse(original, fmt)
+
+
+def plan_updatekeys(
+    paths: Sequence[str],
+    config: SopsConfig,
+    *,
+    threshold: int | None = None,
+    fmt: Format | None = None,
+    identities: IdentitySet | None = None,
+) -> list[KeyUpdate]:
+    """Compute every file's new key groups from its creation rule, and its new bytes.
+
+    Only the data key is decrypted; it is wrapped again for every key of the rule (kept
+    recipients get a fresh ``enc`` too). Values, ``lastmodified``, ``mac`` and ``version``
+    stay as they are. The Shamir threshold is ``threshold`` or the file's, capped at the
+    number of new groups. Nothing is written: every failure, in any file, is raised together.
+    """
+    from secretsctl.api import indent_for
+    from secretsctl.keys.keyring import unwrap_data_key, wrap_data_key
+    from secretsctl.sops import metadata as md
+    from secretsctl.sops.creation_rules import rule_for
+
+    if identities is None:
+        from secretsctl.keys.sources import load_identities
+
+        identities = load_identities()
+
+    def plan(path: str) -> KeyUpdate:
+        file_fmt, sops_file = _read_sops_file(path, fmt)
+        metadata = sops_file.metadata
+        settings = rule_for(config, path)
+        new_groups = [list(group) for group in settings.key_groups]
+        diffs = diff_key_groups(_group_names(metadata), new_groups)
+        old = metadata.shamir_threshold
+        new = min(threshold or old, len(new_groups))
+        if not any(d.added or d.removed for d in diffs) and new == old:
+            return KeyUpdate(path, diffs, old, new, None)
+        data_key = unwrap_data_key(metadata, identities, file=path)
+        groups = wrap_data_key(data_key, new_groups, new or None)
+        written = (new or len(groups)) if len(groups) > 1 else new
+        final = metadata._replace(key_groups=groups, shamir_threshold=written)
+        tree = md.to_tree(final, single_value_store=file_fmt is Format.BINARY)
+        indent = indent_for(file_fmt, config.stores)
+        content = file_fmt.store.emit_encrypted(sops_file.documents, tree, indent=indent)
+        return KeyUpdate(path, diffs, old, written, content)
+
+    return _collect(paths, plan)
+
+
+def rotate_files(
+    paths: Sequence[str],
+    *,
+    add_age: Sequence[str] = (),
+    remove_age: Sequence[str] = (),
+    fmt: Format | None = None,
+    identities: IdentitySet | None = None,
+    ignore_mac: bool = False,
+    stores: StoreSettings | None = None,
+) -> list[tuple[str, bytes]]:
+    """Re-encrypt every file under a new data key; return ``(path, new bytes)`` for each.
+
+    ``add_age`` recipients join key group 1 (once), ``remove_age`` leave every group. Every
+    value, comment and the MAC get fresh random IVs: sops 3.11 keeps the old IVs under the new
+    key, which is safe but gains nothing. Nothing is written; every failure is raised together.
+    """
+    from secretsctl.api import indent_for
+    from secretsctl.keys.keyring import generate_data_key, wrap_data_key
+    from secretsctl.sops import codec
+
+    if identities is None:
+        from secretsctl.keys.sources import load_identities
+
+        identities = load_identities()
+    added = [text.strip() for text in add_age if text.strip()]
+    removed = {text.strip() for text in remove_age if text.strip()}
+
+    def rotate(path: str) -> tuple[str, bytes]:
+        if (added or removed) and not os.path.exists(path):
+            raise InputError(
+                f"{path}: cannot add or remove keys on a file that does not exist",
+                hint="create it with `secretsctl encrypt` first",
+                exit_code=ExitCode.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+            )
+        opened = _open_existing(path, fmt, identities, ignore_mac)
+        metadata = opened.decrypted.metadata
+        foreign = [key.label for group in metadata.key_groups for key in group.foreign]
+        if foreign:
+            raise SecretsctlError(
+                f"{path}: cannot rotate: secretsctl cannot wrap a data key for"
+                f" {', '.join(foreign)}",
+                hint="rotate it with sops, or remove those keys with `secretsctl updatekeys`",
+            )
+        groups = [[key.recipient for key in group.age] for group in metadata.key_groups]
+        groups[0].extend(r for r in dict.fromkeys(added) if r not in groups[0])
+        groups = [[r for r in group if r not in removed] for group in groups]
+        data_key = generate_data_key()
+        wrapped = wrap_data_key(data_key, groups, metadata.shamir_threshold or None)
+        final = metadata._replace(key_groups=wrapped)
+        content = codec.seal(
+            opened.decrypted.documents,
+            opened.fmt,
+            final,
+            data_key,
+            ivs=None,
+            indent=indent_for(opened.fmt, stores),
+        )
+        return path, content
+
+    return _collect(paths, rotate)

@@ -1,0 +1,322 @@
+"""Commands that change encrypted files in place: ``set``, ``unset``, ``updatekeys``, ``rotate``.
+
+Each prepares every new file content first (secretsctl.change) and then writes them all with
+``change.write_all``: a file is fully rewritten or left as it was, and with several files a
+failure in any of them leaves every one untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from secretsctl.cli.app import App
+from secretsctl.errors import ConfigError, ExitCode, InputError, SecretsctlError
+
+if TYPE_CHECKING:
+    from secretsctl.change import KeyUpdate
+    from secretsctl.sops.creation_rules import SopsConfig
+    from secretsctl.sops.stores import Format
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+_input_type = click.option(
+    "--input-type",
+    type=click.Choice(FORMATS),
+    help="Store of the file; by default from its extension.",
+)
+_ignore_mac = click.option(
+    "--ignore-mac", is_flag=True, help="Skip the MAC check of the file as it is now."
+)
+_config = click.option(
+    "--config",
+    "config_path",
+    envvar="SOPS_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Path of .sops.yaml; by default searched upward from the current directory."
+    " Env: SOPS_CONFIG.",
+)
+
+
+def _format(input_type: str | None) -> Format | None:
+    from secretsctl.sops.stores import Format
+
+    return Format(input_type) if input_type else None
+
+
+def _config_file(app: App, config_path: str | None, *, required: bool) -> SopsConfig | None:
+    from secretsctl.sops.config_lookup import find_config
+
+    path, warning = find_config(os.getcwd(), config_path)
+    if warning:
+        app.display_warning(warning)
+    if path is None:
+        if required:
+            raise ConfigError(
+                "config file not found",
+                hint="create a .sops.yaml with creation rules, or pass --config",
+            )
+        return None
+    from secretsctl.sops.creation_rules import load_config
+
+    return load_config(path)
+
+
+def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) -> int | None:
+    from secretsctl.api import indent_for
+    from secretsctl.sops.stores import Format
+
+    config = _config_file(app, config_path, required=False)
+    return indent_for(fmt or Format.for_path(path), config.stores if config else None)
+
+
+@click.command("set")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("path", required=False)
+@click.argument("value", required=False)
+@click.option(
+    "--value-stdin",
+    is_flag=True,
+    help="Read VALUE from stdin, so it never shows in the process list.",
+)
+@click.option(
+    "--value-file", is_flag=True, help="Read VALUE from the file named by the VALUE argument."
+)
+@click.option("--idempotent", is_flag=True, help="Write nothing if the value is already there.")
+@_input_type
+@_ignore_mac
+@_config
+@click.pass_obj
+def set_command(
+    app: App,
+    file: str | None,
+    path: str | None,
+    value: str | None,
+    value_stdin: bool,
+    value_file: bool,
+    idempotent: bool,
+    input_type: str | None,
+    ignore_mac: bool,
+    config_path: str | None,
+) -> None:
+    """Set the value at PATH (e.g. '["a"]["b"]') in FILE to VALUE, a JSON value.
+
+    Every other encrypted value keeps its bytes; the data key and recipients stay the same.
+    """
+    from secretsctl import change
+
+    if value_stdin and value_file:
+        raise SecretsctlError("cannot use both --value-file and --value-stdin")
+    if file is None or path is None or (value is None) is not value_stdin:
+        wanted = 2 if value_stdin else 3
+        raise InputError(
+            f"no file specified, or index and value are missing: set needs exactly {wanted}"
+            f" arguments{' with --value-stdin' if value_stdin else ''}",
+            exit_code=ExitCode.NO_FILE_SPECIFIED,
+        )
+    tree_path = change.parse_set_path(path)
+    if value is None:
+        raw = sys.stdin.buffer.read()
+    elif value_file:
+        try:
+            with open(value, "rb") as stream:
+                raw = stream.read()
+        except OSError as exc:
+            raise InputError(f"cannot read {value}: {exc.strerror}") from None
+    else:
+        raw = os.fsencode(value)
+    parsed = change.parse_set_value(raw)
+    fmt = _format(input_type)
+    result = change.set_in_file(
+        os.path.abspath(file),
+        tree_path,
+        parsed,
+        idempotent=idempotent,
+        fmt=fmt,
+        ignore_mac=ignore_mac,
+        indent=_indent(app, config_path, file, fmt),
+    )
+    if result.content is not None:
+        change.write_all([(result.path, result.content)])
+
+
+@click.command("unset")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("path", required=False)
+@click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
+@_input_type
+@_ignore_mac
+@_config
+@click.pass_obj
+def unset_command(
+    app: App,
+    file: str | None,
+    path: str | None,
+    idempotent: bool,
+    input_type: str | None,
+    ignore_mac: bool,
+    config_path: str | None,
+) -> None:
+    """Remove the key or list element at PATH (e.g. '["a"]["b"]') from FILE."""
+    from secretsctl import change
+
+    if file is None or path is None:
+        raise InputError(
+            "no file specified, or index is missing", exit_code=ExitCode.NO_FILE_SPECIFIED
+        )
+    tree_path = change.parse_set_path(path)
+    fmt = _format(input_type)
+    result = change.unset_in_file(
+        os.path.abspath(file),
+        tree_path,
+        idempotent=idempotent,
+        fmt=fmt,
+        ignore_mac=ignore_mac,
+        indent=_indent(app, config_path, file, fmt),
+    )
+    if result.content is not None:
+        change.write_all([(result.path, result.content)])
+
+
+def _show_update(update: KeyUpdate) -> None:
+    """Print the changes sops's ``updatekeys`` prints, for one file, on stdout."""
+    echo = click.echo
+    echo(f"The following changes will be made to the groups of {update.path}:")
+    old, new = update.old_threshold, update.new_threshold
+    if old > 0 and old == new:
+        echo(f"shamir_threshold: {new}")
+    else:
+        if new > 0:
+            echo(f"+++ shamir_threshold: {new}")
+        if old > 0:
+            echo(f"--- shamir_threshold: {old}")
+    for index, group in enumerate(update.groups):
+        echo(f"Group {index + 1}")
+        for key in group.common:
+            echo(f"    {key}")
+        for key in group.added:
+            echo(f"+++ {key}")
+        for key in group.removed:
+            echo(f"--- {key}")
+
+
+def _approved(path: str) -> bool:
+    """Ask y/n on stdin, as sops does (a pipe works too); end of input is an error."""
+    while True:
+        click.echo("Is this okay? (y/n): ", nl=False)
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if line == "":
+            click.echo()
+            raise SecretsctlError(
+                f"no answer for {path} (end of input); nothing was changed",
+                hint="pass --yes to approve the changes without asking",
+            )
+        answer = line.strip()
+        if answer in ("y", "n"):
+            return answer == "y"
+
+
+@click.command("updatekeys")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-y", "--yes", is_flag=True, help="Approve every change without asking.")
+@click.option(
+    "--shamir-secret-sharing-threshold",
+    "threshold",
+    type=click.IntRange(min=1),
+    help="How many key groups must open the file; by default the file's own threshold.",
+)
+@_input_type
+@_config
+@click.pass_obj
+def updatekeys(
+    app: App,
+    files: tuple[str, ...],
+    yes: bool,
+    threshold: int | None,
+    input_type: str | None,
+    config_path: str | None,
+) -> None:
+    """Re-wrap the data key of each FILE for the recipients of its .sops.yaml creation rule.
+
+    Shows the recipients added (+++) and removed (---) per file and asks y/n on stdin unless
+    --yes. Values, lastmodified and the MAC stay as they are. If any file fails, none is
+    changed.
+    """
+    from secretsctl import change
+
+    if not files:
+        raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
+    config = _config_file(app, config_path, required=True)
+    assert config is not None  # noqa: S101 - required=True raises instead
+    updates = change.plan_updatekeys(
+        [os.path.abspath(file) for file in files],
+        config,
+        threshold=threshold,
+        fmt=_format(input_type),
+    )
+    approved: list[tuple[str, bytes]] = []
+    for update in updates:
+        if update.content is None:
+            app.display_info(f"{update.path} already up to date")
+            continue
+        _show_update(update)
+        if yes or _approved(update.path):
+            approved.append((update.path, update.content))
+        else:
+            app.display_info(f"{update.path} left unchanged")
+    change.write_all(approved)
+    for path, _ in approved:
+        app.display_info(f"{path} synced with new keys")
+
+
+def _recipients(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+@click.command("rotate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "-i",
+    "--in-place",
+    is_flag=True,
+    help="Accepted for sops compatibility: rotate always rewrites FILE in place.",
+)
+@click.option("--add-age", help="Comma-separated age recipients to add to the first key group.")
+@click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
+@_input_type
+@_ignore_mac
+@_config
+@click.pass_obj
+def rotate(
+    app: App,
+    files: tuple[str, ...],
+    in_place: bool,
+    add_age: str | None,
+    rm_age: str | None,
+    input_type: str | None,
+    ignore_mac: bool,
+    config_path: str | None,
+) -> None:
+    """Re-encrypt each FILE under a new data key, in place, with a new lastmodified and MAC.
+
+    If any file fails (e.g. no key opens it), none is changed.
+    """
+    from secretsctl import change
+
+    del in_place
+    if not files:
+        raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
+    config = _config_file(app, config_path, required=False)
+    results = change.rotate_files(
+        [os.path.abspath(file) for file in files],
+        add_age=_recipients(add_age),
+        remove_age=_recipients(rm_age),
+        fmt=_format(input_type),
+        ignore_mac=ignore_mac,
+        stores=config.stores if config else None,
+    )
+    change.write_all(results)
