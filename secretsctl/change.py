@@ -476,7 +476,7 @@ def _collect(paths: Sequence[str], work: Any) -> list[Any]:
         try:
             results.append(work(path))
         except SecretsctlError as exc:
-            problems.append(exc.with_file(path))
+            problems.append(exc if path in exc.message else exc.with_file(path))
     if len(problems) == 1 and len(paths) == 1:
         raise problems[0]
     if problems:
