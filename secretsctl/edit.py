@@ -81,7 +81,8 @@ example_booleans:
 \t\ttrue,
 \t\tfalse
 \t]
-}""",
+}
+""",
     Format.DOTENV: b"""\
 # This is an example file.
 hello=Welcome to SOPS! Edit this file as you please!
