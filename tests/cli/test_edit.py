@@ -512,10 +512,12 @@ def test_real_vim_through_tmux(sops: Sops, tmp_path: Path, isolated_env: Path) -
         # Real keystrokes: find the value, change it, write and quit.
         _tmux("send-keys", "/pw-old", "Enter")
         _tmux("send-keys", "cE", "pw-new-5678", "Escape")
-        time.sleep(0.3)
-        # Even with a vimrc asking for them, no swap, undo or backup file appears.
+        _tmux("send-keys", ":w", "Enter")
+        time.sleep(0.5)
+        # Even with a vimrc asking for them, no swap, undo or backup file appears, after a
+        # change (swap) and a write (undo file, backup) alike.
         assert sorted(p.name for p in folder.iterdir()) == ["secrets.yaml"]
-        _tmux("send-keys", ":wq", "Enter")
+        _tmux("send-keys", ":q", "Enter")
         while time.monotonic() < deadline and not watcher.exists():
             time.sleep(0.05)
         assert watcher.read_text().strip() == "exit=0"
