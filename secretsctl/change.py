@@ -597,6 +597,12 @@ def rotate_files(
         groups = [[key.recipient for key in group.age] for group in metadata.key_groups]
         groups[0].extend(r for r in dict.fromkeys(added) if r not in groups[0])
         groups = [[r for r in group if r not in removed] for group in groups]
+        for index, group in enumerate(groups):
+            if not group:
+                raise SecretsctlError(
+                    f"{path}: --rm-age would leave key group {index + 1} without recipients",
+                    hint="every key group needs a recipient; --add-age adds to the first group",
+                )
         data_key = generate_data_key()
         wrapped = wrap_data_key(data_key, groups, metadata.shamir_threshold or None)
         final = metadata._replace(key_groups=wrapped)

@@ -342,6 +342,7 @@ def test_rotate_of_several_files_with_one_failing_changes_none(
         (("rotate", "-i", "--add-age", "{recipient}", "{missing}"), "own"),
         (("rotate", "-i", "{f}"), "stranger"),
         (("rotate", "-i"), "own"),
+        (("rotate", "-i", "--rm-age", "{own}", "{f}"), "own"),
     ],
 )
 def test_rotate_exit_codes_match_sops(
@@ -351,7 +352,12 @@ def test_rotate_exit_codes_match_sops(
     before = path.read_bytes()
     keys = env_for(second) if key == "stranger" else env_for(sops.key)
     filled = [
-        a.format(f=path, missing=tmp_path / "missing.yaml", recipient=second.recipient)
+        a.format(
+            f=path,
+            missing=tmp_path / "missing.yaml",
+            recipient=second.recipient,
+            own=sops.key.recipient,
+        )
         for a in args
     ]
     ours = secretsctl(*filled, env=keys)
