@@ -423,46 +423,67 @@ def _session(
     another :class:`SecretsctlError` for text that cannot be used; the user is then asked
     (``on_invalid``) and the editor reopens on the same text.
     """
+    try:
+        with _signals_interrupt() as hold:
+            with _blocked_signals():
+                folder = _make_private_folder(location)
+            try:
+                return _edit_until_valid(
+                    path, folder, plaintext, load_and_seal, environ, run_editor, on_invalid
+                )
+            finally:
+                with _blocked_signals():
+                    hold()
+                    _remove_folder(folder)
+    except _Interrupted as interrupted:
+        name = signal.Signals(interrupted.signum).name
+        raise EditInterrupted(
+            f"interrupted by {name}: {path} was not changed; the edited text was deleted"
+        ) from None
+
+
+@contextmanager
+def _blocked_signals() -> Iterator[None]:
+    """Hold the handled signals back while the folder is made or removed, so it never leaks."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _edit_until_valid(
+    path: str,
+    folder: str,
+    plaintext: bytes,
+    load_and_seal: Callable[[bytes], bytes],
+    environ: Mapping[str, str],
+    run_editor: EditorRunner,
+    on_invalid: InvalidHandler,
+) -> tuple[bytes | None, int]:
+    draft = os.path.join(folder, os.path.basename(path))
+    _write_private_file(draft, plaintext)
+    original = _sha256(plaintext)
+    argv = editor_command(draft, environ)
     runs = 0
-    with _signals_interrupt() as hold:
-        folder = None
+    while True:
+        runs += 1
         try:
-            folder = _make_private_folder(location)
-            draft = os.path.join(folder, os.path.basename(path))
-            _write_private_file(draft, plaintext)
-            original = _sha256(plaintext)
-            del plaintext
-            argv = editor_command(draft, environ)
-            while True:
-                runs += 1
-                try:
-                    status = run_editor(argv, environ)
-                except OSError as exc:
-                    raise EditorError(
-                        f"Could not run editor: `{argv[0]}`: {exc.strerror}"
-                    ) from None
-                if status != 0:
-                    raise EditorError(_describe_status(argv[0], status))
-                edited = _read_private_file(draft)
-                if _sha256(edited) == original:
-                    return None, runs
-                try:
-                    return load_and_seal(edited), runs
-                except SecretsctlError as problem:
-                    del edited
-                    if not on_invalid(problem):
-                        raise EditInterrupted(
-                            f"{path} was not changed; the edited text was deleted"
-                        ) from None
-        except _Interrupted as interrupted:
-            name = signal.Signals(interrupted.signum).name
-            raise EditInterrupted(
-                f"interrupted by {name}: {path} was not changed; the edited text was deleted"
-            ) from None
-        finally:
-            hold()
-            if folder is not None:
-                _remove_folder(folder)
+            status = run_editor(argv, environ)
+        except OSError as exc:
+            raise EditorError(f"Could not run editor: `{argv[0]}`: {exc.strerror}") from None
+        if status != 0:
+            raise EditorError(_describe_status(argv[0], status))
+        edited = _read_private_file(draft)
+        if _sha256(edited) == original:
+            return None, runs
+        try:
+            return load_and_seal(edited), runs
+        except SecretsctlError as problem:
+            if not on_invalid(problem):
+                raise EditInterrupted(
+                    f"{path} was not changed; the edited text was deleted"
+                ) from None
 
 
 def _newer_version(current: str) -> str:
