@@ -20,9 +20,9 @@ PRESS_A_KEY = "Press Enter to return to the editor, or Ctrl+C to exit."
 
 def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     """Say why the text was refused and wait for one byte on stdin; EOF means give up."""
-    app.display_error(
-        f"Could not load tree, probably due to invalid syntax: {problem.message}. {PRESS_A_KEY}"
-    )
+    app.display_error(f"Could not load tree, probably due to invalid syntax: {problem.message}")
+    # Not quiet-able: the user must know why the program waits.
+    app.display_hint(PRESS_A_KEY)
     try:
         return os.read(sys.stdin.fileno(), 1) != b""
     except OSError:
