@@ -361,6 +361,31 @@ def test_xdg_runtime_dir_on_disk_falls_back_to_dev_shm(
     assert seen["fs"] == "tmpfs"
 
 
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("s.json", b'{\n\t"user": "admin",\n\t"password": "pw-old-1234",\n\t"n": 3\n}\n'),
+        ("s.env", b"# head\nuser=admin\npassword=pw-old-1234\n"),
+        ("s.ini", b"[db]\nuser     = admin\npassword = pw-old-1234\n"),
+        ("s.bin", b"line one\npw-old-1234\n"),
+    ],
+)
+def test_every_store_round_trips_through_sops(
+    secretsctl: Runner, sops: Sops, tmp_path: Path, name: str, plain: bytes
+) -> None:
+    target = sops_file(sops, tmp_path, name, plain)
+    shown = sops.run("decrypt", str(target)).stdout
+    editor = make_editor(tmp_path, CHANGE_ONE_VALUE)
+    result = secretsctl("edit", str(target), env=edit_env(sops.key, editor, tmp_path))
+    assert result.returncode == 0, result.stderr.decode()
+    (seen,) = records(tmp_path)
+    assert seen["digest"] == digest(shown)
+    opened = sops.run("decrypt", str(target))
+    assert opened.returncode == 0, opened.stderr.decode()
+    assert digest(opened.stdout) == digest(shown.replace(OLD, NEW))
+
+
 # --- new files --------------------------------------------------------------------------------
 
 
@@ -411,6 +436,16 @@ def test_a_new_file_shows_sops_example_and_an_unchanged_one_is_not_written(
     assert theirs.returncode == 200, theirs.stderr.decode()
     assert not (tmp_path / name).exists()
     assert (tmp_path / "record.json.text").read_bytes() == shown_by_us
+
+
+@pytest.mark.interop
+def test_a_new_file_with_age_needs_no_rule(secretsctl: Runner, sops: Sops, tmp_path: Path) -> None:
+    editor = make_editor(tmp_path, 'open(path, "wb").write(b"password: pw-new-5678\\n")\n')
+    env = edit_env(sops.key, editor, tmp_path)
+    result = secretsctl("edit", "--age", sops.key.recipient, "new.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    opened = sops.run("decrypt", str(tmp_path / "new.yaml"))
+    assert digest(opened.stdout) == digest(b"password: pw-new-5678\n")
 
 
 def test_a_new_file_without_a_rule_is_refused_before_the_editor(
