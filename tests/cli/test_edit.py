@@ -565,3 +565,37 @@ def test_real_vim_through_tmux(sops: Sops, tmp_path: Path, isolated_env: Path) -
     )
     assert digest(sops.run("decrypt", str(target)).stdout) == digest(PLAIN.replace(OLD, NEW))
     assert not (isolated_env / ".viminfo").exists()
+
+
+@pytest.mark.interop
+def test_ctrl_c_at_the_prompt_in_a_terminal(sops: Sops, tmp_path: Path, isolated_env: Path) -> None:
+    if shutil.which("tmux") is None:
+        if os.environ.get("SECRETSCTL_REQUIRE_VIM"):
+            pytest.fail("tmux is needed (apt-get install tmux)")
+        pytest.skip("tmux is missing")
+    target = sops_file(sops, tmp_path)
+    before = target.read_bytes()
+    editor = make_editor(tmp_path, 'open(path, "wb").write(b"a: [\\n")\n')
+    watcher = tmp_path / "watch"
+    command = (
+        f"env -i PATH={os.environ['PATH']} HOME={isolated_env} TERM=xterm"
+        f" SOPS_AGE_KEY_FILE={sops.key.key_file} SOPS_EDITOR={editor}"
+        f" EDIT_RECORD={tmp_path / 'record.json'} {SECRETSCTL} edit {target};"
+        f" echo exit=$? > {watcher}; sleep 30"
+    )
+    _tmux("new-session", "-d", "-x", "120", "-y", "40", command)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "Press Enter" not in _tmux("capture-pane", "-p"):
+            time.sleep(0.05)
+        _tmux("send-keys", "C-c")
+        while time.monotonic() < deadline and not watcher.exists():
+            time.sleep(0.05)
+        screen = _tmux("capture-pane", "-p")
+    finally:
+        _tmux("kill-server")
+    assert watcher.read_text().strip() == f"exit={ExitCode.KEYBOARD_INTERRUPT}"
+    assert "interrupted by SIGINT" in screen
+    (seen,) = records(tmp_path)
+    assert not os.path.exists(os.path.dirname(seen["path"]))
+    assert target.read_bytes() == before
