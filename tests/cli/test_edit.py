@@ -528,8 +528,11 @@ def test_real_vim_through_tmux(sops: Sops, tmp_path: Path, isolated_env: Path) -
     before = target.read_bytes()
     watcher = tmp_path / "watch"
     (tmp_path / "vimrc").write_text("set swapfile undofile backup writebackup\n")
+    runtime = Path("/dev/shm") / f"vim-test-{os.getpid()}"  # only this test's drafts
+    runtime.mkdir(mode=0o700)
     command = (
         f"env -i PATH={os.environ['PATH']} HOME={isolated_env} TERM=xterm"
+        f" XDG_RUNTIME_DIR={runtime}"
         f" SOPS_AGE_KEY_FILE={sops.key.key_file} VIMINIT='source {tmp_path / 'vimrc'}'"
         f" SOPS_EDITOR={vim} {SECRETSCTL} edit {target}; echo exit=$? > {watcher}"
     )
@@ -538,7 +541,7 @@ def test_real_vim_through_tmux(sops: Sops, tmp_path: Path, isolated_env: Path) -
         deadline = time.monotonic() + 20
         drafts: list[Path] = []
         while time.monotonic() < deadline and not drafts:
-            drafts = list(Path("/dev/shm").glob("secretsctl-edit-*/secrets.yaml"))
+            drafts = list(runtime.glob("secretsctl-edit-*/secrets.yaml"))
             time.sleep(0.05)
         assert drafts, "vim never opened a draft"
         folder = drafts[0].parent
@@ -558,7 +561,9 @@ def test_real_vim_through_tmux(sops: Sops, tmp_path: Path, isolated_env: Path) -
         assert watcher.read_text().strip() == "exit=0"
     finally:
         _tmux("kill-server")
-    assert not folder.exists()
+        leftovers = list(runtime.iterdir())
+        shutil.rmtree(runtime)
+    assert leftovers == []
     assert changed_keys(before, target.read_bytes()) in (
         ["lastmodified", "mac", "password"],
         ["mac", "password"],
