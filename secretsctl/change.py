@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from secretsctl.errors import ExitCode, InputError, OutputError, SecretsctlError
 from secretsctl.record import Record, repr_without
@@ -468,9 +468,12 @@ def diff_key_groups(
     return tuple(diffs)
 
 
-def _collect(paths: Sequence[str], work: Any) -> list[Any]:
+_T = TypeVar("_T")
+
+
+def _collect(paths: Sequence[str], work: Callable[[str], _T]) -> list[_T]:
     """Run ``work(path)`` for every file; raise every failure together, naming each file."""
-    results: list[Any] = []
+    results: list[_T] = []
     problems: list[SecretsctlError] = []
     for path in paths:
         try:
