@@ -364,3 +364,28 @@ def test_rotate_exit_codes_match_sops(
     assert path.read_bytes() == before
     theirs = sops.run(*filled, env=keys)
     assert ours.returncode == theirs.returncode != 0, ours.stderr.decode()
+
+
+def test_updatekeys_from_two_groups_to_one_caps_the_threshold(
+    secretsctl: Runner, sops: Sops, second: AgeKey, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(PLAIN_YAML)
+    write_rule(
+        tmp_path,
+        "  - key_groups:\n"
+        f"      - age: [{sops.key.recipient}]\n"
+        f"      - age: [{second.recipient}]\n",
+    )
+    made = sops.run("encrypt", "-i", "s.yaml", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr.decode()
+    expected = sops.run("decrypt", "s.yaml", cwd=tmp_path, env=env_for(sops.key, second)).stdout
+    write_rule(tmp_path, f"  - age: {second.recipient}\n")
+    both = env_for(sops.key, second)
+    result = secretsctl("updatekeys", "-y", "s.yaml", cwd=tmp_path, env=both)
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "+++ shamir_threshold: 1\n--- shamir_threshold: 2\n" in out
+    assert f"--- {sops.key.recipient}\n" in out
+    assert recipients(path.read_bytes()) == [[second.recipient]]
+    assert sops.run("decrypt", str(path), env=env_for(second)).stdout == expected
