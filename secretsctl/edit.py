@@ -486,6 +486,15 @@ def _edit_until_valid(
                 ) from None
 
 
+def _check_writable(path: str) -> None:
+    """Refuse before the editor opens when the result could not be written (no edit is lost)."""
+    folder = os.path.dirname(os.path.realpath(path)) or "."
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
+
+
 def _newer_version(current: str) -> str:
     """Return sops's version when the file's is older, as ``sops edit`` raises it."""
     from secretsctl.sops.metadata import SOPS_VERSION
@@ -534,6 +543,7 @@ def edit_file(
 
     environ = os.environ if environ is None else environ
     location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
+    _check_writable(path)
     opened = change.open_for_change(path, fmt=fmt, identities=identities, ignore_mac=ignore_mac)
     store = opened.fmt.store
     plaintext = store.emit_plain(opened.decrypted.documents, indent=indent)
@@ -580,6 +590,7 @@ def create_file(
     environ = os.environ if environ is None else environ
     fmt = fmt or Format.for_path(path)
     location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
+    _check_writable(path)
     metadata, data_key = codec.new_data_key(settings)
     plaintext = fmt.store.emit_plain(fmt.store.load_plain(EXAMPLES[fmt]), indent=settings.indent)
 

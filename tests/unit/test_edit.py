@@ -399,3 +399,14 @@ def test_an_older_file_version_is_raised_as_sops_does() -> None:
 
     assert edit._newer_version("3.7.1") == SOPS_VERSION
     assert edit._newer_version("99.0.0") == "99.0.0"
+
+
+def test_a_new_file_in_a_missing_folder_fails_before_the_editor(
+    age_key: AgeKey, tmp_path: Path
+) -> None:
+    settings = EncryptionSettings(key_groups=((age_key.recipient,),))
+    user = Editor(PLAIN)
+    with pytest.raises(OutputError) as caught:
+        edit.create_file(str(tmp_path / "no" / "s.yaml"), settings, environ=ENV, run_editor=user)
+    assert "does not exist" in caught.value.message
+    assert user.seen == []
