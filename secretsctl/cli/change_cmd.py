@@ -102,7 +102,7 @@ def set_command(
     ignore_mac: bool,
     config_path: str | None,
 ) -> None:
-    """Set the value at PATH (e.g. '["a"]["b"]') in FILE to VALUE, a JSON value.
+    """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
 
     Every other encrypted value keeps its bytes; the data key and recipients stay the same.
     """
@@ -160,7 +160,7 @@ def unset_command(
     ignore_mac: bool,
     config_path: str | None,
 ) -> None:
-    """Remove the key or list element at PATH (e.g. '["a"]["b"]') from FILE."""
+    """Remove the key or list element at PATH, like '["a"][0]', from FILE."""
     from secretsctl import change
 
     if file is None or path is None:
