@@ -148,6 +148,18 @@ def test_one_changed_value_changes_one_line(secretsctl: Runner, sops: Sops, tmp_
     assert not os.path.exists(os.path.dirname(seen["path"]))
 
 
+def test_owner_and_group_are_kept(secretsctl: Runner, sops: Sops, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the file another owner")
+    target = sops_file(sops, tmp_path)
+    os.chown(target, 4321, 4322)
+    editor = make_editor(tmp_path, CHANGE_ONE_VALUE)
+    result = secretsctl("edit", str(target), env=edit_env(sops.key, editor, tmp_path))
+    assert result.returncode == 0, result.stderr.decode()
+    after = target.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (4321, 4322, 0o640)
+
+
 def test_unchanged_text_is_exit_200_and_the_file_is_untouched(
     secretsctl: Runner, sops: Sops, tmp_path: Path
 ) -> None:
