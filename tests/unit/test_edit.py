@@ -314,7 +314,7 @@ def test_a_real_editor_process_is_stopped_when_secretsctl_is_interrupted(tmp_pat
     import time
 
     marker = tmp_path / "started"
-    script = f"touch {marker}; exec sleep 60"
+    script = f"echo $$ > {marker}; exec sleep 60"
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
 
     def run() -> int:
@@ -326,9 +326,9 @@ def test_a_real_editor_process_is_stopped_when_secretsctl_is_interrupted(tmp_pat
     with pytest.raises(edit._Interrupted):
         run()
     assert time.monotonic() - started < edit.EDITOR_GRACE_SECONDS + 5
-    assert marker.exists()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    # Stopped and reaped: the pid is gone.
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)
 
 
 # --- new files ----------------------------------------------------------------------------------
