@@ -410,3 +410,18 @@ def test_a_new_file_in_a_missing_folder_fails_before_the_editor(
         edit.create_file(str(tmp_path / "no" / "s.yaml"), settings, environ=ENV, run_editor=user)
     assert "does not exist" in caught.value.message
     assert user.seen == []
+
+
+def test_a_signal_during_cleanup_is_held_until_the_cleanup_ends() -> None:
+    finished = []
+
+    def cleanup() -> None:
+        with edit._signals_interrupt() as hold:
+            hold()
+            os.kill(os.getpid(), signal.SIGTERM)
+            finished.append(True)  # the cleanup went on past the signal
+
+    with pytest.raises(edit._Interrupted) as caught:
+        cleanup()
+    assert finished == [True]
+    assert caught.value.signum == signal.SIGTERM
