@@ -616,3 +616,31 @@ def test_ctrl_c_at_the_prompt_in_a_terminal(sops: Sops, tmp_path: Path, isolated
     (seen,) = records(tmp_path)
     assert not os.path.exists(os.path.dirname(seen["path"]))
     assert target.read_bytes() == before
+
+
+@pytest.mark.interop
+def test_real_nvim_leaves_no_undo_backup_or_shada(
+    secretsctl: Runner, sops: Sops, tmp_path: Path
+) -> None:
+    if shutil.which("nvim") is None:
+        if os.environ.get("SECRETSCTL_REQUIRE_VIM"):
+            pytest.fail("nvim is needed (apt-get install neovim)")
+        pytest.skip("nvim is missing")
+    target = sops_file(sops, tmp_path)
+    home = tmp_path / "nvim-home"
+    (home / "config" / "nvim").mkdir(parents=True)
+    # The user's own init asks for every file that would keep a copy of the plaintext.
+    (home / "config" / "nvim" / "init.vim").write_text("set swapfile undofile backup writebackup\n")
+    env = {
+        "SOPS_AGE_KEY_FILE": str(sops.key.key_file),
+        "SOPS_EDITOR": "nvim --headless -c '%s/pw-old-1234/pw-new-5678/' -c wq",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+    }
+    result = secretsctl("edit", str(target), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert digest(sops.run("decrypt", str(target)).stdout) == digest(PLAIN.replace(OLD, NEW))
+    kept = [p for p in home.rglob("*") if p.is_file() and "log" not in p.name]
+    assert kept == [home / "config" / "nvim" / "init.vim"]
