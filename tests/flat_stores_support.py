@@ -204,12 +204,20 @@ def sorted_sops_section(data: bytes) -> bytes:
     return head + marker + b"".join(sorted(tail.splitlines(keepends=True)))
 
 
-def shape(value: Any) -> Any:
-    """A tree with every leaf replaced by a marker: keys, order and comment positions only."""
+def shape(value: Any, *, encrypted: bool = False) -> Any:
+    """A tree with every leaf replaced by a marker: keys, order and comment positions only.
+
+    ``encrypted``: the shape of an encrypted INI file, where sops drops an empty comment (from
+    ``key=;``); dotenv keeps it.
+    """
     if isinstance(value, Branch):
-        return [("#" if isinstance(k, Comment) else k, shape(v)) for k, v in value]
+        return [
+            ("#" if isinstance(k, Comment) else k, shape(v, encrypted=encrypted))
+            for k, v in value
+            if not (encrypted and isinstance(k, Comment) and k.text == "")
+        ]
     if isinstance(value, list):
-        return [shape(v) for v in value]
+        return [shape(v, encrypted=encrypted) for v in value]
     if isinstance(value, Comment):
         return "#"
     return None if value is None else "leaf"

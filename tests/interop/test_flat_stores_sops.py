@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from secretsctl.errors import ExitCode, SecretsctlError
@@ -91,7 +91,7 @@ def check_against_sops(sops: Sops, fmt: str, data: bytes) -> None:
             store.load_encrypted(encrypted.stdout)
         return
     documents, metadata = store.load_encrypted(encrypted.stdout)
-    assert shape(documents) == shape(plain), "encrypted tree shape differs from the plaintext's"
+    assert shape(documents) == shape(plain, encrypted=fmt == "ini"), "encrypted tree shape differs"
     expected = encrypted.stdout
     if fmt == "ini":
         expected = sorted_sops_section(expected)
@@ -227,6 +227,7 @@ def test_dotenv_differential(session_sops: Sops, data: bytes) -> None:
 
 @DIFFERENTIAL
 @given(data=_lines(_INI_PIECES, 8))
+@example(data=b"]=;")  # an empty inline comment: sops drops it when it encrypts
 def test_ini_differential(session_sops: Sops, data: bytes) -> None:
     check_against_sops(session_sops, "ini", data)
 
