@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from secretsctl.errors import ExitCode, SecretsctlError
+
+if TYPE_CHECKING:
+    from secretsctl.sops.creation_rules import SopsConfig
 
 PROG = "secretsctl"
 
@@ -94,3 +97,32 @@ class App:
             )
         stream.write(data)
         stream.flush()
+
+
+def find_sops_config(
+    app: App, config_path: str | None, *, required: bool = False
+) -> SopsConfig | None:
+    """Find and read ``.sops.yaml`` as sops does (upward from the current folder, or ``--config``).
+
+    Warnings (a ``.sops.yml`` ignored) go through ``app``. With ``required``, a missing file
+    is a :class:`ConfigError`; otherwise None.
+    """
+    import os
+
+    from secretsctl.sops.config_lookup import find_config
+
+    path, warning = find_config(os.getcwd(), config_path)
+    if warning:
+        app.display_warning(warning)
+    if path is None:
+        if required:
+            from secretsctl.errors import ConfigError
+
+            raise ConfigError(
+                "config file not found",
+                hint="create a .sops.yaml with creation rules, or pass --config",
+            )
+        return None
+    from secretsctl.sops.creation_rules import load_config
+
+    return load_config(path)

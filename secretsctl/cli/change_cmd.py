@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App
-from secretsctl.errors import ConfigError, ExitCode, InputError, SecretsctlError
+from secretsctl.cli.app import App, find_sops_config
+from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 if TYPE_CHECKING:
     from secretsctl.change import KeyUpdate
-    from secretsctl.sops.creation_rules import SopsConfig
     from secretsctl.sops.stores import Format
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
@@ -47,29 +46,11 @@ def _format(input_type: str | None) -> Format | None:
     return Format(input_type) if input_type else None
 
 
-def _config_file(app: App, config_path: str | None, *, required: bool) -> SopsConfig | None:
-    from secretsctl.sops.config_lookup import find_config
-
-    path, warning = find_config(os.getcwd(), config_path)
-    if warning:
-        app.display_warning(warning)
-    if path is None:
-        if required:
-            raise ConfigError(
-                "config file not found",
-                hint="create a .sops.yaml with creation rules, or pass --config",
-            )
-        return None
-    from secretsctl.sops.creation_rules import load_config
-
-    return load_config(path)
-
-
 def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) -> int | None:
     from secretsctl.api import indent_for
     from secretsctl.sops.stores import Format
 
-    config = _config_file(app, config_path, required=False)
+    config = find_sops_config(app, config_path)
     return indent_for(fmt or Format.for_path(path), config.stores if config else None)
 
 
@@ -250,7 +231,7 @@ def updatekeys(
 
     if not files:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
-    config = _config_file(app, config_path, required=True)
+    config = find_sops_config(app, config_path, required=True)
     assert config is not None  # noqa: S101 - required=True raises instead
     updates = change.plan_updatekeys(
         [os.path.abspath(file) for file in files],
@@ -310,7 +291,7 @@ def rotate(
     del in_place
     if not files:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
-    config = _config_file(app, config_path, required=False)
+    config = find_sops_config(app, config_path)
     results = change.rotate_files(
         [os.path.abspath(file) for file in files],
         add_age=_recipients(add_age),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App
+from secretsctl.cli.app import App, find_sops_config
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:
@@ -75,12 +75,11 @@ def edit(
     """
     from secretsctl import edit as core
     from secretsctl.api import indent_for
-    from secretsctl.cli.sops_cmd import _sops_config
     from secretsctl.sops.stores import Format
 
     path = os.path.abspath(file)
     fmt = Format(input_type) if input_type else Format.for_path(path)
-    config = _sops_config(app, config_path)
+    config = find_sops_config(app, config_path)
     indent = indent_for(fmt, config.stores if config else None)
 
     location = core.temp_location(os.environ, allow_disk=allow_disk_tmp)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from secretsctl.cli.app import App
+from secretsctl.cli.app import App, find_sops_config
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
-    from secretsctl.sops.creation_rules import SopsConfig
+    pass
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
@@ -115,19 +115,6 @@ class _Io:
         fsutil.write_atomic(target, data, mode=0o600 if plaintext and not self.in_place else None)
 
 
-def _sops_config(app: App, config_path: str | None) -> SopsConfig | None:
-    from secretsctl.sops.config_lookup import find_config
-
-    path, warning = find_config(os.getcwd(), config_path)
-    if warning:
-        app.display_warning(warning)
-    if path is None:
-        return None
-    from secretsctl.sops.creation_rules import load_config
-
-    return load_config(path)
-
-
 @click.command()
 @_common_options
 @click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
@@ -156,7 +143,7 @@ def decrypt(
         from secretsctl.sops.codec import parse_tree_path
 
         parse_tree_path(extract)
-    config = _sops_config(app, config_path)
+    config = find_sops_config(app, config_path)
     data = io.read()
     result = decrypt_to_bytes(
         data,
@@ -229,7 +216,7 @@ def encrypt(
     from secretsctl.sops.tree import CryptRule
 
     io = _Io(file, input_type, output_type, output, in_place, filename_override)
-    config = _sops_config(app, config_path)
+    config = find_sops_config(app, config_path)
     flags = [(name, value) for name, value in rule_flags.items() if value]
     creation: EncryptionSettings | None = None
     if config is not None:
