@@ -61,15 +61,7 @@ def open_for_change(
         from secretsctl.keys.sources import load_identities
 
         identities = load_identities()
-    try:
-        with open(path, "rb") as handle:
-            original = handle.read()
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: the file does not exist", exit_code=ExitCode.NO_FILE_SPECIFIED
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    original = _read(path, missing=ExitCode.NO_FILE_SPECIFIED)
     fmt = fmt or Format.for_path(path)
     try:
         sops_file = codec.parse(original, fmt)
@@ -492,19 +484,22 @@ def _collect(paths: Sequence[str], work: Callable[[str], _T]) -> list[_T]:
 def _read_sops_file(path: str, fmt: Format | None) -> tuple[Format, Any]:
     from secretsctl.sops import codec
 
-    try:
-        with open(path, "rb") as handle:
-            original = handle.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: the file does not exist", exit_code=ExitCode.GENERIC) from None
-    except IsADirectoryError:
-        raise InputError(
-            f"{path}: can't operate on a directory", exit_code=ExitCode.GENERIC
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    original = _read(path, missing=ExitCode.GENERIC)
     fmt = fmt or Format.for_path(path)
     return fmt, codec.parse(original, fmt)
+
+
+def _read(path: str, *, missing: ExitCode) -> bytes:
+    """Read a file to change; ``missing`` is the exit code when it does not exist."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: the file does not exist", exit_code=missing) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: can't operate on a directory", exit_code=missing) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def plan_updatekeys(
