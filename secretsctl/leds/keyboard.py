@@ -1,0 +1,82 @@
+"""The keyboard back-ends behind one small interface: ``razer``, ``openrgb`` and ``stdout``.
+
+The daemon holds one :class:`Keyboard`, made by :func:`open_keyboard`. It calls
+:meth:`Keyboard.start` once, :meth:`Keyboard.paint` on every change of colour and
+:meth:`Keyboard.close` on the way out. A back-end that cannot reach its lighting service
+raises :class:`KeyboardError`; the daemon logs it and carries on.
+
+Each back-end lives in its own module, imported only when chosen:
+:mod:`secretsctl.leds.razer` (the bincode protocol of razer-laptop-control, leds.md §2),
+:mod:`secretsctl.leds.openrgb` (the OpenRGB SDK, leds.md §5) and
+:mod:`secretsctl.leds.stdout` (one line per paint, for trying without hardware).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Protocol
+
+from secretsctl.errors import SecretsctlError
+
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from secretsctl.leds.model import Colour
+
+BACKENDS: Final = ("razer", "openrgb", "stdout")
+DEFAULT_RAZER_SOCKET: Final = "/tmp/razercontrol-socket"  # noqa: S108 - the Razer daemon's own fixed path
+DEFAULT_OPENRGB_ADDRESS: Final = "127.0.0.1:6742"
+
+
+class KeyboardError(SecretsctlError):
+    """The keyboard could not be painted; the message names the socket or address."""
+
+
+class Keyboard(Protocol):
+    """A keyboard that shows one colour at a time."""
+
+    async def start(self) -> None:
+        """Start the back-end's background work (for Razer: watching for a daemon restart)."""
+
+    async def paint(self, colour: Colour) -> None:
+        """Set the whole keyboard to ``colour``; raise :class:`KeyboardError` on failure.
+
+        Every socket call has a timeout, and none blocks the event loop.
+        """
+
+    async def close(self) -> None:
+        """Stop the background work and release the connection."""
+
+
+def open_keyboard(
+    backend: str,
+    *,
+    razer_socket: str = DEFAULT_RAZER_SOCKET,
+    openrgb_address: str = DEFAULT_OPENRGB_ADDRESS,
+    out: TextIO | None = None,
+) -> Keyboard:
+    """Return the keyboard back-end named ``backend`` (one of :data:`BACKENDS`).
+
+    Nothing is connected yet: the Razer and OpenRGB back-ends connect on each paint, so a
+    lighting service that starts later, or restarts, is simply found again.
+    """
+    if backend == "razer":
+        from secretsctl.leds.razer import RazerKeyboard
+
+        return RazerKeyboard(razer_socket)
+    if backend == "openrgb":
+        from secretsctl.leds.openrgb import OpenRgbKeyboard, parse_address
+
+        host, port = parse_address(openrgb_address)
+        return OpenRgbKeyboard(host, port)
+    if backend == "stdout":
+        import sys
+
+        from secretsctl.leds.stdout import StdoutKeyboard
+
+        return StdoutKeyboard(out if out is not None else sys.stdout)
+    raise KeyboardError(
+        f"unknown keyboard back-end `{backend}`", hint=f"choose one of {', '.join(BACKENDS)}"
+    )
+
+
+__all__ = ["BACKENDS", "Keyboard", "KeyboardError", "open_keyboard"]
