@@ -94,7 +94,7 @@ def update_leds_packet(device: int, colour: Colour, led_count: int) -> bytes:
 
 
 def parse_controller(data: bytes, protocol: int) -> Controller:
-    """Read a ``REQUEST_CONTROLLER_DATA`` reply, laid out for ``protocol``, up to its LEDs.
+    """Read a ``REQUEST_CONTROLLER_DATA`` reply, laid out for ``protocol`` (0-5), up to its LEDs.
 
     Raises :class:`OpenRgbProtocolError` when the block is shorter than its own counts say.
     """
@@ -150,6 +150,8 @@ def parse_controller(data: bytes, protocol: int) -> Controller:
             for _ in range(segment_count):
                 string()
                 take("<iII")  # type, start, LED count
+        if protocol >= 5:
+            take("<I")  # zone flags
     (led_count,) = take("<H")
     return Controller(device_type, name, led_count)
 

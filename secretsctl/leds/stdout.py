@@ -8,8 +8,10 @@ The decimal components come first so that a status bar can read them with one ``
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
+from secretsctl.leds.keyboard import KeyboardError
 from secretsctl.leds.model import COLOURS
 
 if TYPE_CHECKING:
@@ -37,9 +39,13 @@ class StdoutKeyboard:
 
     async def paint(self, colour: Colour) -> None:
         """Print one line for ``colour`` and flush it at once."""
-        self._out.write(format_colour(colour) + "\n")
-        self._out.flush()
+        try:
+            self._out.write(format_colour(colour) + "\n")
+            self._out.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            raise KeyboardError(f"cannot print the colour to standard output: {exc}") from None
 
     async def close(self) -> None:
-        """Flush what was printed."""
-        self._out.flush()
+        """Flush what was printed, if the stream is still open."""
+        with contextlib.suppress(OSError, ValueError):
+            self._out.flush()
