@@ -11,6 +11,9 @@ paint counts only if the reply is exactly ``SetStandardEffect { result: true }``
 (``0a 00 00 00 01``). Each exchange (leds.md §9.8): connect, send the whole request in one
 write, half-close for writing, read until EOF or 4096 bytes, all under one timeout. That
 suits the pinned daemon (one ``read()``, reply, close) and the newer forks (read to EOF).
+Reading also stops as soon as the bytes received form exactly one whole response, as the
+stock client's single ``read()`` does, so a server that answers but keeps the connection
+open costs no timeout.
 
 Repainting (leds.md §9.8). The keyboard remembers the last colour asked for and the
 identity (device, inode, ctime) of the socket file through which that colour was confirmed.
@@ -263,6 +266,14 @@ def _decode(
     return variant, tuple(values), offset
 
 
+def _is_one_response(data: bytes | bytearray) -> bool:
+    """Whether ``data`` is exactly one whole ``DaemonResponse``, with nothing after it."""
+    try:
+        return _decode(bytes(data), RESPONSE_VARIANTS, "DaemonResponse")[2] == len(data)
+    except BincodeError:
+        return False
+
+
 def _socket_identity(path: str) -> tuple[int, int, int] | None:
     """Return what tells one socket file from its successor at the same path, or None."""
     try:
@@ -343,6 +354,8 @@ class RazerKeyboard:
                         if not chunk:
                             break
                         reply += chunk
+                        if _is_one_response(reply):
+                            break
                 finally:
                     writer.close()
                     with contextlib.suppress(OSError):

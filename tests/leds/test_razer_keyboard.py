@@ -282,3 +282,35 @@ def test_the_socket_path_is_used_as_given(socket_dir: Path, servers: list[RazerS
     run(lambda: open_keyboard("razer", razer_socket=elsewhere).paint(GREEN))
     assert server.commands() == [("SetStandardEffect", ("static", b"\x00\xff\x00"))]
     assert not os.path.exists(socket_dir / "razercontrol-socket")
+
+
+def test_a_daemon_that_answers_but_keeps_the_connection_open(socket_path: str) -> None:
+    # The stock client does one read(); a server that does not close must not cost a timeout.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(1)
+    release = asyncio.Event()
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+
+        def lingering_daemon() -> bytes:
+            connection, _ = listener.accept()
+            request = connection.recv(4096)
+            connection.sendall(bytes.fromhex("0a00000001"))
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result(5)
+            connection.close()
+            return request
+
+        daemon = loop.run_in_executor(None, lingering_daemon)
+        started = time.monotonic()
+        await RazerKeyboard(socket_path, timeout=3).paint(GREEN)
+        elapsed = time.monotonic() - started
+        release.set()
+        assert await daemon == static(GREEN)
+        assert elapsed < 1
+
+    try:
+        run(body)
+    finally:
+        listener.close()
