@@ -314,7 +314,11 @@ class RazerKeyboard:
             self._watcher = asyncio.create_task(self._watch(), name="razer-socket-watch")
 
     async def paint(self, colour: Colour) -> None:
-        """Send ``colour`` as a static effect; raise :class:`KeyboardError` unless confirmed."""
+        """Send ``colour`` as a static effect; raise :class:`KeyboardError` unless confirmed.
+
+        A component outside 0-255 raises :class:`ValueError` and is not remembered.
+        """
+        bytes(colour)  # refuse a colour bincode cannot carry before the watcher adopts it
         self._wanted = colour
         async with self._lock:
             await self._send(colour)

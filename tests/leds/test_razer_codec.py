@@ -151,8 +151,8 @@ def _messages(
 def test_commands_round_trip_and_match_the_daemons_reading(
     message: tuple[str, tuple[object, ...]], trailing: bytes
 ) -> None:
-    command = DaemonCommand(*message)
-    encoded = encode_command(command)  # type: ignore[arg-type]
+    command = DaemonCommand(*message)  # type: ignore[arg-type]
+    encoded = encode_command(command)
     assert decode_command(encoded + trailing) == command
     assert decode_daemon_command(encoded + bytes(64)) == (command.variant, command.values)
     assert encoded[:4] == struct.pack("<I", [v[0] for v in COMMAND_VARIANTS].index(command.variant))
@@ -160,8 +160,8 @@ def test_commands_round_trip_and_match_the_daemons_reading(
 
 @given(_messages(RESPONSE_VARIANTS))
 def test_responses_round_trip(message: tuple[str, tuple[object, ...]]) -> None:
-    response = DaemonResponse(*message)
-    assert decode_response(encode_response(response)) == response  # type: ignore[arg-type]
+    response = DaemonResponse(*message)  # type: ignore[arg-type]
+    assert decode_response(encode_response(response)) == response
 
 
 @given(st.builds(Colour, st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)))

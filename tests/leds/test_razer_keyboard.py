@@ -314,3 +314,21 @@ def test_a_daemon_that_answers_but_keeps_the_connection_open(socket_path: str) -
         run(body)
     finally:
         listener.close()
+
+
+def test_an_impossible_colour_is_refused_and_not_repainted(
+    socket_path: str, servers: list[RazerServer]
+) -> None:
+    server = serve(servers, socket_path)
+
+    async def body() -> None:
+        keyboard = RazerKeyboard(socket_path, watch_interval=0.02)
+        await keyboard.start()
+        await keyboard.paint(RED)
+        with pytest.raises(ValueError, match="range"):
+            await keyboard.paint(Colour(256, 0, 0))
+        await asyncio.sleep(0.1)
+        await keyboard.close()
+
+    run(body)
+    assert [entry.raw for entry in server.received] == [static(RED)]
