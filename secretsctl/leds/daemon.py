@@ -128,13 +128,13 @@ class TokenSource:
         try:
             signature = _file_signature(self.env_file)
         except OSError:
-            signature = None
-        if signature is not None and signature == self._signature:
+            signature = (os.path.realpath(self.env_file), -1, -1, -1)  # missing: keyed by target
+        if signature == self._signature:
             return self._token.reveal() if self._token else None
         try:
             self._token, self._signature = _read_token_file(self.env_file)
         except TokenError as error:
-            if signature is None or signature != self._failed_signature:
+            if signature != self._failed_signature:
                 log.warning("token: %s; asking GitHub without a token", error.message)
             self._failed_signature = signature
             self._token = self._signature = None
@@ -158,10 +158,11 @@ def _read_token_file(path: str) -> tuple[Secret[str], tuple[str, int, int, int]]
         raise TokenError(f"{path}: the token file does not exist", hint=hint) from None
     except OSError as error:
         raise TokenError(f"{path}: the token file cannot be read ({error.strerror})") from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise TokenError(f"{path}: the token file is not a regular file")
     with os.fdopen(descriptor, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise TokenError(f"{path}: the token file is not a regular file")
         data = stream.read(_MAX_TOKEN_FILE_BYTES + 1)
     if len(data) > _MAX_TOKEN_FILE_BYTES:
         raise TokenError(f"{path}: the token file is malformed (larger than 64 KiB)")
