@@ -431,9 +431,12 @@ class RazerKeyboard:
                     await self._send(wanted)
                 except KeyboardError as exc:
                     self._failures += 1
-                    delay = min(self._retry_cap, self._watch_interval * 2**self._failures)
+                    # The exponent is capped: a float overflows past 2**1023 (hours of failures).
+                    backoff = self._watch_interval * 2 ** min(self._failures, 32)
+                    delay = min(self._retry_cap, backoff)
                     self._retry_at = loop.time() + delay
-                    _log.warning("%s; trying again in %.3g s", exc.message, delay)
+                    level = logging.WARNING if self._failures == 1 else logging.DEBUG
+                    _log.log(level, "%s; trying again in %.3g s", exc.message, delay)
                 else:
                     _log.info("repainted the keyboard on the Razer daemon at %s", self.socket_path)
 

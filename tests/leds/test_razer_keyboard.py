@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import time
@@ -243,8 +244,9 @@ def test_a_failed_paint_is_retried_once_a_daemon_answers(
 
 
 def test_a_refusing_daemon_is_retried_with_back_off(
-    socket_path: str, servers: list[RazerServer]
+    socket_path: str, servers: list[RazerServer], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="secretsctl.leds.razer")
     server = serve(servers, socket_path, reply=bytes.fromhex("0a00000000"))
 
     async def body() -> None:
@@ -260,6 +262,10 @@ def test_a_refusing_daemon_is_retried_with_back_off(
     # Back-off 0.04, 0.08, 0.16, 0.16 ... s: a handful of retries in 0.6 s, not one per tick.
     assert 2 <= retries <= 8
     assert {entry.raw for entry in server.received} == {static(RED)}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # then quiet: one line per outage, not one per retry
+    assert f"the Razer daemon at {socket_path} refused the static colour" in warnings[0]
+    assert retries - 1 <= len(caplog.records) <= retries  # the last may be cut by close()
 
 
 def test_close_stops_the_watcher(socket_path: str, servers: list[RazerServer]) -> None:
