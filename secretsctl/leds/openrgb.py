@@ -264,7 +264,7 @@ async def _read_reply(reader: asyncio.StreamReader, packet_id: int) -> bytes:
                 raise OpenRgbProtocolError(f"a packet of {header.size} bytes")
             data = await reader.readexactly(header.size)
         except asyncio.IncompleteReadError:
-            raise OpenRgbProtocolError("the server closed the connection mid-reply") from None
+            raise OpenRgbProtocolError("it closed the connection mid-reply") from None
         if header.packet_id == packet_id:
             return data
 

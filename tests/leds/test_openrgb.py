@@ -231,3 +231,33 @@ def test_a_server_that_never_answers_times_out(server_factory: list[OpenRgbServe
     with pytest.raises(KeyboardError, match=r"did not answer within 0\.3 s"):
         paint(server, RED, timeout=0.3)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"XRGB" + bytes(12), "packet magic b'XRGB' is not b'ORGB'"),
+        (encode_packet(0, 40, b"\x04\x00"), "protocol version reply is shorter than 4 bytes"),
+        (encode_packet(0, 40, b"\x04\x00\x00\x00")[:10], "it closed the connection mid-reply"),
+    ],
+)
+def test_garbage_from_the_server_is_a_keyboard_error(answer: bytes, message: str) -> None:
+    async def body() -> None:
+        async def answer_and_close(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            await reader.readexactly(20)  # the protocol version request
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer_and_close, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with pytest.raises(KeyboardError) as caught:
+                await OpenRgbKeyboard("127.0.0.1", port, timeout=2).paint(RED)
+        finally:
+            server.close()
+        assert caught.value.message == f"the OpenRGB server at 127.0.0.1:{port}: {message}"
+
+    asyncio.run(body())
