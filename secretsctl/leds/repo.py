@@ -203,15 +203,17 @@ def _read_loose_ref(ref: str, git_dir: str, common_dir: str) -> str | None:
 
 
 def _packed_ref(ref: str, common_dir: str) -> str | None:
-    text = _read_small(os.path.join(common_dir, "packed-refs"), limit=64 * 1024 * 1024)
-    if text is None:
+    # Read line by line: a large repository's packed-refs can hold many megabytes of tags.
+    wanted = b" " + ref.encode()
+    try:
+        with open(os.path.join(common_dir, "packed-refs"), "rb") as file:
+            for line in file:
+                line = line.rstrip(b"\r\n")
+                if line.endswith(wanted) and len(line) == line.index(b" ") + len(wanted):
+                    object_id = line[: line.index(b" ")].decode("ascii", "replace")
+                    return object_id if _OBJECT_ID.fullmatch(object_id) else None
+    except OSError:
         return None
-    for line in text.splitlines():
-        if not line or line[0] in "#^":
-            continue
-        object_id, _, name = line.partition(" ")
-        if name.strip() == ref:
-            return object_id if _OBJECT_ID.fullmatch(object_id) else None
     return None
 
 

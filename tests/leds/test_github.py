@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from secretsctl.leds import github
 from secretsctl.leds.github import CheckRun, CiReport, GitHub, Precedence, combine
@@ -507,3 +510,40 @@ def test_enterprise_api_url() -> None:
 )
 def test_web_hosts(api_url: str, hosts: set[str]) -> None:
     assert GitHub(api_url, token=lambda: None).web_hosts() == hosts
+
+
+# --- combine, as a property -----------------------------------------------------------------------
+
+_run_statuses = st.sampled_from(["completed", "completed", "queued", "in_progress", "waiting"])
+_conclusions = st.sampled_from(
+    [None, "success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required",
+     "stale", "startup_failure"]
+)  # fmt: skip
+_check_runs = st.lists(st.builds(CheckRun, _run_statuses, _conclusions), max_size=8)
+_status_states = st.lists(st.sampled_from(["success", "failure", "error", "pending"]), max_size=5)
+
+
+@given(_check_runs, _status_states, st.sampled_from(list(Precedence)), st.randoms())
+def test_combine_follows_the_table_in_any_order(
+    runs: list[CheckRun],
+    statuses: list[str],
+    precedence: Precedence,
+    shuffler: random.Random,
+) -> None:
+    pending = any(r.status != "completed" for r in runs) or "pending" in statuses
+    failed = any(
+        r.status == "completed" and r.conclusion in ("failure", "cancelled", "timed_out")
+        for r in runs
+    ) or bool({"failure", "error"} & set(statuses))
+    if not runs and not statuses:
+        expected = (CiState.UNKNOWN, False)
+    elif failed and (precedence is Precedence.FAILURE_FIRST or not pending):
+        expected = (CiState.FAILED, not pending)
+    elif pending:
+        expected = (CiState.PENDING, False)
+    else:
+        expected = (CiState.PASSED, True)
+    assert combine(runs, statuses, precedence) == expected
+    shuffler.shuffle(runs)
+    shuffler.shuffle(statuses)
+    assert combine(runs, statuses, precedence) == expected

@@ -293,3 +293,26 @@ def test_broken_repositories_never_raise(tmp_path: Path) -> None:
     dangling.mkdir()
     (dangling / ".git").write_text("gitdir: /nonexistent/.git/worktrees/x\n")
     assert find_repository(str(dangling)) is None
+
+
+def test_packed_refs_pick_the_branch_of_head_among_many(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "r", remote="git@github.com:o/r.git")
+    first = head_of(repo)
+    git(repo, "tag", "-a", "-m", "annotated", "v1")
+    git(repo, "branch", "old-main")
+    git(repo, "checkout", "-q", "-b", "feature/main")
+    (repo / "file").write_text("feature\n")
+    git(repo, "commit", "-q", "-am", "feature")
+    git(repo, "checkout", "-q", "-b", "work")
+    (repo / "file").write_text("work\n")
+    git(repo, "commit", "-q", "-am", "work")
+    work = head_of(repo)
+    git(repo, "pack-refs", "--all")
+    assert "^" in (repo / ".git" / "packed-refs").read_text()  # a peeled tag line
+    found = find_repository(str(repo))
+    assert found is not None
+    assert found.head == work
+    git(repo, "checkout", "-q", "main")
+    found = find_repository(str(repo))
+    assert found is not None
+    assert found.head == first
