@@ -547,3 +547,22 @@ def test_combine_follows_the_table_in_any_order(
     shuffler.shuffle(runs)
     shuffler.shuffle(statuses)
     assert combine(runs, statuses, precedence) == expected
+
+
+def test_a_cancelled_lookup_stops_at_once_and_the_client_still_closes(
+    server: GitHubServer,
+) -> None:
+    server.check_runs[SHA] = [run()]
+    server.delay = 1.5
+
+    async def scenario(client: GitHub) -> float:
+        lookup = asyncio.create_task(client.ci_state(repository()))
+        await asyncio.sleep(0.1)
+        start = time.monotonic()
+        lookup.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lookup
+        await client.aclose()
+        return time.monotonic() - start
+
+    assert drive(server, scenario, timeout=5.0) < 0.5
