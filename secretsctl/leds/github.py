@@ -39,8 +39,8 @@ When GitHub cannot answer (§9.3, §9.9), the choice made here:
 - a 403/429 without those headers (a secondary limit): wait 60 s, doubling up to 30 min;
   the last known state is kept for :data:`RETRY_BUDGET` such answers in a row, then unknown;
 - 5xx, timeouts and network errors: exponential back-off with jitter, starting at 2 s and
-  capped at 5 min; the last known state is kept for :data:`RETRY_BUDGET` failures in a row,
-  then unknown;
+  capped at 5 min, or longer when a 5xx carries ``retry-after``; the last known state is
+  kept for :data:`RETRY_BUDGET` failures in a row, then unknown;
 - 401: the token is asked for again and the request retried once; then unknown;
 - 404 (not visible to the token), 422 (the commit is not on GitHub, e.g. not pushed) and other
   4xx: that source counts as empty, so with nothing else the state is unknown.
@@ -263,7 +263,7 @@ class GitHub:
         if runs.outcome is _Outcome.LIMITED:
             return self._limited(commit, runs.not_before)
         if runs.outcome is _Outcome.BROKEN:
-            return self._failed(commit)  # no second request into an outage
+            return self._failed(commit, runs.not_before)  # no second request into an outage
         if runs.outcome is _Outcome.NOT_ON_GITHUB:
             self._log_once("not-on-github", *key, message="%s/%s@%s is not on GitHub (422)")
             return self._succeeded(commit, CiReport(CiState.UNKNOWN, False, None))
@@ -271,7 +271,7 @@ class GitHub:
         if statuses.outcome is _Outcome.LIMITED:
             return self._limited(commit, statuses.not_before)
         if statuses.outcome is _Outcome.BROKEN:
-            return self._failed(commit)
+            return self._failed(commit, statuses.not_before)
         state, final = combine(runs.items, statuses.items, self.precedence)
         return self._succeeded(commit, CiReport(state, final, None))
 
@@ -303,12 +303,14 @@ class GitHub:
         log.warning("GitHub rate limit: next request in %.0f s", wait)
         return self._held(commit, keep=self._secondary_limits <= RETRY_BUDGET)
 
-    def _failed(self, commit: _CommitCache) -> CiReport:
+    def _failed(self, commit: _CommitCache, retry_at: float | None = None) -> CiReport:
+        """Back off after a failure; ``retry_at`` is a later time the server asked for."""
         self._failures += 1
         delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (self._failures - 1))
         # "Equal jitter": between half and all of the delay, so clients spread out and the
         # wait still grows with each failure.
-        self._not_before = time.monotonic() + delay / 2 + random.uniform(0, delay / 2)  # noqa: S311
+        not_before = time.monotonic() + delay / 2 + random.uniform(0, delay / 2)  # noqa: S311
+        self._not_before = max(not_before, retry_at or 0.0)
         return self._held(commit, keep=self._failures <= RETRY_BUDGET)
 
     async def _list(self, first_url: str, commit: _CommitCache, parse: _Parser) -> _Fetched:
@@ -376,7 +378,9 @@ class GitHub:
             self._log_once(str(status), url, message=reasons.get(status, f"%s: HTTP {status}"))
             return _Fetched(_Outcome.ABSENT)
         self._log_once(str(status), url, message=f"%s: HTTP {status}")
-        return _Fetched(_Outcome.BROKEN)
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_at = None if retry_after is None else time.monotonic() + retry_after
+        return _Fetched(_Outcome.BROKEN, not_before=retry_at)
 
     async def _get(self, url: str, cached: _CachedPage | None) -> httpx.Response | None:
         """GET ``url``; retry once with the token asked again after a 401. None on failure."""

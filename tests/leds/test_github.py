@@ -566,3 +566,13 @@ def test_a_cancelled_lookup_stops_at_once_and_the_client_still_closes(
         return time.monotonic() - start
 
     assert drive(server, scenario, timeout=5.0) < 0.5
+
+
+def test_a_server_error_with_retry_after_waits_that_long(server: GitHubServer) -> None:
+    server.scripted.append(Scripted(503, {"retry-after": "120"}, {"message": "maintenance"}))
+    before = time.monotonic()
+    report = ask_once(server)
+    assert report.state is CiState.UNKNOWN
+    assert report.not_before is not None
+    assert report.not_before >= before + 119
+    assert len(server.seen()) == 1
