@@ -276,6 +276,8 @@ class GitHub:
         return self._succeeded(commit, CiReport(state, final, None))
 
     def _succeeded(self, commit: _CommitCache, report: CiReport) -> CiReport:
+        if self._failures:
+            log.info("GitHub answers again after %d failed attempts", self._failures)
         self._failures = 0
         self._secondary_limits = 0
         if self._not_before is not None:
@@ -355,7 +357,7 @@ class GitHub:
         if status == httpx.codes.OK:
             page = _read_page(response, parse)
             if page is None:
-                self._log_once("body", url, message="%s: unreadable answer")
+                self._log_outage("%s: unreadable answer", url)
                 return _Fetched(_Outcome.BROKEN)
             etag = response.headers.get("etag")
             if etag:
@@ -377,7 +379,7 @@ class GitHub:
             }
             self._log_once(str(status), url, message=reasons.get(status, f"%s: HTTP {status}"))
             return _Fetched(_Outcome.ABSENT)
-        self._log_once(str(status), url, message=f"%s: HTTP {status}")
+        self._log_outage("%s: HTTP %d", url, status)
         retry_after = _retry_after(response.headers.get("retry-after"))
         retry_at = None if retry_after is None else time.monotonic() + retry_after
         return _Fetched(_Outcome.BROKEN, not_before=retry_at)
@@ -394,7 +396,7 @@ class GitHub:
                     response = await self._client.get(url, headers=headers)
             except (httpx.HTTPError, httpx.InvalidURL, OSError, TimeoutError) as error:
                 # Only the class: httpx messages can quote request details.
-                log.warning("GitHub request failed: %s", type(error).__name__)
+                self._log_outage("%s: %s", url, type(error).__name__)
                 return None
             self._note_used_up(response)
             if response.status_code != httpx.codes.UNAUTHORIZED:
@@ -423,6 +425,11 @@ class GitHub:
             reset = _reset_at(response)
             if reset is not None:
                 self._not_before = reset
+
+    def _log_outage(self, message: str, *arguments: object) -> None:
+        """Log the first failure of an outage as a warning, the retries at debug level."""
+        level = logging.WARNING if self._failures == 0 else logging.DEBUG
+        log.log(level, message, *arguments)
 
     def _log_once(self, *key: str, message: str) -> None:
         if key in self._logged:

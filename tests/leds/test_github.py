@@ -576,3 +576,23 @@ def test_a_server_error_with_retry_after_waits_that_long(server: GitHubServer) -
     assert report.not_before is not None
     assert report.not_before >= before + 119
     assert len(server.seen()) == 1
+
+
+def test_an_outage_logs_one_warning_then_its_end(
+    server: GitHubServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(github, "FIRST_BACKOFF_SECONDS", 0.0)
+    caplog.set_level(logging.DEBUG, logger="secretsctl.leds.github")
+    server.check_runs[SHA] = [run()]
+
+    async def scenario(client: GitHub) -> CiReport:
+        for _ in range(3):
+            server.scripted.append(Scripted(500))
+            await client.ci_state(repository())
+        return await client.ci_state(repository())
+
+    assert drive(server, scenario).state is CiState.PASSED
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "HTTP 500" in warnings[0].getMessage()
+    assert any("answers again after 3" in r.getMessage() for r in caplog.records)
