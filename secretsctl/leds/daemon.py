@@ -315,7 +315,8 @@ class Daemon:
         discarding = False
         try:
             while True:
-                chunk = await asyncio.wait_for(reader.read(65536), CONNECTION_IDLE_SECONDS)
+                async with asyncio.timeout(CONNECTION_IDLE_SECONDS):
+                    chunk = await reader.read(65536)
                 if not chunk:
                     break
                 buffer += chunk
@@ -357,7 +358,8 @@ class Daemon:
         while True:
             writer: asyncio.StreamWriter | None = None
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), 5.0)
+                async with asyncio.timeout(5.0):
+                    reader, writer = await asyncio.open_unix_connection(path)
                 log.info("Hyprland IPC: connected to %s", path)
                 failures = 0
                 buffer = b""
@@ -467,7 +469,10 @@ class Daemon:
             return
         colour = COLOURS[wanted.state]
         try:
-            await asyncio.wait_for(self._keyboard.paint(colour), PAINT_TIMEOUT_SECONDS)
+            # asyncio.timeout, never wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the paint finishes, and the daemon then outlived SIGTERM.
+            async with asyncio.timeout(PAINT_TIMEOUT_SECONDS):
+                await self._keyboard.paint(colour)
         except Exception as error:
             self._paint_failed = True
             message = getattr(error, "message", None) or str(error) or type(error).__name__
@@ -489,7 +494,8 @@ class Daemon:
         while True:
             delay = self._poll_delay()
             try:
-                await asyncio.wait_for(self._reschedule.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._reschedule.wait()
             except TimeoutError:
                 self.trigger("timer")
                 await self._reschedule.wait()
@@ -538,13 +544,16 @@ class Daemon:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=5.0)
+            if stuck:
+                log.warning("%d tasks did not stop within 5 s", len(stuck))
             server.close()
             with contextlib.suppress(OSError):
                 if os.stat(path).st_ino == bound_inode:
                     os.unlink(path)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._keyboard.close(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._keyboard.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
 
