@@ -154,3 +154,31 @@ def test_a_fixed_socket_path_is_quoted_for_each_shell() -> None:
     for shell in ("bash", "zsh", "fish"):
         text = render_hook(shell, sender='cat > "$socket"', socket_path=path)
         assert """'/tmp/it'"'"'s here.sock'""" in text
+
+
+@pytest.mark.parametrize("shell", ["fish", "zsh"])
+def test_fish_and_zsh_report_the_start_and_each_cd(shell: str, socket_dir: Path) -> None:
+    binary = shutil.which(shell)
+    if binary is None:
+        pytest.skip(f"{shell} is not installed")
+    catcher = LineCatcher(str(socket_dir / "ci-keyboard-leds.sock"))
+    spaced = socket_dir / "a folder"
+    spaced.mkdir()
+    script = socket_dir / f"hook.{shell}"
+    script.write_text(hook(shell, env=daemon_env(socket_dir)))
+    try:
+        done = subprocess.run(
+            [binary, "-c", f'source {script}; cd "{spaced}"; echo done'],
+            capture_output=True,
+            text=True,
+            cwd=socket_dir,
+            env=daemon_env(socket_dir),
+            timeout=20,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "done\n"
+        assert done.stderr == ""
+        received = catcher.wait_for(2)
+    finally:
+        catcher.close()
+    assert sorted(received) == sorted([f"{socket_dir}\n".encode(), f"{spaced}\n".encode()])
