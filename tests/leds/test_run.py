@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.leds.daemon_support import (
     make_repository,
     write_generation,
 )
-from tests.leds.github_server import GitHubServer, commit_status, run, serving
+from tests.leds.github_server import GitHubServer, Scripted, commit_status, run, serving
 from tests.leds.razer_server import RazerServer
 
 TOKEN_ONE = "ghp_firstGenerationToken0001"
@@ -316,3 +317,53 @@ def test_status_prints_one_directory(secrets_root: Path, github: GitHubServer) -
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("ci-keyboard-leds: error:")
+
+
+def test_a_rate_limit_keeps_the_colour_and_holds_requests_back(
+    secrets_root: Path, github: GitHubServer
+) -> None:
+    sha = make_repository(secrets_root / "repo", "https://github.com/octo/repo")
+    github.check_runs[sha] = [run("in_progress", None)]
+    # Pending polls every half interval: 0.1 s here.
+    daemon = start(secrets_root, github, "--poll-interval", "0.2")
+    try:
+        daemon.send_directory(secrets_root / "repo")
+        assert daemon.next_line() == ORANGE
+        github.scripted.append(
+            Scripted(429, {"retry-after": "2"}, {"message": "slow down"}, "check-runs")
+        )
+        deadline = time.monotonic() + 3
+        while github.scripted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not github.scripted, "the daemon never polled"
+        limited_at = len(github.seen())
+        time.sleep(1.2)
+        assert len(github.seen()) == limited_at  # nothing during the back-off
+        github.check_runs[sha] = [run()]
+        assert daemon.next_line(timeout=4) == GREEN  # no gray flash before it
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_slow_github_does_not_delay_a_cached_colour(
+    secrets_root: Path, github: GitHubServer
+) -> None:
+    green = make_repository(secrets_root / "green", "https://github.com/octo/green")
+    red = make_repository(secrets_root / "red", "https://github.com/octo/red")
+    github.check_runs[green] = [run()]
+    github.check_runs[red] = [run("completed", "failure")]
+    # Final states are asked again after ten intervals: 1 s here.
+    daemon = start(secrets_root, github, "--poll-interval", "0.1")
+    try:
+        daemon.send_directory(secrets_root / "green")
+        assert daemon.next_line() == GREEN
+        daemon.send_directory(secrets_root / "red")
+        assert daemon.next_line() == RED
+        github.delay = 4.0  # every answer from now on takes 4 s
+        time.sleep(1.1)  # green is due again: the daemon will ask, and wait 4 s for it
+        sent = daemon.send_directory(secrets_root / "green")
+        arrived, line = daemon.next_timed_line(timeout=2)
+        assert line == GREEN
+        assert arrived - sent < 0.5
+    finally:
+        assert daemon.stop() == 0
