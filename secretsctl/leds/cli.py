@@ -158,6 +158,7 @@ def run(
     # httpx logs each request at INFO; the daemon logs what matters itself.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
     tokens = _token_source(ctx, env_file)
     tokens.load()
     if tokens.env_file is None:

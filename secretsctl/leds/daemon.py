@@ -93,6 +93,24 @@ def hyprland_event_socket(environ: dict[str, str] | os._Environ[str] = os.enviro
     return os.path.join("/tmp/hypr", signature, ".socket2.sock")  # noqa: S108 - Hyprland < 0.40
 
 
+def _newest_hyprland_socket(path: str) -> str | None:
+    """Return the event socket of the newest Hyprland instance beside ``path``'s, if any.
+
+    A restarted Hyprland has a new signature that this process's environment cannot learn
+    (leds.md §3.3), so its folder is found among the instances' folders.
+    """
+    instances = os.path.dirname(os.path.dirname(path))
+    newest: tuple[int, str] | None = None
+    with contextlib.suppress(OSError), os.scandir(instances) as entries:
+        for entry in entries:
+            candidate = os.path.join(entry.path, ".socket2.sock")
+            with contextlib.suppress(OSError):
+                changed = os.stat(candidate).st_mtime_ns
+                if newest is None or changed > newest[0]:
+                    newest = (changed, candidate)
+    return newest[1] if newest else None
+
+
 class TokenSource:
     """GITHUB_TOKEN from an env file, re-read whenever the file behind the path changes.
 
@@ -357,10 +375,11 @@ class Daemon:
         failures = 0
         while True:
             writer: asyncio.StreamWriter | None = None
+            target = path if os.path.exists(path) else (_newest_hyprland_socket(path) or path)
             try:
                 async with asyncio.timeout(5.0):
-                    reader, writer = await asyncio.open_unix_connection(path)
-                log.info("Hyprland IPC: connected to %s", path)
+                    reader, writer = await asyncio.open_unix_connection(target)
+                log.info("Hyprland IPC: connected to %s", target)
                 failures = 0
                 buffer = b""
                 while chunk := await reader.read(65536):
@@ -374,7 +393,7 @@ class Daemon:
                 failures += 1
                 level = logging.WARNING if failures == 1 else logging.DEBUG
                 reason = getattr(error, "strerror", None) or "timed out"
-                log.log(level, "Hyprland IPC: %s: %s; reconnecting every 2 s", path, reason)
+                log.log(level, "Hyprland IPC: %s: %s; reconnecting every 2 s", target, reason)
             finally:
                 if writer is not None:
                     writer.close()

@@ -353,7 +353,8 @@ def test_hyprland_focus_events_trigger_an_evaluation(
     socket_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("secretsctl.leds.daemon.HYPRLAND_RECONNECT_SECONDS", 0.1)
-    events_path = str(socket_dir / "socket2.sock")
+    (socket_dir / "hypr" / "first").mkdir(parents=True)
+    events_path = str(socket_dir / "hypr" / "first" / ".socket2.sock")
     writers: list[asyncio.StreamWriter] = []
 
     async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -378,9 +379,21 @@ def test_hyprland_focus_events_trigger_an_evaluation(
             await wait_until(lambda: daemon.evaluations == before + 1)
             await settle()
             assert daemon.evaluations == before + 1
-            # Hyprland restarts: the daemon reconnects.
+            # The event socket closes: the daemon reconnects.
             writers[0].close()
             await wait_until(lambda: len(writers) == 2)
-        server.close()
+            # Hyprland restarts with a new signature: the daemon finds the new instance.
+            server.close()
+            await server.wait_closed()
+            os.unlink(events_path)
+            (socket_dir / "hypr" / "second").mkdir()
+            second_path = str(socket_dir / "hypr" / "second" / ".socket2.sock")
+            second = await asyncio.start_unix_server(accept, path=second_path)
+            writers[1].close()
+            await wait_until(lambda: len(writers) == 3)
+            writers[2].write(b"activewindowv2>>5632d2bfa6e0\n")
+            await writers[2].drain()
+            await wait_until(lambda: daemon.evaluations == before + 2)
+        second.close()
 
     play(socket_dir, scenario)

@@ -7,6 +7,7 @@ daemon stand-in of ``razer_server.py``.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import time
@@ -367,3 +368,34 @@ def test_a_slow_github_does_not_delay_a_cached_colour(
         assert arrived - sent < 0.5
     finally:
         assert daemon.stop() == 0
+
+
+def test_hyprland_focus_events_reach_the_daemon(secrets_root: Path, github: GitHubServer) -> None:
+    instance = secrets_root / "hypr" / "0123abcd_1700000000_1"
+    instance.mkdir(parents=True)
+    events = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    events.bind(str(instance / ".socket2.sock"))
+    events.listen(1)
+    events.settimeout(5)
+    env = {**daemon_env(secrets_root), "HYPRLAND_INSTANCE_SIGNATURE": instance.name}
+    daemon = Daemon(
+        secrets_root, "--backend", "stdout", "--env-file", env_file(secrets_root),
+        "--api-url", github.url, "-v", env=env,
+    )  # fmt: skip
+    try:
+        connection, _ = events.accept()
+        with connection:
+            deadline = time.monotonic() + 3
+            while "evaluation 1 (start)" not in daemon.stderr() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            connection.sendall(b"workspacev2>>2,2\nactivewindow>>kitty,fish\n")
+            connection.sendall(b"activewindowv2>>5632d2bfa6e0\n")
+            deadline = time.monotonic() + 3
+            while "(hyprland)" not in daemon.stderr() and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        assert daemon.stop() == 0
+        events.close()
+    log = daemon.stderr()
+    assert f"Hyprland IPC: connected to {instance / '.socket2.sock'}" in log
+    assert log.count("(hyprland)") == 1  # the pair is one focus change
