@@ -435,7 +435,7 @@ class Daemon:
         cached = self._cache.get(key)
         if cached is not None:
             await self._show(_Shown(key, cached.report.state))
-        if self._due(key, cached, changed=changed) and self._in_flight != key:
+        if self._due(cached, changed=changed) and self._in_flight != key:
             self._wanted = repository
             self._fetch_wanted.set()
 
@@ -456,7 +456,7 @@ class Daemon:
             next_ask = max(next_ask, cached.report.not_before)
         return next_ask
 
-    def _due(self, key: CommitKey, cached: _Cached | None, *, changed: bool) -> bool:
+    def _due(self, cached: _Cached | None, *, changed: bool) -> bool:
         return time.monotonic() >= self._next_ask(cached, changed=changed)
 
     async def fetch_forever(self) -> None:
