@@ -399,3 +399,25 @@ def test_hyprland_focus_events_reach_the_daemon(secrets_root: Path, github: GitH
     log = daemon.stderr()
     assert f"Hyprland IPC: connected to {instance / '.socket2.sock'}" in log
     assert log.count("(hyprland)") == 1  # the pair is one focus change
+
+
+def test_a_burst_is_one_evaluation_and_a_repeat_paints_nothing(
+    secrets_root: Path, github: GitHubServer
+) -> None:
+    names = ("one", "two", "three")
+    for name in names:
+        sha = make_repository(secrets_root / name, f"https://github.com/octo/{name}")
+        github.check_runs[sha] = [run()]
+    daemon = start(secrets_root, github)
+    try:
+        while "evaluation 1 (start)" not in daemon.stderr():
+            time.sleep(0.01)
+        daemon.send(b"".join(f"{secrets_root / name}\n".encode() for name in names * 5))
+        assert daemon.next_line() == GREEN
+        daemon.send_directory(secrets_root / "three")
+        assert daemon.quiet_for(0.4) == []
+    finally:
+        assert daemon.stop() == 0
+    log = daemon.stderr()
+    assert log.count("(directory)") == 2  # the burst, then the repeat
+    assert {r.path.split("/")[3] for r in github.seen()} == {"three"}
