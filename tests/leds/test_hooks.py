@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,13 @@ import pytest
 
 from secretsctl.leds.hooks import render_hook
 from tests.leds.daemon_support import CI_KEYBOARD_LEDS, daemon_env
+
+
+def missing_shell(shell: str) -> None:
+    """Skip without the shell; fail instead when SECRETSCTL_REQUIRE_SHELLS=1 (CI installs it)."""
+    if os.environ.get("SECRETSCTL_REQUIRE_SHELLS") == "1":
+        pytest.fail(f"SECRETSCTL_REQUIRE_SHELLS=1 but {shell} is not installed")
+    pytest.skip(f"{shell} is not installed")
 
 
 def hook(shell: str, *args: str, env: dict[str, str] | None = None) -> str:
@@ -58,7 +66,7 @@ def test_an_unknown_shell_is_a_usage_error() -> None:
 def test_the_shell_accepts_the_hook(shell: str, tmp_path: Path) -> None:
     binary = shutil.which(shell)
     if binary is None:
-        pytest.skip(f"{shell} is not installed")
+        missing_shell(shell)
     script = tmp_path / f"hook.{shell}"
     script.write_text(hook(shell, "--socket", "/tmp/a path/with 'quotes'.sock"))
     done = subprocess.run([binary, "-n", str(script)], capture_output=True, text=True)
@@ -160,7 +168,7 @@ def test_a_fixed_socket_path_is_quoted_for_each_shell() -> None:
 def test_fish_and_zsh_report_the_start_and_each_cd(shell: str, socket_dir: Path) -> None:
     binary = shutil.which(shell)
     if binary is None:
-        pytest.skip(f"{shell} is not installed")
+        missing_shell(shell)
     catcher = LineCatcher(str(socket_dir / "ci-keyboard-leds.sock"))
     spaced = socket_dir / "a folder"
     spaced.mkdir()
