@@ -18,17 +18,18 @@ class App:
     """Output by verbosity, and the only exit path for expected errors."""
 
     __slots__ = ("debug", "quiet")
+    prog = PROG  # the name every line starts with
 
     def __init__(self, debug: bool = False, quiet: bool = False) -> None:
         self.debug = debug
         self.quiet = quiet
 
-    @staticmethod
-    def _line(kind: str, text: str, stream: IO[str] | None = None) -> None:
+    @classmethod
+    def _line(cls, kind: str, text: str, stream: IO[str] | None = None) -> None:
         # The first line carries the prefix; detail lines (recipients, locations) are indented.
         out = stream or sys.stderr
         first, *rest = text.splitlines() or [""]
-        out.write(f"{PROG}: {kind}{first}\n")
+        out.write(f"{cls.prog}: {kind}{first}\n")
         for line in rest:
             out.write(f"  {line.lstrip()}\n" if not line.startswith("  ") else f"{line}\n")
         out.flush()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.options import sops_config_option
 from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 if TYPE_CHECKING:
@@ -29,14 +30,6 @@ _input_type = click.option(
 )
 _ignore_mac = click.option(
     "--ignore-mac", is_flag=True, help="Skip the MAC check of the file as it is now."
-)
-_config = click.option(
-    "--config",
-    "config_path",
-    envvar="SOPS_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="Path of .sops.yaml; by default searched upward from the current directory."
-    " Env: SOPS_CONFIG.",
 )
 
 
@@ -69,7 +62,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
 @click.option("--idempotent", is_flag=True, help="Write nothing if the value is already there.")
 @_input_type
 @_ignore_mac
-@_config
+@sops_config_option
 @click.pass_obj
 def set_command(
     app: App,
@@ -130,7 +123,7 @@ def set_command(
 @click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
 @_input_type
 @_ignore_mac
-@_config
+@sops_config_option
 @click.pass_obj
 def unset_command(
     app: App,
@@ -211,7 +204,7 @@ def _approved(path: str) -> bool:
     help="How many key groups must open the file; by default the file's own threshold.",
 )
 @_input_type
-@_config
+@sops_config_option
 @click.pass_obj
 def updatekeys(
     app: App,
@@ -270,7 +263,7 @@ def _recipients(text: str | None) -> list[str]:
 @click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
 @_input_type
 @_ignore_mac
-@_config
+@sops_config_option
 @click.pass_obj
 def rotate(
     app: App,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.options import sops_config_option
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:
@@ -50,14 +51,7 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     help="For a new FILE: comma-separated age recipients instead of the .sops.yaml creation"
     " rule's. Env: SOPS_AGE_RECIPIENTS.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    envvar="SOPS_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="Path of .sops.yaml; by default searched upward from the current directory."
-    " Env: SOPS_CONFIG.",
-)
+@sops_config_option
 @click.pass_obj
 def edit(
     app: App,

@@ -81,16 +81,20 @@ _NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
 
 def run(argv: list[str] | None = None) -> None:
     """Run the command line; expected errors become one line and an exit code."""
-    app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
+    run_click(cli, App(debug="--debug" in (argv if argv is not None else sys.argv[1:])), argv)
+
+
+def run_click(group: click.Group, app: App, argv: list[str] | None = None) -> None:
+    """Run a click group; usage errors, aborts and expected errors become ``app``'s lines."""
 
     def parse_and_run() -> None:
         try:
-            cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
+            group.main(args=argv, prog_name=app.prog, standalone_mode=False)
         except _NO_ARGS_IS_HELP as exc:
             click.echo(exc.format_message(), err=True)
             raise SystemExit(2) from None
         except click.UsageError as exc:
-            command = exc.ctx.command_path if exc.ctx else "secretsctl"
+            command = exc.ctx.command_path if exc.ctx else app.prog
             app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
         except click.Abort:
             app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)

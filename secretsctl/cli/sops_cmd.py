@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.options import sops_config_option
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -40,14 +41,7 @@ def _common_options(func: Any) -> Any:
                 help="Use this name instead of FILE for the store and .sops.yaml"
                 " (needed for stdin).",
             ),
-            click.option(
-                "--config",
-                "config_path",
-                envvar="SOPS_CONFIG",
-                type=click.Path(dir_okay=False),
-                help="Path of .sops.yaml; by default searched upward from the current directory."
-                " Env: SOPS_CONFIG.",
-            ),
+            sops_config_option,
         ]
     ):
         func = option(func)

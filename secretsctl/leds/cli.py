@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import click
 
 from secretsctl.cli.app import App
-from secretsctl.errors import ExitCode
 
 if TYPE_CHECKING:
     from secretsctl.leds.daemon import TokenSource
@@ -30,15 +29,7 @@ class LedsApp(App):
     """secretsctl's :class:`App`, speaking as ``ci-keyboard-leds``."""
 
     __slots__ = ()
-
-    @staticmethod
-    def _line(kind: str, text: str, stream: IO[str] | None = None) -> None:
-        out = stream or sys.stderr
-        first, *rest = text.splitlines() or [""]
-        out.write(f"{PROG}: {kind}{first}\n")
-        for line in rest:
-            out.write(f"  {line.lstrip()}\n")
-        out.flush()
+    prog = PROG
 
 
 def _env(name: str) -> str:
@@ -262,30 +253,8 @@ def status(ctx: click.Context, directory: str | None, env_file: str, api_url: st
     asyncio.run(ask())
 
 
-# click >= 8.2 raises this (a UsageError) when a group is called without a command.
-_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
-    getattr(click.exceptions, name)
-    for name in ("NoArgsIsHelpError",)
-    if hasattr(click.exceptions, name)
-)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run ``ci-keyboard-leds``; expected errors become one line and an exit code."""
-    app = LedsApp()
+    from secretsctl.cli.root import run_click
 
-    def parse_and_run() -> None:
-        try:
-            cli.main(args=argv, prog_name=PROG, standalone_mode=False)
-        except _NO_ARGS_IS_HELP as exc:
-            click.echo(exc.format_message(), err=True)
-            raise SystemExit(2) from None
-        except click.UsageError as exc:
-            command = exc.ctx.command_path if exc.ctx else PROG
-            app.abort(exc.format_message(), 2, hint=f"see `{command} --help`")
-        except click.Abort:
-            app.abort("aborted", ExitCode.KEYBOARD_INTERRUPT)
-        except click.exceptions.Exit as exc:
-            raise SystemExit(exc.exit_code) from None
-
-    app.run_guarded(parse_and_run)
+    run_click(cli, LedsApp(), argv)
