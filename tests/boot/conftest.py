@@ -170,8 +170,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def expected_sha256(sops_file: Path, key: str) -> str:
-    """SHA-256 of one decrypted value, computed on the host (the value is never shown)."""
+def expected_value(sops_file: Path, key: str) -> str:
+    """One decrypted value, decrypted on the host (for hashes and leak checks; never shown)."""
     result = subprocess.run(
         [str(Path(sys.executable).parent / "secretsctl"), "decrypt", "--extract", f'["{key}"]',
          str(sops_file)],
@@ -180,8 +180,13 @@ def expected_sha256(sops_file: Path, key: str) -> str:
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ["HOME"],
              "SOPS_AGE_KEY_FILE": str(REPO / "examples" / "demo-age-key.txt")},
     )
-    assert result.returncode == 0, "decrypting the example on the host failed"
-    return hashlib.sha256(result.stdout).hexdigest()
+    assert result.returncode == 0, "decrypting on the host failed"
+    return result.stdout.decode()
+
+
+def expected_sha256(sops_file: Path, key: str) -> str:
+    """SHA-256 of one decrypted value, computed on the host (the value is never shown)."""
+    return hashlib.sha256(expected_value(sops_file, key).encode()).hexdigest()
 
 
 def prepare_tree(base: Path, tree: Path, wheels: Path) -> None:
