@@ -10,8 +10,9 @@ example configuration with its demo key, and two consumer services, then boots i
 on the host). The tests talk to the container with ``nsenter`` into its init; the consumers
 write what they saw (a SHA-256, never a value) into a bind-mounted results folder.
 
-Without root, debootstrap, systemd-nspawn or nsenter, or when the container does not boot,
-the suite is skipped with the reason, unless SECRETSCTL_REQUIRE_BOOT=1, where it fails.
+Without root, systemd-nspawn or nsenter (or debootstrap when the tree must be built), or
+when the container does not boot, the suite is skipped with the reason, unless
+SECRETSCTL_REQUIRE_BOOT=1, where it fails.
 The suite is deselected by default (``-m "not boot"`` in pyproject's addopts); run it with
 ``.venv/bin/python -m pytest -m boot``.
 """
@@ -88,16 +89,19 @@ def _require_tools() -> None:
     if os.geteuid() != 0:
         cannot_boot("the boot tests need root (debootstrap, systemd-nspawn)")
     for tool, package in (
-        ("debootstrap", "debootstrap"),
         ("systemd-nspawn", "systemd-container"),
         ("nsenter", "util-linux"),
+        ("chroot", "coreutils"),
     ):
         if shutil.which(tool) is None:
-            cannot_boot(f"{tool} is missing (apt-get install {package})")
+            cannot_boot(f"{tool} is not on PATH (apt-get install {package})")
 
 
 def _run(cmd: list[str], what: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    result = subprocess.run(cmd, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+    try:
+        result = subprocess.run(cmd, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+    except OSError as exc:
+        cannot_boot(f"{what} could not run: {exc}")
     if result.returncode != 0:
         tail = (result.stdout + result.stderr).decode(errors="replace")[-2000:]
         cannot_boot(f"{what} failed ({result.returncode}): {tail}")
@@ -129,6 +133,8 @@ def build_base_tree() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another session may be building the same tree
         if final.is_dir():
             return final
+        if shutil.which("debootstrap") is None:
+            cannot_boot(f"debootstrap is missing (apt-get install debootstrap) to build {final}")
         # Leftovers of killed builds: .<key>.tmp-<pid> whose process is gone.
         for stale in CACHE.glob(f".{key}.tmp-*"):
             pid = stale.name.rsplit("-", 1)[-1]
