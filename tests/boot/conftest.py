@@ -263,6 +263,7 @@ class Machine:
              "--private-network", f"--directory={self.tree}",
              f"--bind={self.results}:/results", "--console=read-only"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # no container outlives a killed test run
         )
         deadline = time.monotonic() + BOOT_TIMEOUT
         while not self.init_pid:
@@ -329,6 +330,14 @@ class Machine:
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
             self._log_file = None
+
+
+def _die_with_parent() -> None:
+    """In nspawn's child before exec: SIGTERM it (a clean poweroff) if pytest dies."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _init_pid_of(nspawn_pid: int) -> int:
