@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from secretsctl.errors import ExitCode, InputError, OutputError, SecretsctlError
+from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 from secretsctl.sops.stores import Format
 
@@ -214,9 +215,7 @@ def _write_private_file(path: str, data: bytes) -> None:
         raise OutputError(f"Could not create temporary file: {exc.strerror}") from None
     try:
         os.fchmod(descriptor, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        write_fully(descriptor, data, sync=False)  # a RAM-backed draft: nothing to sync to
     except OSError as exc:
         raise OutputError(f"Could not write temporary file: {exc.strerror}") from None
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 from secretsctl.errors import OutputError
 
@@ -37,14 +36,14 @@ def write_atomic(
     followed, so the file it points to is replaced.
     """
     temporary = stage(path, data, mode=mode, uid=uid, gid=gid)
-    target = Path(os.path.realpath(path))
+    target = os.path.realpath(path)
     try:
         os.replace(temporary, target)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
-    fsync_directory(target.parent)
+    fsync_directory(os.path.dirname(target))
 
 
 def stage(
@@ -60,7 +59,7 @@ def stage(
     The defaults are :func:`write_atomic`'s. Returns the temporary file's path; on failure
     nothing is left behind.
     """
-    target = Path(os.path.realpath(path))
+    target = os.path.realpath(path)
     try:
         existing = os.stat(target)
     except FileNotFoundError:
@@ -72,7 +71,8 @@ def stage(
     if existing is not None:
         uid = existing.st_uid if uid == -1 else uid
         gid = existing.st_gid if gid == -1 else gid
-    temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(temporary, flags, 0o600)
@@ -83,11 +83,7 @@ def stage(
             if (uid != -1 or gid != -1) and (uid, gid) != (os.geteuid(), os.getegid()):
                 os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            write_fully(fd, data)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -98,7 +94,16 @@ def stage(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    return str(temporary)
+    return temporary
+
+
+def write_fully(fd: int, data: bytes, *, sync: bool = True) -> None:
+    """Write every byte of ``data`` to ``fd`` (``write`` may take fewer), then ``fsync`` it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if sync:
+        os.fsync(fd)
 
 
 def fsync_directory(folder: str | os.PathLike[str]) -> None:

@@ -54,31 +54,9 @@ def secret(
     )
 
 
-def template(
-    name: str,
-    data: bytes = b"rendered",
-    *,
-    uid: int = 0,
-    gid: int = 0,
-    mode: int = 0o400,
-    link: str | None = None,
-    restart: tuple[str, ...] = (),
-    reload: tuple[str, ...] = (),
-) -> PlannedFile:
-    """A planned template file (installed under rendered/)."""
-    return PlannedFile(
-        ItemKind.TEMPLATE,
-        name,
-        Secret(data),
-        uid,
-        gid,
-        mode,
-        str(uid),
-        str(gid),
-        link_path=link,
-        restart_units=restart,
-        reload_units=reload,
-    )
+def template(name: str, data: bytes = b"rendered", **fields: Any) -> PlannedFile:
+    """A planned template file (installed under rendered/); ``fields`` as :func:`secret`."""
+    return secret(name, data, **fields)._replace(kind=ItemKind.TEMPLATE)
 
 
 def plan(*files: PlannedFile) -> RenderPlan:
@@ -294,6 +272,7 @@ ACTIVATION_MODULES = (
     "secretsctl.activate.generations",
     "secretsctl.activate.links",
     "secretsctl.activate.apply",
+    "secretsctl.fsutil",  # write_fully: the bytes and the fsync of every file
 )
 
 

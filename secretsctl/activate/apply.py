@@ -38,7 +38,7 @@ from secretsctl.record import Record
 from secretsctl.render.model import ItemKind, PlannedFile
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from secretsctl.activate.diff import Diff
     from secretsctl.activate.fsops import MountOutcome, TreeSnapshot
@@ -145,7 +145,12 @@ class _Names:
 
 
 def _context(
-    manifest: Manifest, paths: RuntimePaths, keys_gid: int | None, dry_run: bool, names: _Names
+    manifest: Manifest,
+    paths: RuntimePaths,
+    keys_gid: int | None,
+    dry_run: bool,
+    names: _Names,
+    owners_known: bool = True,
 ) -> _Context:
     chown = os.geteuid() == 0 and not manifest.user_mode
     if chown:
@@ -157,7 +162,7 @@ def _context(
                 if not dry_run:
                     raise
                 keys_gid = 0
-        owners = Owners(0, keys_gid)
+        owners = Owners(0, keys_gid, owners_known=owners_known)
     else:
         uid, gid = os.geteuid(), os.getegid()
         owners = Owners(uid, gid, (uid, gid, *names(uid, gid)))
@@ -425,6 +430,7 @@ def apply(
     check_units: bool = True,
     keys_gid: int | None = None,
     may_mount: bool | None = None,
+    owners_known: bool = True,
 ) -> ApplyResult:
     """Install ``plan`` as the live generation (or, with ``dry_run``, say what that would do).
 
@@ -434,14 +440,15 @@ def apply(
     ``-ignore-passwd``). ``may_mount`` defaults to "root, in system mode"; without it the mount
     point must already be on tmpfs or ramfs. In user mode nothing is chowned or mounted and
     no unit is told, as in sops-nix. ``systemctl`` is the program run for unit checks and
-    restarts.
+    restarts. ``owners_known=False``: the plan's owners were not looked up (a dry activation
+    forces 0:0), so an owner differing from the live file's is not reported as drift.
     """
     validate(plan, manifest, paths)
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
     with generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run):
-        ctx = _context(manifest, paths, keys_gid, dry_run, names)
+        ctx = _context(manifest, paths, keys_gid, dry_run, names, owners_known)
         if may_mount is None:
             may_mount = ctx.chown
         live = generations.read_live(ctx.symlink_path, ctx.mount_point)
@@ -537,22 +544,59 @@ def _apply_dry(
     assert number is not None  # noqa: S101 - created when there is no live generation
     restart, reload, unit_warnings = _decide_units(diff, deliver, systemctl, check_units)
     warnings += unit_warnings
+    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
+    if note:
+        warnings.append(note)
+    kept = [*_existing_generations(ctx.mount_point), number]
+    return _dry_run_result(
+        manifest,
+        ctx,
+        diff,
+        _wanted_links(ctx, plan.files),
+        state.links,
+        deliver=deliver,
+        systemctl=systemctl,
+        restart=restart,
+        reload=reload,
+        generation=number,
+        previous=live.generation,
+        created=created,
+        pruned=generations.would_prune(kept, number, manifest.keep_generations),
+        warnings=warnings,
+    )
+
+
+def _dry_run_result(
+    manifest: Manifest,
+    ctx: _Context,
+    diff: Diff,
+    wanted: Sequence[LinkSpec],
+    recorded_links: Mapping[str, str],
+    *,
+    deliver: Delivery,
+    systemctl: str,
+    restart: tuple[str, ...],
+    reload: tuple[str, ...],
+    generation: int,
+    previous: int | None,
+    created: bool,
+    pruned: tuple[int, ...],
+    warnings: list[str],
+) -> ApplyResult:
+    """Say what a run (or a rollback) would do, from its diff and units; write nothing."""
+    from secretsctl.activate import links
+
     list_files: tuple[str, ...] = ()
     errors: list[str] = []
     if deliver is Delivery.LIST_FILES:
         _, list_files, errors = _deliver(ctx, restart, reload, deliver, systemctl, dry_run=True)
-    wanted = _wanted_links(ctx, plan.files)
-    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
-    if note:
-        warnings.append(note)
-    removable, foreign = links.stale_links(state.links, (s.path for s in wanted))
+    removable, foreign = links.stale_links(recorded_links, (s.path for s in wanted))
     warnings += [f"would leave {p} in place: it is not a link secretsctl made" for p in foreign]
     log = _log(diff, manifest, dry_run=True) + [f"would remove stale link: {p}" for p in removable]
-    kept = [*_existing_generations(ctx.mount_point), number]
     return ApplyResult(
         dry_run=True,
-        generation=number,
-        previous=live.generation,
+        generation=generation,
+        previous=previous,
         created=created,
         items=diff.items,
         log_lines=tuple(log),
@@ -565,7 +609,7 @@ def _apply_dry(
             s.path for s in wanted if not links.link_is_current(s, chown=ctx.chown)
         ),
         links_removed=tuple(removable),
-        pruned=generations.would_prune(kept, number, manifest.keep_generations),
+        pruned=pruned,
         warnings=tuple(warnings),
         errors=tuple(errors),
     )
@@ -899,28 +943,21 @@ def _rollback(
             prune=False,
         )
     restart, reload, unit_warnings = _decide_units(diff, deliver, systemctl, check_units)
-    list_files: tuple[str, ...] = ()
-    if deliver is Delivery.LIST_FILES:
-        _, list_files, _ = _deliver(ctx, restart, reload, deliver, systemctl, dry_run=True)
-    removable, _ = links.stale_links(state.links, (s.path for s in wanted))
-    log = _log(diff, manifest, dry_run=True) + [f"would remove stale link: {p}" for p in removable]
-    return ApplyResult(
-        dry_run=True,
+    return _dry_run_result(
+        manifest,
+        ctx,
+        diff,
+        wanted,
+        state.links,
+        deliver=deliver,
+        systemctl=systemctl,
+        restart=restart,
+        reload=reload,
         generation=target,
         previous=live.generation,
         created=False,
-        items=diff.items,
-        log_lines=tuple(log),
-        restart_units=restart,
-        reload_units=reload,
-        delivery=deliver,
-        delivered=bool(list_files),
-        list_files=list_files,
-        links_created=tuple(
-            s.path for s in wanted if not links.link_is_current(s, chown=ctx.chown)
-        ),
-        links_removed=tuple(removable),
-        warnings=tuple(warnings + unit_warnings),
+        pruned=(),
+        warnings=warnings + unit_warnings,
     )
 
 

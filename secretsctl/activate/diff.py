@@ -136,6 +136,9 @@ class Owners(Record):
     dir_gid: int
     files: tuple[int, int, str, str] | None = None
     dir_mode: int = 0o751
+    # False when nobody was looked up (a dry activation with owners forced to 0:0): the
+    # planned owners say nothing, so only a mode counts as drift.
+    owners_known: bool = True
 
 
 def compare(
@@ -173,7 +176,10 @@ def compare(
             changed = True
         else:
             old_data, old = live.read(entry)  # type: ignore[union-attr]
-            drift = (old.uid, old.gid, old.mode) != (uid, gid, item.mode)
+            if owners.owners_known:
+                drift = (old.uid, old.gid, old.mode) != (uid, gid, item.mode)
+            else:
+                drift = old.mode != item.mode
             state = unchanged if old_data == data else modified
             if drift or state is modified:
                 changed = True

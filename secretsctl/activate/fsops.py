@@ -19,10 +19,11 @@ import stat
 from typing import TYPE_CHECKING
 
 from secretsctl.errors import ActivationError
+from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
@@ -420,10 +421,7 @@ def create_file(
         if chown:
             os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        write_fully(fd, data)
     finally:
         os.close(fd)
 
@@ -481,6 +479,19 @@ def fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_trees(parent: str, names: Iterable[str]) -> None:
+    """Remove each named entry of the directory ``parent`` (see :func:`remove_tree`)."""
+    names = list(names)
+    if not names:
+        return
+    parent_fd = open_dir(parent)
+    try:
+        for name in names:
+            remove_tree(parent_fd, name)
+    finally:
+        os.close(parent_fd)
 
 
 def remove_tree(parent_fd: int, name: str) -> bool:

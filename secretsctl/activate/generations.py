@@ -147,14 +147,7 @@ def clean_switch_leftovers(symlink_path: str) -> None:
         return
     with listing:
         stale = [entry.name for entry in listing if entry.name.startswith(prefix)]
-    if not stale:
-        return
-    parent_fd = fsops.open_dir(parent)
-    try:
-        for name in stale:
-            fsops.remove_tree(parent_fd, name)
-    finally:
-        os.close(parent_fd)
+    fsops.remove_trees(parent, stale)
 
 
 def switch_symlink(symlink_path: str, target: str, *, replace_other: bool = False) -> None:

@@ -20,6 +20,7 @@ import stat
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
+from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
@@ -101,14 +102,7 @@ def clean_link_leftovers(parents: Iterable[str]) -> None:
                 ]
         except OSError:
             continue
-        if not stale:
-            continue
-        fd = fsops.open_dir(parent)
-        try:
-            for name in stale:
-                fsops.remove_tree(fd, name)
-        finally:
-            os.close(fd)
+        fsops.remove_trees(parent, stale)
 
 
 def stale_links(recorded: Mapping[str, str], wanted: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -238,10 +232,7 @@ def save_state(path: str, state: State) -> None:
     fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_fully(fd, data)
         finally:
             os.close(fd)
         os.rename(temporary, path)

@@ -135,12 +135,11 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         dry_run=dry_run,
         deliver=Delivery.SYSTEMCTL if via_systemctl else Delivery.LIST_FILES,
         keys_gid=0 if ignore_passwd else None,
+        owners_known=not ignore_passwd or options.ignore_passwd,
     )
     for warning in result.warnings:
         app.display_warning(warning)
     for line in result.log_lines:
-        if ignore_passwd and not options.ignore_passwd and line.startswith("would change perm"):
-            continue  # owners were not looked up (dry run), so their drift means nothing
         sys.stdout.write(line + "\n")
     sys.stdout.flush()
     if dry_run and via_systemctl:

@@ -548,30 +548,36 @@ class _Loader:
                     self.bad_formats.add(name)
                 secret_fmt = found_fmt or fmt
             secret_key = self.key(fields, label, name, secret_fmt)
-            path = None
-            if "path" in fields:
-                path = self.runtime_path(fields["path"], f"{label}.path")
             specs.append(
                 SecretSpec(
-                    name=name,
-                    sops_file=secret_file or "",
-                    key=secret_key,
-                    format=secret_fmt,
-                    ownership=ownership,
-                    mode=mode,
-                    path=path,
-                    restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
-                    if "restart_units" in fields
-                    else (),
-                    reload_units=self.units(fields["reload_units"], f"{label}.reload_units")
-                    if "reload_units" in fields
-                    else (),
-                    origin=self.origin(key, label, fields),
+                    name,
+                    secret_file or "",
+                    secret_key,
+                    secret_fmt,
+                    ownership,
+                    mode,
+                    *self.placement(fields, label),
+                    self.origin(key, label, fields),
                 )
             )
             if len(self.problems) != before:
                 self.flawed.add(name)
         return specs
+
+    def placement(
+        self, fields: dict[str, Node], label: str
+    ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+        """Read an item's custom ``path``, ``restart_units`` and ``reload_units``."""
+        path = None
+        if "path" in fields:
+            path = self.runtime_path(fields["path"], f"{label}.path")
+        restart: tuple[str, ...] = ()
+        if "restart_units" in fields:
+            restart = self.units(fields["restart_units"], f"{label}.restart_units")
+        reload: tuple[str, ...] = ()
+        if "reload_units" in fields:
+            reload = self.units(fields["reload_units"], f"{label}.reload_units")
+        return path, restart, reload
 
     def fast_secrets(
         self, entries: list[_FastEntry], defaults: _Ownership, sops_file: str, fmt: Format
@@ -744,25 +750,16 @@ class _Loader:
                     text = self.read_source(source, f"{label}.source", source_path)
             else:
                 self.fail(key, label, "give the template's content or its source file")
-            path = None
-            if "path" in fields:
-                path = self.runtime_path(fields["path"], f"{label}.path")
             specs.append(
                 TemplateSpec(
-                    name=name,
-                    text=text or "",
-                    engine=TemplateEngine.JINJA,
-                    source=source_path,
-                    ownership=ownership,
-                    mode=mode,
-                    path=path,
-                    restart_units=self.units(fields["restart_units"], f"{label}.restart_units")
-                    if "restart_units" in fields
-                    else (),
-                    reload_units=self.units(fields["reload_units"], f"{label}.reload_units")
-                    if "reload_units" in fields
-                    else (),
-                    origin=self.origin(key, label, fields),
+                    name,
+                    text or "",
+                    TemplateEngine.JINJA,
+                    source_path,
+                    ownership,
+                    mode,
+                    *self.placement(fields, label),
+                    self.origin(key, label, fields),
                 )
             )
             if len(self.problems) != before:

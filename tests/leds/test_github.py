@@ -17,6 +17,7 @@ from secretsctl.leds import github
 from secretsctl.leds.github import CheckRun, CiReport, GitHub, Precedence, combine
 from secretsctl.leds.model import CiState, Repository
 from tests.leds.github_server import GitHubServer, Scripted, commit_status, run, serving
+from tests.leds.secrets_support import same_secret
 
 SHA = "a" * 40
 OTHER_SHA = "b" * 40
@@ -152,14 +153,14 @@ def test_request_line_and_headers(server: GitHubServer) -> None:
     (request,) = server.seen("check-runs")
     assert request.path == f"/repos/octo/hello/commits/{SHA}/check-runs"
     assert request.query == {"per_page": "100"}
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    same_secret(request.headers["authorization"], f"Bearer {TOKEN}")
     assert request.headers["user-agent"] == "ci-keyboard-leds"
     assert request.headers["accept"] == "application/vnd.github+json"
     assert request.headers["x-github-api-version"] == "2022-11-28"
     assert "if-none-match" not in request.headers
     (status_request,) = server.seen("status")
     assert status_request.path == f"/repos/octo/hello/commits/{SHA}/status"
-    assert status_request.headers["authorization"] == f"Bearer {TOKEN}"
+    same_secret(status_request.headers["authorization"], f"Bearer {TOKEN}")
 
 
 def test_no_token_means_no_authorization_header(server: GitHubServer) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from secretsctl.errors import ExitCode
 from secretsctl.leds.daemon import TokenError, TokenSource
+from tests.leds.secrets_support import same_secret
 
 TOKEN_ONE = "ghp_generationOneToken1111"
 TOKEN_TWO = "ghp_generationTwoToken2222"
@@ -33,10 +34,10 @@ def test_a_generation_switch_gives_the_new_token(tmp_path: Path) -> None:
     switch(tmp_path, make_generation(tmp_path, 1, f"GITHUB_TOKEN={TOKEN_ONE}\n"))
     tokens = TokenSource(str(tmp_path / "secrets" / "rendered" / "github_token_env"))
     tokens.load()
-    assert tokens() == TOKEN_ONE
+    same_secret(tokens(), TOKEN_ONE)
     switch(tmp_path, make_generation(tmp_path, 2, f'# rendered\nGITHUB_TOKEN="{TOKEN_TWO}"\n'))
-    assert tokens() == TOKEN_TWO
-    assert tokens() == TOKEN_TWO
+    same_secret(tokens(), TOKEN_TWO)
+    same_secret(tokens(), TOKEN_TWO)
 
 
 def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
     staged = tmp_path / "staged"
     staged.write_text(f"GITHUB_TOKEN={TOKEN_TWO}\n")
     os.replace(staged, env_file)  # a new inode
-    assert tokens() == TOKEN_TWO
+    same_secret(tokens(), TOKEN_TWO)
 
 
 def test_a_generation_without_the_file_logs_once_and_gives_no_token(
@@ -65,7 +66,7 @@ def test_a_generation_without_the_file_logs_once_and_gives_no_token(
         assert tokens() is None
     assert caplog.text.count("does not exist") == 1
     switch(tmp_path, make_generation(tmp_path, 3, f"GITHUB_TOKEN={TOKEN_TWO}\n"))
-    assert tokens() == TOKEN_TWO
+    same_secret(tokens(), TOKEN_TWO)
     assert TOKEN_ONE not in caplog.text
     assert TOKEN_TWO not in caplog.text
 
@@ -104,7 +105,7 @@ def test_a_missing_file_or_a_folder_is_an_error_naming_it(tmp_path: Path) -> Non
 def test_the_environment_token_without_a_file(tmp_path: Path) -> None:
     tokens = TokenSource(None, TOKEN_ONE)
     tokens.load()
-    assert tokens() == TOKEN_ONE
+    same_secret(tokens(), TOKEN_ONE)
     assert TOKEN_ONE not in repr(vars(tokens))  # held in a redacting Secret
     with pytest.raises(TokenError, match="GITHUB_TOKEN is not set"):
         TokenSource(None, None).load()

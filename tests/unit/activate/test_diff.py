@@ -32,8 +32,8 @@ def live_tree(root: Path, files: dict[str, tuple[bytes, int]]) -> None:
         path.chmod(mode)
 
 
-def run(files: list[PlannedFile], root: Path | None) -> Diff:
-    owners = Owners(UID, GID)
+def run(files: list[PlannedFile], root: Path | None, *, owners_known: bool = True) -> Diff:
+    owners = Owners(UID, GID, owners_known=owners_known)
     if root is None:
         return compare(
             files,
@@ -273,3 +273,17 @@ def test_no_value_in_any_repr(tmp_path: Path) -> None:
     diff = run([mine(secret("a", b"new-VALUE-5678"))], tmp_path)
     text = repr(diff) + "".join(diff.change_log(dry_run=False))
     assert "VALUE" not in text
+
+
+def test_unknown_owners_count_only_the_mode_as_drift(tmp_path: Path) -> None:
+    """A dry activation forces 0:0 without lookups: an owner difference means nothing then."""
+    live_tree(tmp_path, {"owner": (b"o", 0o400), "mode": (b"m", 0o400)})
+    other = UID + 1
+    files = [
+        mine(secret("owner", b"o"))._replace(uid=other),
+        mine(secret("mode", b"m", mode=0o440))._replace(uid=other),
+    ]
+    known = {i.relative_path: i.drift for i in run(files, tmp_path).items}
+    unknown = {i.relative_path: i.drift for i in run(files, tmp_path, owners_known=False).items}
+    assert known == {"owner": True, "mode": True}
+    assert unknown == {"owner": False, "mode": True}
