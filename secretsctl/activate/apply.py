@@ -81,7 +81,7 @@ class ApplyResult(Record):
 
     @property
     def changed(self) -> bool:
-        """Tell whether any item is new, modified or removed, or has drifted."""
+        """Tell whether any item is new, changed or removed, or has drifted."""
         return any(i.state is not ItemState.UNCHANGED or i.drift for i in self.items)
 
     def unit_lines(self) -> list[str]:

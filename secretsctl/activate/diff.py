@@ -1,8 +1,8 @@
 """The live generation against the one about to go live: per item, names only, never values.
 
-Contents are compared in memory. Each item is new, modified, unchanged or removed (a file of
+Contents are compared in memory. Each item is new, changed, unchanged or removed (a file of
 the live tree that no item names any more); a change of owner, group or mode is reported
-apart, as drift (activation.md §13.13), and triggers no unit. Units of new and modified items
+apart, as drift (activation.md §13.13), and triggers no unit. Units of new and changed items
 are collected secrets first, then templates, each unit once, where it first appeared (§13.4).
 The change-log lines are those of sops-nix (§5.3), so its acceptance sequences still hold.
 """
@@ -28,7 +28,7 @@ class ItemState(enum.Enum):
     """How an item of the new generation relates to the live one."""
 
     NEW = "new"
-    MODIFIED = "modified"
+    CHANGED = "changed"
     UNCHANGED = "unchanged"
     REMOVED = "removed"
 
@@ -76,7 +76,7 @@ class Diff(Record):
 
     @property
     def content_changed(self) -> bool:
-        """Tell whether any item is new, modified or removed."""
+        """Tell whether any item is new, changed or removed."""
         return any(i.state is not ItemState.UNCHANGED for i in self.items)
 
     def change_log(self, *, dry_run: bool) -> list[str]:
@@ -90,7 +90,7 @@ class Diff(Record):
         for kind, noun in ((ItemKind.SECRET, "secret"), (ItemKind.TEMPLATE, "rendered secret")):
             for state, verb, dry_verb in (
                 (ItemState.NEW, "adding", "would add"),
-                (ItemState.MODIFIED, "modifying", "would modify"),
+                (ItemState.CHANGED, "modifying", "would modify"),
                 (ItemState.REMOVED, "removing", "would remove"),
             ):
                 names = self.by_state(kind, state)
@@ -160,7 +160,7 @@ def compare(
     planned = set()
     entries = live.entries if live is not None else {}
     forced = owners.files
-    new_state, modified, unchanged = ItemState.NEW, ItemState.MODIFIED, ItemState.UNCHANGED
+    new_state, changed_state, unchanged = ItemState.NEW, ItemState.CHANGED, ItemState.UNCHANGED
     for item in files:
         relative = item.relative_path
         planned.add(relative)
@@ -180,8 +180,8 @@ def compare(
                 drift = (old.uid, old.gid, old.mode) != (uid, gid, item.mode)
             else:
                 drift = old.mode != item.mode
-            state = unchanged if old_data == data else modified
-            if drift or state is modified:
+            state = unchanged if old_data == data else changed_state
+            if drift or state is changed_state:
                 changed = True
         items.append(
             ItemChange(
@@ -241,7 +241,7 @@ def compare(
 def _units(
     items: list[ItemChange], has_live: bool
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """Collect the units of new and modified items, secrets first, each unit once."""
+    """Collect the units of new and changed items, secrets first, each unit once."""
     if not has_live:
         return (), (), ()
     restart: list[str] = []
@@ -249,7 +249,7 @@ def _units(
     sources: dict[str, str] = {}
     for kind in (ItemKind.SECRET, ItemKind.TEMPLATE):
         for item in items:
-            if item.kind is not kind or item.state not in (ItemState.NEW, ItemState.MODIFIED):
+            if item.kind is not kind or item.state not in (ItemState.NEW, ItemState.CHANGED):
                 continue
             restart.extend(item.restart_units)
             reload.extend(item.reload_units)

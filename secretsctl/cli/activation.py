@@ -86,7 +86,7 @@ def plan_rows(result: ApplyResult) -> list[tuple[str, ...]]:
     for item in result.items:
         value = item.state.value
         units = ""
-        if (item.restart_units or item.reload_units) and value in ("new", "modified"):
+        if (item.restart_units or item.reload_units) and value in ("new", "changed"):
             units = ", ".join(
                 [f"restart {u}" for u in item.restart_units]
                 + [f"reload {u}" for u in item.reload_units]

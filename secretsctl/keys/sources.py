@@ -33,7 +33,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from secretsctl.errors import SecretsctlError
+from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 
@@ -235,7 +235,13 @@ class _Collector:
 
 
 class KeySourceError(SecretsctlError):
-    """A key source cannot be used. The message is short and holds no key material."""
+    """A key source cannot be used. The message is short and holds no key material.
+
+    Its exit code is sops's for a data key that cannot be had (128), so a script sees the same
+    code for a missing key file as for a key that opens nothing.
+    """
+
+    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
 
 
 def _loaded(name: str, identities: Sequence[LoadedIdentity], detail: str | None) -> KeyLocation:

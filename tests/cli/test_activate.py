@@ -133,6 +133,25 @@ def test_activate_never_prompts_for_a_passphrase(setup: Setup, tmp_path: Path) -
     isolated(body)
 
 
+def test_activate_with_a_missing_age_key_file_exits_128(setup: Setup, tmp_path: Path) -> None:
+    """sops's "could not retrieve key" code, which a script checks for, not the generic 1."""
+    setup.config.write_text(
+        "defaults:\n  sops_file: secrets.yaml\n  age_key_file: missing-keys.txt\n"
+        "secrets:\n  api_token: {}\n"
+    )
+    cli = make_cli(tmp_path)
+
+    def body() -> None:
+        done = cli("activate", *setup.args())
+        assert done.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY, done.stderr
+        assert "cannot use the age key file" in done.stderr
+        assert "missing-keys.txt" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not setup.root.exists(), "something was written"
+
+    isolated(body)
+
+
 # --- check -----------------------------------------------------------------------------------
 
 

@@ -365,12 +365,12 @@ def test_dry_run_json_is_one_versioned_document(
         )
         assert (nested["uid"], nested["gid"]) == (users.bob_uid, users.group_gid)
         assert nested["size"] == len(setup.values["nested"])
-        assert (nested["state"], nested["kind"]) == ("modified", "secret")
+        assert (nested["state"], nested["kind"]) == ("changed", "secret")
         assert nested["restart_units"] == ["nested.service"]
         assert nested["reload_units"] == ["nested-reload.service"]
         assert [f["state"] for f in files.values()] == [
             "unchanged",
-            "modified",
+            "changed",
             "unchanged",
             "unchanged",
         ]
@@ -380,6 +380,10 @@ def test_dry_run_json_is_one_versioned_document(
         assert document["delivered"] is False
         assert document["errors"] == []
         assert_no_leak(done.stdout + done.stderr, fragments(setup.values.values()))
+        # The table says what --json says: the same state words for the same files.
+        shown = cli("render", *setup.args("--dry-run"))
+        assert shown.returncode == 0, shown.stderr
+        assert [row[4] for row in table(shown.stdout)] == [f["state"] for f in files.values()]
 
     in_private_namespace(body)
 

@@ -364,7 +364,7 @@ def test_user_mode_tells_no_unit_and_logs_nothing(
     assert result.delivery is Delivery.NONE
     assert result.log_lines == ()
     assert systemctl.calls() == []
-    assert result.items[0].state is ItemState.MODIFIED
+    assert result.items[0].state is ItemState.CHANGED
 
 
 def test_logging_off_keeps_the_lines_out(paths: RuntimePaths) -> None:

@@ -90,7 +90,7 @@ def test_verdicts(tmp_path: Path) -> None:
     diff = run(files, tmp_path)
     assert states(diff) == {
         "same": ItemState.UNCHANGED,
-        "changed": ItemState.MODIFIED,
+        "changed": ItemState.CHANGED,
         "added": ItemState.NEW,
         "became_dir/inner": ItemState.NEW,
         "dir": ItemState.NEW,

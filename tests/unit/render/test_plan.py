@@ -388,6 +388,8 @@ def test_a_missing_age_key_file_is_a_problem(tmp_path: Path, encrypt: Encryptor,
         build_plan(manifest, accounts=accounts)
     messages = problems(caught)
     assert any("cannot use the age key file" in m and "nope.txt" in m for m in messages), messages
+    # A script sees sops's "could not retrieve key" code, as for a key that opens nothing.
+    assert caught.value.exit_code == ExitCode.COULD_NOT_RETRIEVE_KEY
 
 
 def test_a_missing_ssh_key_is_skipped_with_a_warning(tmp_path: Path, encrypt: Encryptor, accounts: FakeAccounts) -> None:
