@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from _operator import _compare_digest
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -13,12 +12,13 @@ REDACTED = "<redacted>"
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     """Compare two byte strings in time that depends on their length only.
 
-    ``hmac.compare_digest`` (which cryptography's ``bytes_eq`` calls) is OpenSSL's
-    ``CRYPTO_memcmp`` through ``_hashlib`` when that loads, and otherwise CPython's own
-    constant-time loop, ``_operator._compare_digest``, used here: loading ``_hashlib``
-    (OpenSSL) costs ~2 ms of every decrypt at boot.
+    The public ``hmac.compare_digest`` (OpenSSL's ``CRYPTO_memcmp``), not a private module
+    of CPython's: imported here, when a comparison is made, because loading OpenSSL through
+    ``_hashlib`` costs ~3 ms that runs which compare nothing should not pay.
     """
-    return bool(_compare_digest(a, b))
+    from hmac import compare_digest
+
+    return compare_digest(a, b)
 
 
 class Secret(Generic[T]):

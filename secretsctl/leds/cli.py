@@ -2,8 +2,9 @@
 
 A thin click layer over :mod:`secretsctl.leds.daemon`. Expected errors print one
 ``ci-keyboard-leds: error: …`` line and exit with their code: 5 when the token file is missing
-or malformed, 2 for a usage error, 1 otherwise. Heavy modules (httpx, the daemon) are imported
-inside the commands.
+or malformed, 2 for a usage error, 1 otherwise (a missing ``secretsctl[leds]`` extra among
+them, with the command that installs it). Heavy modules (httpx, the daemon) are imported inside
+the commands.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from secretsctl.cli.app import App
 
 if TYPE_CHECKING:
     from secretsctl.leds.daemon import TokenSource
+    from secretsctl.leds.github import GitHub
 
 PROG = "ci-keyboard-leds"
 DEFAULT_ENV_FILE = "/run/secrets/rendered/github_token_env"
@@ -66,6 +68,22 @@ def cli() -> None:
     Orange while a run is pending, red when one failed, green when all passed, gray when
     unknown, blue outside a GitHub repository.
     """
+
+
+def _github_client() -> type[GitHub]:
+    """Return the GitHub client class; without the ``leds`` extra, say how to install it."""
+    try:
+        from secretsctl.leds.github import GitHub
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.partition(".")[0] not in ("httpx", "httpcore"):
+            raise
+        from secretsctl.leds.daemon import DaemonError
+
+        raise DaemonError(
+            "the GitHub client (httpx) is not installed: it comes with the 'leds' extra",
+            hint="pip install 'secretsctl[leds]' (in the environment secretsctl is installed in)",
+        ) from None
+    return GitHub
 
 
 def _token_source(ctx: click.Context, env_file: str) -> TokenSource:
@@ -150,6 +168,7 @@ def run(
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
+    github_client = _github_client()
     tokens = _token_source(ctx, env_file)
     tokens.load()
     if tokens.env_file is None:
@@ -166,11 +185,10 @@ def run(
     async def serve() -> None:
         import functools
 
-        from secretsctl.leds.github import GitHub
         from secretsctl.leds.keyboard import open_keyboard
         from secretsctl.leds.repo import find_repository
 
-        github = GitHub(api_url, token=tokens)
+        github = github_client(api_url, token=tokens)
         keyboard = open_keyboard(
             backend, razer_socket=razer_socket, openrgb_address=openrgb_address, out=sys.stdout
         )
@@ -223,14 +241,14 @@ def status(ctx: click.Context, directory: str | None, env_file: str, api_url: st
     target = os.path.abspath(directory or os.getcwd())
     if not os.path.isdir(target):
         raise DaemonError(f"{target}: no such directory")
+    github_client = _github_client()
     tokens = _token_source(ctx, env_file)
     tokens.load()
 
     async def ask() -> None:
-        from secretsctl.leds.github import GitHub
         from secretsctl.leds.repo import find_repository
 
-        github = GitHub(api_url, token=tokens)
+        github = github_client(api_url, token=tokens)
         try:
             found = await directory_status(
                 target,

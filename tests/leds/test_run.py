@@ -422,3 +422,32 @@ def test_a_burst_is_one_evaluation_and_a_repeat_paints_nothing(
     log = daemon.stderr()
     assert log.count("(directory)") == 2  # the burst, then the repeat
     assert {r.path.split("/")[3] for r in github.seen()} == {"three"}
+
+
+@pytest.mark.parametrize("command", [["run", "--backend", "stdout"], ["status"]])
+def test_without_the_leds_extra_the_command_says_how_to_install_it(
+    socket_dir: Path, tmp_path: Path, command: list[str]
+) -> None:
+    """httpx shadowed by a module that is not there, as in an install without [leds]."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "httpx.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'httpx'\", name='httpx')\n"
+    )
+    done = subprocess.run(
+        [CI_KEYBOARD_LEDS, *command],
+        capture_output=True,
+        env={**daemon_env(socket_dir), "GITHUB_TOKEN": TOKEN_ONE, "PYTHONPATH": str(shadow)},
+        cwd=tmp_path,
+        check=False,
+        timeout=20,
+    )
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "ci-keyboard-leds: error: the GitHub client (httpx) is not installed: it comes with"
+        " the 'leds' extra",
+        "ci-keyboard-leds: hint: pip install 'secretsctl[leds]' (in the environment secretsctl"
+        " is installed in)",
+    ]
+    assert not (socket_dir / "ci-keyboard-leds.sock").exists()
