@@ -46,6 +46,28 @@ def write_atomic(
     fsync_directory(os.path.dirname(target))
 
 
+def create_new(path: str | os.PathLike[str], data: bytes, *, mode: int) -> None:
+    """Create ``path`` holding ``data`` with ``mode``, all at once; never replace a file.
+
+    The bytes are staged and synced beside it, then hard-linked into place: ``link(2)`` fails
+    when anything (a file, a link) already has the name, and a reader never sees a part.
+    """
+    temporary = stage(path, data, mode=mode)
+    try:
+        os.link(temporary, path, follow_symlinks=False)
+    except FileExistsError:
+        raise OutputError(
+            f"{path} already exists; it is not overwritten",
+            hint="choose another file name, or remove the old file first",
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    fsync_directory(os.path.dirname(os.path.abspath(path)))
+
+
 def stage(
     path: str | os.PathLike[str],
     data: bytes,

@@ -1,4 +1,4 @@
-"""``secretsctl ssh-to-age``: a host's SSH key as an age recipient or identity."""
+"""Key commands: ``keygen`` (new age identities) and ``ssh-to-age`` (a host's SSH key)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import click
 
 from secretsctl.cli.app import App
-from secretsctl.errors import ExitCode, InputError
+from secretsctl.errors import ExitCode, InputError, UsageError
 
 
 @click.command("ssh-to-age")
@@ -38,19 +38,7 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     """
     from secretsctl.keys import ssh_to_age as convert
 
-    try:
-        if input_path:
-            with open(input_path, "rb") as stream:
-                data = stream.read()
-        else:
-            data = sys.stdin.buffer.read()
-    except FileNotFoundError:
-        raise InputError(
-            f"cannot operate on non-existent file {input_path!r}",
-            exit_code=ExitCode.NO_FILE_SPECIFIED,
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {input_path}: {exc.strerror}") from None
+    data = _read_input(input_path)
     if private_key:
         out = convert.ssh_private_key_to_age_identity(data).reveal() + "\n"
     else:
@@ -65,3 +53,70 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     else:
         sys.stdout.write(out)
         sys.stdout.flush()
+
+
+@click.command("keygen")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write to this file instead of stdout: a new identity file is created 0600 and an "
+    "existing file is never overwritten.",
+)
+@click.option(
+    "-y",
+    "to_recipients",
+    is_flag=True,
+    help="Print the recipient of each identity in INPUT (default: stdin), as age-keygen -y.",
+)
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False))
+def keygen(output: str | None, to_recipients: bool, input_path: str | None) -> None:
+    """Make a new age identity (X25519), in the form age-keygen writes.
+
+    The identity goes to stdout or to -o FILE; its public key (the recipient to put in
+    .sops.yaml) is printed to stderr as well when the identity does not go to a terminal.
+
+    \b
+    Examples:
+      secretsctl keygen -o ~/.config/sops/age/keys.txt
+      secretsctl keygen -y ~/.config/sops/age/keys.txt    # its recipient: age1...
+    """
+    from secretsctl.keys import keygen as keys
+
+    if to_recipients:
+        data = _read_input(input_path)
+        lines = "".join(r + "\n" for r in keys.recipients_of(data, input_path or "stdin"))
+        if output:
+            from secretsctl import fsutil
+
+            fsutil.write_atomic(output, lines.encode())
+        else:
+            sys.stdout.write(lines)
+        return
+    if input_path:
+        raise UsageError("an INPUT file goes with -y only", hint="secretsctl keygen -o FILE")
+    key = keys.generate()
+    if output:
+        from secretsctl import fsutil
+
+        fsutil.create_new(output, key.file_text.reveal().encode(), mode=0o600)
+    else:
+        sys.stdout.write(key.file_text.reveal())
+        sys.stdout.flush()
+    if output or not sys.stdout.isatty():
+        sys.stderr.write(f"Public key: {key.recipient}\n")
+
+
+def _read_input(input_path: str | None) -> bytes:
+    try:
+        if input_path:
+            with open(input_path, "rb") as stream:
+                return stream.read()
+        return sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise InputError(
+            f"cannot operate on non-existent file {input_path!r}",
+            exit_code=ExitCode.NO_FILE_SPECIFIED,
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {input_path}: {exc.strerror}") from None

@@ -48,6 +48,7 @@ class LazyGroup(click.Group):
         "updatekeys": "secretsctl.cli.change_cmd:updatekeys",
         "rotate": "secretsctl.cli.change_cmd:rotate",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
+        "keygen": "secretsctl.cli.keys_cmd:keygen",
         "unit": "secretsctl.cli.unit_cmd:unit",
         "render": "secretsctl.cli.activate_cmd:render",
         "activate": "secretsctl.cli.activate_cmd:activate",
