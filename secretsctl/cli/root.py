@@ -26,6 +26,21 @@ class LazyGroup(click.Group):
         """List every command, loaded or not."""
         return sorted([*super().list_commands(ctx), *self.lazy_commands])
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands in their sections (sops-compatible, activation, keys, LEDs)."""
+        # One first column for every section, so the descriptions line up across them.
+        width = max(len(name) for _, names in COMMAND_SECTIONS for name in names)
+        limit = formatter.width - formatter.current_indent - width - 6
+        for title, names in COMMAND_SECTIONS:
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name.ljust(width), command.get_short_help_str(limit)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Import a command's module on first use."""
         target = self.lazy_commands.get(cmd_name)
@@ -35,6 +50,33 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)  # noqa: S101 - the table above names commands
         return command
+
+
+COMMAND_SECTIONS = (
+    ("sops-compatible commands", ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys",
+                                  "rotate")),
+    ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
+    ("Key commands", ("keygen", "ssh-to-age")),
+    ("LED companion", ("leds",)),
+)
+
+EPILOG = """\b
+Examples:
+  secretsctl keygen -o ~/.config/sops/age/keys.txt
+  secretsctl encrypt --age age1... plain.yaml > secrets.yaml
+  secretsctl edit secrets.yaml
+  secretsctl render --dry-run
+  secretsctl activate
+
+\b
+Shell completion: add the line for your shell to its start-up file.
+  bash  (~/.bashrc):  eval "$(_SECRETSCTL_COMPLETE=bash_source secretsctl)"
+  zsh   (~/.zshrc):   eval "$(_SECRETSCTL_COMPLETE=zsh_source secretsctl)"
+  fish  (~/.config/fish/completions/secretsctl.fish):
+                      _SECRETSCTL_COMPLETE=fish_source secretsctl | source
+
+Each command's --help has its own examples.
+"""
 
 
 @click.group(
@@ -55,8 +97,10 @@ class LazyGroup(click.Group):
         "check": "secretsctl.cli.activate_cmd:check",
         "status": "secretsctl.cli.activate_cmd:status",
         "rollback": "secretsctl.cli.activate_cmd:rollback",
+        "leds": "secretsctl.leds.cli:cli",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EPILOG,
 )
 @click.option(
     "--debug",
