@@ -150,11 +150,19 @@ def check(app: App, config_path: str | None, manifest_path: str | None, root: st
     """Validate without decrypting or writing: for build time.
 
     Checks that sops files parse and hold the configured keys, that owners and groups exist,
-    that templates compile and name only known secrets, and that modes are valid.
+    that templates compile and name only known secrets, and that modes are valid. Warns about
+    a private key file that others can read or that git tracks.
     """
-    _, plan = plan_inputs(config_path, manifest_path, check_only=True)
+    from secretsctl.keys.audit import key_file_warnings
+
+    manifest, plan = plan_inputs(config_path, manifest_path, check_only=True)
     for warning in plan.warnings:
         app.display_warning(warning)
+    keys = manifest.keys
+    key_files = [*([keys.age_key_file] if keys.age_key_file else []), *keys.age_ssh_key_paths]
+    for finding in key_file_warnings(key_files):
+        app.display_warning(finding.text)
+        app.display_hint(finding.hint)
     count = len(plan.files)
     app.display_info(f"{count} item{'s' if count != 1 else ''} checked, no problem found")
 

@@ -179,6 +179,40 @@ def test_check_accepts_the_example_without_its_key(
     assert mounts() == before
 
 
+def test_check_warns_about_a_key_file_others_read_or_git_tracks(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    if os.geteuid() == 0:
+        alice = request.getfixturevalue("users").alice
+        config = copy_example(tmp_path / "checkout", alice, alice)
+    else:
+        config = copy_example(tmp_path / "checkout", *_me())
+    key = config.parent / "demo-age-key.txt"
+    key.chmod(0o644)
+    git = ["git", "-C", str(tmp_path / "checkout")]
+    for command in (["init", "-q"], ["add", "examples/demo-age-key.txt"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    cli = make_cli(tmp_path)
+    warned = cli("check", "-c", str(config))
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr.splitlines()[:4] == [
+        f"secretsctl: warning: {key}: this private key file is readable or writable by its group and others"
+        " (mode 0644)",
+        f"secretsctl: hint: chmod 600 {key}",
+        f"secretsctl: warning: {key}: this private key file is committed to a git repository;"
+        " anyone with the repository can decrypt every secret it opens",
+        "secretsctl: hint: keep keys out of the repository (git rm --cached, then .gitignore),"
+        " and rotate the key and every file encrypted to it",
+    ]
+    key.chmod(0o600)
+    subprocess.run([*git, "rm", "-q", "--cached", "examples/demo-age-key.txt"], check=True)
+    quiet = cli("check", "-c", str(config))
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "secretsctl: 4 items checked, no problem found\n"
+
+
 def test_check_reports_every_problem_and_writes_nothing(setup: Setup, tmp_path: Path) -> None:
     suffix = os.urandom(3).hex()
     bad = BAD_PLAN.format(suffix=suffix) + '  other:\n    content: "{{ api_token }}"\n'
