@@ -9,8 +9,7 @@ vanish with it.
   `--root` on /dev/shm, so each is a first boot: mount, decrypt, write every file, switch.
   Targets: <= 1.0 and <= 0.7 of `sops decrypt`.
 - The example configuration (examples/secretsctl.yaml): a cold render against `sops decrypt
-  examples/secrets.yaml`. Target: <= 4.0. Where the example's `desktop` user does not
-  exist, a copy names root instead (the timing does not depend on who owns the files).
+  examples/secrets.yaml`. Target: <= 4.0.
 """
 
 from __future__ import annotations
@@ -75,21 +74,6 @@ def make_case(folder: Path, count: int, sops: str, env: dict[str, str], recipien
     return config
 
 
-def example_config(folder: Path) -> Path:
-    import pwd
-
-    source = REPO / "examples" / "secretsctl.yaml"
-    try:
-        pwd.getpwnam("desktop")
-        return source
-    except KeyError:
-        text = source.read_text().replace("owner: desktop", "owner: root")
-        text = text.replace("group: desktop", "group: root")
-        copy = REPO / "examples" / ".bench-secretsctl.yaml"
-        copy.write_text(text)
-        return copy
-
-
 def compare(label: str, ours: list[str], theirs: list[str], env: dict[str, str], runs: int,
             target: float, fresh_root: list[str]) -> None:  # fmt: skip
     times: dict[str, list[float]] = {"sops": [], "ours": []}
@@ -142,7 +126,7 @@ def main() -> None:
                 runs = args.runs or (21 if count < 10_000 else 7)
                 compare(f"{count} secrets", render, [sops, "decrypt", str(encrypted)], env,
                         runs, target, roots)  # fmt: skip
-            example = example_config(folder)
+            example = REPO / "examples" / "secretsctl.yaml"
             demo_env = {**env, "SOPS_AGE_KEY_FILE": str(REPO / "examples" / "demo-age-key.txt")}
             compare("example (cold)",
                     [ours, "render", "-c", str(example), "--delivery", "none"],

@@ -80,16 +80,21 @@ def mode_text(mode: int) -> str:
 
 
 def plan_rows(result: ApplyResult) -> list[tuple[str, ...]]:
-    """One row per item: path, owner:group, mode, size, state, units (new or changed only)."""
+    """One row per item: path, owner:group, mode, size, state, and the units acted on.
+
+    A unit shows beside an item only when the run restarts or reloads it (the result's units,
+    as ``--json`` says): none on a first generation, none for an unchanged item.
+    """
     rows: list[tuple[str, ...]] = []
     append = rows.append
+    restarted, reloaded = set(result.restart_units), set(result.reload_units)
     for item in result.items:
         value = item.state.value
         units = ""
         if (item.restart_units or item.reload_units) and value in ("new", "changed"):
             units = ", ".join(
-                [f"restart {u}" for u in item.restart_units]
-                + [f"reload {u}" for u in item.reload_units]
+                [f"restart {u}" for u in item.restart_units if u in restarted]
+                + [f"reload {u}" for u in item.reload_units if u in reloaded]
             )
         if item.drift:
             value += " (owner/mode drift)"

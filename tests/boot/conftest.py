@@ -207,7 +207,8 @@ def prepare_tree(base: Path, tree: Path, wheels: Path) -> None:
     for script in ("secretsctl", "sops-install-secrets", "ci-keyboard-leds"):
         (tree / "usr" / "bin" / script).symlink_to(f"/opt/secretsctl/bin/{script}")
     # The desktop user of the example configuration (owner of github_token_env).
-    _run([*chroot, "useradd", "--user-group", "--create-home", "desktop"], "useradd desktop")
+    _run([*chroot, "useradd", "--uid", "1000", "--user-group", "--create-home", "desktop"],
+         "useradd desktop")
 
     etc = tree / "etc" / "secretsctl"
     etc.mkdir(mode=0o700)

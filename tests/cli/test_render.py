@@ -236,10 +236,10 @@ def setup(tmp_path: Path, age_key: AgeKey) -> Setup:
 
 
 def copy_example(folder: Path, owner: str | None = None, group: str | None = None) -> Path:
-    """examples/ and templates/ side by side in ``folder``; `desktop` becomes owner and group.
+    """examples/ and templates/ side by side in ``folder``; uid/gid 1000 become owner and group.
 
-    The example names a `desktop` user and group (the machine it was made for). As root an
-    unknown owner is an error, so root runs use a test user (its primary group has its name).
+    The example names the desktop user by number (uid and gid 1000). Tests that check owners
+    by name give a test user (its primary group has its name).
     """
     (folder / "examples").mkdir(parents=True)
     (folder / "templates").mkdir()
@@ -249,9 +249,9 @@ def copy_example(folder: Path, owner: str | None = None, group: str | None = Non
         shutil.copy(template, folder / "templates" / template.name)
     text = (EXAMPLES / "secretsctl.yaml").read_text()
     if owner is not None:
-        text, count = re.subn(r"owner: desktop\b", f"owner: {owner}", text)
-        text, count2 = re.subn(r"group: desktop\b", f"group: {group or owner}", text)
-        assert (count, count2) == (1, 1), "the example no longer names the desktop user so"
+        text, count = re.subn(r"uid: 1000\b", f"owner: {owner}", text)
+        text, count2 = re.subn(r"gid: 1000\b", f"group: {group or owner}", text)
+        assert (count, count2) == (1, 2), "the example no longer names the desktop user so"
     config = folder / "examples" / "secretsctl.yaml"
     config.write_text(text)
     return config
@@ -324,7 +324,10 @@ def test_dry_run_of_the_example_prints_the_plan_and_writes_nothing(
                 f"root:{owner}",
                 f"{owner}:{owner}",
             ]
-        assert rows[3][5] == "restart ci-keyboard-leds.service"
+        # A first generation restarts nothing: the table says what --json says.
+        assert [len(row) for row in rows] == [5, 5, 5, 5], "a unit shown on a first generation"
+        as_json = cli("render", "-c", str(config), "--root", str(root), "--dry-run", "--json")
+        assert json.loads(as_json.stdout)["restart_units"] == []
         assert lines[-1] == "generation 1 would be live"
         assert_no_leak(done.stdout + done.stderr, fragments(EXAMPLE_VALUES.values(), EXAMPLE_NAMES))
 
@@ -384,6 +387,11 @@ def test_dry_run_json_is_one_versioned_document(
         shown = cli("render", *setup.args("--dry-run"))
         assert shown.returncode == 0, shown.stderr
         assert [row[4] for row in table(shown.stdout)] == [f["state"] for f in files.values()]
+        units = {row[0]: row[5:] for row in table(shown.stdout)}
+        assert units.pop(str(setup.live / "a/b/c")) == [
+            "restart nested.service, reload nested-reload.service"
+        ]
+        assert set(map(tuple, units.values())) == {()}, "units beside unchanged files"
 
     in_private_namespace(body)
 
