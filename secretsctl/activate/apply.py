@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.diff import ItemChange, ItemState, Owners, compare
 from secretsctl.activate.units import Delivery
-from secretsctl.errors import ActivationError, ExitCode, ProblemsError, SecretsctlError
+from secretsctl.errors import (
+    ActivationError,
+    ExitCode,
+    ManifestError,
+    ProblemsError,
+    SecretsctlError,
+)
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind, PlannedFile
 
@@ -195,10 +201,21 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
     def problem(message: str) -> None:
         problems.append(ActivationError(message))
 
-    mount_point = os.path.normpath(paths.runtime(manifest.mount_point))
-    symlink_path = os.path.normpath(paths.runtime(manifest.symlink_path))
+    def rooted(path: str, what: str) -> str | None:
+        """Place a runtime path under the root; a refused one (``..``) is a problem."""
+        try:
+            return paths.runtime(path)
+        except ManifestError as error:
+            problems.append(ManifestError(f"{what}: {error.message}", hint=error.hint))
+            return None
+
     if not os.path.isabs(manifest.mount_point) or not os.path.isabs(manifest.symlink_path):
         problem("the mount point and the symlink path must be absolute paths")
+        raise ProblemsError(problems)
+    mount_point = rooted(manifest.mount_point, "the mount point")
+    symlink_path = rooted(manifest.symlink_path, "the symlink path")
+    if mount_point is None or symlink_path is None:
+        raise ProblemsError(problems)
     if _inside(symlink_path, mount_point) or _inside(mount_point, symlink_path):
         problem(
             f"the symlink path {manifest.symlink_path} and the mount point "
@@ -233,7 +250,9 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
             if not os.path.isabs(item.link_path):
                 problem(f"{label} has a relative path {item.link_path}; it must be absolute")
                 continue
-            where = os.path.normpath(paths.runtime(item.link_path))
+            where = rooted(item.link_path, label)
+            if where is None:
+                continue
             if where == os.path.join(symlink_path, item.relative_path):
                 continue  # the default place: nothing to link
             if where in links:
