@@ -163,8 +163,10 @@ class ProblemsError(SecretsctlError):
         count = len(problems)
         lines = [f"{count} problem{'s' if count != 1 else ''} found; nothing was changed"]
         lines += [problem.message for problem in problems]
+        # The problems' own hints are kept (once each): the CLI prints only this error's.
+        hints = dict.fromkeys(h for h in (hint, *(p.hint for p in problems)) if h)
         super().__init__(
             "\n".join(lines),
-            hint=hint,
+            hint="; ".join(hints) or None,
             exit_code=codes.pop() if len(codes) == 1 else ExitCode.GENERIC,
         )

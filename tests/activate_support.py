@@ -268,6 +268,7 @@ class RecordingOs:
 
 
 ACTIVATION_MODULES = (
+    "secretsctl.activate.rooted",  # the walk to every folder written in
     "secretsctl.activate.fsops",
     "secretsctl.activate.generations",
     "secretsctl.activate.links",

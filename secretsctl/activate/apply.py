@@ -26,14 +26,22 @@ Failures after the switch (links, pruning, units) do not undo it: they are retur
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.diff import ItemChange, ItemState, Owners, compare
+from secretsctl.activate.rooted import RootedDirs, readable
 from secretsctl.activate.units import Delivery
-from secretsctl.errors import ActivationError, ExitCode, ProblemsError, SecretsctlError
+from secretsctl.errors import (
+    ActivationError,
+    ExitCode,
+    ManifestError,
+    ProblemsError,
+    SecretsctlError,
+)
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind, PlannedFile
 
@@ -98,6 +106,7 @@ class _Context(Record):
     chown: bool  # owners are applied (root, system mode)
     owners: Owners
     state_dir: str
+    dirs: RootedDirs  # every folder written in is reached (and checked) through it
 
 
 def _user_runtime_dir(manifest: Manifest) -> str | None:
@@ -147,6 +156,7 @@ class _Names:
 def _context(
     manifest: Manifest,
     paths: RuntimePaths,
+    dirs: RootedDirs,
     keys_gid: int | None,
     dry_run: bool,
     names: _Names,
@@ -173,6 +183,7 @@ def _context(
         chown,
         owners,
         state_dir(manifest, paths),
+        dirs,
     )
 
 
@@ -195,10 +206,21 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
     def problem(message: str) -> None:
         problems.append(ActivationError(message))
 
-    mount_point = os.path.normpath(paths.runtime(manifest.mount_point))
-    symlink_path = os.path.normpath(paths.runtime(manifest.symlink_path))
+    def rooted(path: str, what: str) -> str | None:
+        """Place a runtime path under the root; a refused one (``..``) is a problem."""
+        try:
+            return paths.runtime(path)
+        except ManifestError as error:
+            problems.append(ManifestError(f"{what}: {error.message}", hint=error.hint))
+            return None
+
     if not os.path.isabs(manifest.mount_point) or not os.path.isabs(manifest.symlink_path):
         problem("the mount point and the symlink path must be absolute paths")
+        raise ProblemsError(problems)
+    mount_point = rooted(manifest.mount_point, "the mount point")
+    symlink_path = rooted(manifest.symlink_path, "the symlink path")
+    if mount_point is None or symlink_path is None:
+        raise ProblemsError(problems)
     if _inside(symlink_path, mount_point) or _inside(mount_point, symlink_path):
         problem(
             f"the symlink path {manifest.symlink_path} and the mount point "
@@ -233,7 +255,9 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
             if not os.path.isabs(item.link_path):
                 problem(f"{label} has a relative path {item.link_path}; it must be absolute")
                 continue
-            where = os.path.normpath(paths.runtime(item.link_path))
+            where = rooted(item.link_path, label)
+            if where is None:
+                continue
             if where == os.path.join(symlink_path, item.relative_path):
                 continue  # the default place: nothing to link
             if where in links:
@@ -256,6 +280,26 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
         raise ProblemsError(problems)
 
 
+def check_folders(ctx: _Context, wanted: Iterable[LinkSpec], deliver: Delivery) -> None:
+    """Check every folder the run writes in, before it writes anything (all or nothing).
+
+    A symlink at the mount point or the state folder, or a symlink not owned by root on the
+    way to any folder (of the symlink path, of a custom link, NixOS's list files) raises
+    :class:`ActivationError`. Other problems (a file where a folder belongs) are left to the
+    step that meets them. The descriptors opened stay in ``ctx.dirs`` for the writes.
+    """
+    dirs = ctx.dirs
+    for own in (ctx.mount_point, ctx.state_dir):
+        with contextlib.suppress(OSError):
+            dirs.own_directory(own, create=False)
+    for path in (ctx.symlink_path, *(spec.path for spec in wanted)):
+        with contextlib.suppress(OSError):
+            dirs.parent(path, create=False)
+    if deliver is Delivery.LIST_FILES:
+        with contextlib.suppress(OSError):
+            dirs.find(ctx.paths.nixos_dir)
+
+
 def _open_live(symlink_path: str) -> TreeSnapshot | None:
     """Walk the tree the symlink path leads to now (None when it leads nowhere)."""
     try:
@@ -265,6 +309,30 @@ def _open_live(symlink_path: str) -> TreeSnapshot | None:
     except OSError as exc:
         raise ActivationError(
             f"cannot request units to restart: cannot read {symlink_path}: {exc.strerror}"
+        ) from None
+    try:
+        return fsops.TreeSnapshot(fd)
+    except OSError as exc:
+        raise ActivationError(
+            f"cannot request units to restart: cannot read the live generation: {exc.strerror}"
+        ) from None
+    finally:
+        os.close(fd)
+
+
+def _open_generation(ctx: _Context, number: int) -> TreeSnapshot | None:
+    """Walk generation ``number``, reached through the mount point's checked descriptor."""
+    try:
+        mount_fd = ctx.dirs.own_directory(ctx.mount_point, create=False)
+        if mount_fd is None:
+            return None
+        fd = os.open(str(number), fsops.DIR_FLAGS, dir_fd=mount_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ActivationError(
+            f"cannot request units to restart: cannot read {ctx.mount_point}/{number}: "
+            f"{exc.strerror}"
         ) from None
     try:
         return fsops.TreeSnapshot(fd)
@@ -292,6 +360,8 @@ def _diff(
                 f"{ctx.symlink_path} points at {link.target}, outside {ctx.mount_point} and "
                 "not on a RAM filesystem: not compared, every item counts as new"
             )
+        elif link.generation is not None:
+            live = _open_generation(ctx, link.generation)
         else:
             live = _open_live(ctx.symlink_path)
     try:
@@ -383,7 +453,9 @@ def _deliver(
         return False, (), []
     if deliver is Delivery.LIST_FILES:
         try:
-            written = units.append_list_files(ctx.paths.nixos_dir, restart, reload, dry_run=dry_run)
+            written = units.append_list_files(
+                ctx.paths.nixos_dir, restart, reload, dry_run=dry_run, dirs=ctx.dirs
+            )
         except OSError as exc:
             return False, (), [f"cannot write the unit list files: {exc.strerror}"]
         return bool(written), written, []
@@ -447,11 +519,16 @@ def apply(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run):
-        ctx = _context(manifest, paths, keys_gid, dry_run, names, owners_known)
+    with (
+        RootedDirs(paths.root) as dirs,
+        generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run, dirs=dirs),
+    ):
+        ctx = _context(manifest, paths, dirs, keys_gid, dry_run, names, owners_known)
         if may_mount is None:
             may_mount = ctx.chown
-        live = generations.read_live(ctx.symlink_path, ctx.mount_point)
+        wanted = _wanted_links(ctx, plan.files)
+        check_folders(ctx, wanted, deliver)
+        live = generations.read_live(ctx.symlink_path, ctx.mount_point, ctx.dirs)
         generations.refuse_non_symlink(live, force=force)
         files = _in_write_order(plan.files)
         if dry_run:
@@ -460,18 +537,19 @@ def apply(
             )
         mount = fsops.mount_secret_fs(
             ctx.mount_point,
+            dirs=dirs,
             use_tmpfs=manifest.use_tmpfs,
             may_mount=may_mount,
             fallback_when_denied=paths.root not in ("", "/"),
             chown=ctx.chown,
             keys_gid=ctx.owners.dir_gid,
         )
-        mount_fd = fsops.open_dir(ctx.mount_point)
+        mount_fd = _open_mount_point(ctx)
         try:
             # Read again: a fresh mount hides whatever generation was there before.
-            live = generations.read_live(ctx.symlink_path, ctx.mount_point)
+            live = generations.read_live(ctx.symlink_path, ctx.mount_point, ctx.dirs)
             warnings = list(plan.warnings)
-            generations.clean_switch_leftovers(ctx.symlink_path)
+            generations.clean_switch_leftovers(ctx.symlink_path, dirs)
             following = (live.generation or 0) + 1
             if generations.remove_leftover(mount_fd, following):
                 warnings.append(f"removed generation {following}, left unlinked by an earlier run")
@@ -497,7 +575,7 @@ def apply(
                     if manifest.keep_generations != 1
                     else None
                 ),
-                wanted=_wanted_links(ctx, plan.files),
+                wanted=wanted,
                 deliver=deliver,
                 systemctl=systemctl,
                 check_units=check_units,
@@ -507,6 +585,14 @@ def apply(
             )
         finally:
             os.close(mount_fd)
+
+
+def _open_mount_point(ctx: _Context) -> int:
+    """Open the mount point (its root, checked by the mount step) for listing and writing."""
+    place = ctx.dirs.own_directory(ctx.mount_point, create=False)
+    if place is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), ctx.mount_point)
+    return readable(place)
 
 
 def _owner_mode(ctx: _Context, item: PlannedFile) -> tuple[int, int, int]:
@@ -544,7 +630,7 @@ def _apply_dry(
     assert number is not None  # noqa: S101 - created when there is no live generation
     restart, reload, unit_warnings = _decide_units(diff, deliver, systemctl, check_units)
     warnings += unit_warnings
-    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
+    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point), ctx.dirs)
     if note:
         warnings.append(note)
     kept = [*_existing_generations(ctx.mount_point), number]
@@ -590,7 +676,7 @@ def _dry_run_result(
     errors: list[str] = []
     if deliver is Delivery.LIST_FILES:
         _, list_files, errors = _deliver(ctx, restart, reload, deliver, systemctl, dry_run=True)
-    removable, foreign = links.stale_links(recorded_links, (s.path for s in wanted))
+    removable, foreign = links.stale_links(recorded_links, (s.path for s in wanted), ctx.dirs)
     warnings += [f"would leave {p} in place: it is not a link secretsctl made" for p in foreign]
     log = _log(diff, manifest, dry_run=True) + [f"would remove stale link: {p}" for p in removable]
     return ApplyResult(
@@ -606,7 +692,7 @@ def _dry_run_result(
         delivered=bool(list_files),
         list_files=list_files,
         links_created=tuple(
-            s.path for s in wanted if not links.link_is_current(s, chown=ctx.chown)
+            s.path for s in wanted if not links.link_is_current(s, chown=ctx.chown, dirs=ctx.dirs)
         ),
         links_removed=tuple(removable),
         pruned=pruned,
@@ -701,8 +787,8 @@ def _install(
     from secretsctl.activate import links
 
     state_path = links.state_file(ctx.state_dir, manifest.mount_point)
-    links.clean_state_leftover(state_path)
-    state, note = links.load_state(state_path)
+    links.clean_state_leftover(state_path, ctx.dirs)
+    state, note = links.load_state(state_path, ctx.dirs)
     if note:
         warnings.append(note)
     saved = (dict(state.links), set(state.generations))
@@ -715,13 +801,14 @@ def _install(
         # Recorded before the switch, so a link made after it is never unaccounted for.
         state.links = {**state.links, **{s.path: s.target for s in wanted}}
         if (state.links, set(state.generations)) != saved:
-            _save_state(state_path, state, warnings)
+            _save_state(ctx, state_path, state, warnings)
             saved = (dict(state.links), set(state.generations))
         try:
             generations.switch_symlink(
                 ctx.symlink_path,
                 f"{ctx.mount_point}/{number}",
                 replace_other=force and live.kind == "other",
+                dirs=ctx.dirs,
             )
         except ActivationError:
             if write is not None:
@@ -743,7 +830,7 @@ def _install(
         for stale in [n for n in state.generations if n not in kept]:
             del state.generations[stale]
     if (state.links, set(state.generations)) != saved:
-        _save_state(state_path, state, warnings)
+        _save_state(ctx, state_path, state, warnings)
     restart, reload, unit_warnings = _decide_units(diff, deliver, systemctl, check_units)
     warnings += unit_warnings
     delivered, list_files, unit_errors = _deliver(
@@ -773,11 +860,11 @@ def _install(
     )
 
 
-def _save_state(path: str, state: State, warnings: list[str]) -> None:
+def _save_state(ctx: _Context, path: str, state: State, warnings: list[str]) -> None:
     from secretsctl.activate import links
 
     try:
-        links.save_state(path, state)
+        links.save_state(path, state, ctx.dirs)
     except OSError as exc:
         warnings.append(f"cannot record custom links in {path}: {exc.strerror}")
 
@@ -790,12 +877,12 @@ def _sync_links(
     if not wanted and not state.links:
         return _Synced()
     links.clean_link_leftovers(
-        os.path.dirname(p) for p in [*state.links, *(s.path for s in wanted)]
+        (os.path.dirname(p) for p in [*state.links, *(s.path for s in wanted)]), ctx.dirs
     )
     created, failed = [], set()
     for spec in wanted:
         try:
-            if links.install_link(spec, chown=ctx.chown):
+            if links.install_link(spec, chown=ctx.chown, dirs=ctx.dirs):
                 created.append(spec.path)
         except OSError as exc:
             failed.add(spec.path)
@@ -804,11 +891,11 @@ def _sync_links(
                 f"failed to prepare symlinks to secret store: failed to symlink {kind} "
                 f"'{spec.path}': {exc.strerror}"
             )
-    removable, foreign = links.stale_links(state.links, (s.path for s in wanted))
+    removable, foreign = links.stale_links(state.links, (s.path for s in wanted), ctx.dirs)
     removed, kept = [], set()
     for path in removable:
         try:
-            os.unlink(path)
+            links.remove_link(path, ctx.dirs)
             removed.append(path)
         except OSError as exc:
             kept.add(path)
@@ -860,9 +947,13 @@ def rollback(
     if manifest.user_mode:
         deliver = Delivery.NONE
     names = _Names()
-    with generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run):
-        ctx = _context(manifest, paths, keys_gid, dry_run, names)
-        live = generations.read_live(ctx.symlink_path, ctx.mount_point)
+    with (
+        RootedDirs(paths.root) as dirs,
+        generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run, dirs=dirs),
+    ):
+        ctx = _context(manifest, paths, dirs, keys_gid, dry_run, names)
+        check_folders(ctx, (), deliver)
+        live = generations.read_live(ctx.symlink_path, ctx.mount_point, ctx.dirs)
         if live.generation is None:
             raise ActivationError(
                 f"nothing to roll back: {ctx.symlink_path} does not point at a generation "
@@ -870,7 +961,7 @@ def rollback(
                 exit_code=ExitCode.NO_ROLLBACK_TARGET,
             )
         try:
-            mount_fd = fsops.open_dir(ctx.mount_point)
+            mount_fd = _open_mount_point(ctx)
         except OSError as exc:
             raise ActivationError(
                 f"nothing to roll back: cannot open {ctx.mount_point}: {exc.strerror}",
@@ -916,13 +1007,14 @@ def _rollback(
             hint="keep_generations 2 or more (or 0, keep all) keeps older generations",
             exit_code=ExitCode.NO_ROLLBACK_TARGET,
         )
-    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point))
+    state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point), ctx.dirs)
     warnings = [note] if note else []
     files = _read_generation(
         mount_fd, target, _spec_index(manifest), state.generations.get(target), warnings, names
     )
     diff = _diff(ctx, files, names, live, warnings)
     wanted = _wanted_links(ctx, files)
+    check_folders(ctx, wanted, deliver)
     if not dry_run:
         return _install(
             manifest=manifest,

@@ -5,7 +5,8 @@ whatever the umask. Files are created ``O_CREAT|O_EXCL|O_NOFOLLOW`` with no perm
 get their final owner and mode on the descriptor (``fchown`` then ``fchmod``) before a single
 byte is written, and are synced. Paths inside a generation are reached only through directory
 descriptors (``openat``-style ``dir_fd=``) with ``O_NOFOLLOW``, so a symlink planted in the tree
-is never followed.
+is never followed. The mount point itself is reached through
+:class:`~secretsctl.activate.rooted.RootedDirs` and mounted on by its descriptor.
 
 The module reaches the operating system only through the module-level name ``os``, so a test
 can put an instrumented layer in its place.
@@ -13,17 +14,21 @@ can put an instrumented layer in its place.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from typing import TYPE_CHECKING
 
+from secretsctl.activate.rooted import WALK_FLAGS, proc_path, readable
 from secretsctl.errors import ActivationError
 from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
+
+    from secretsctl.activate.rooted import RootedDirs
 
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
@@ -188,11 +193,12 @@ def _nearest_existing(path: str) -> str:
     return current
 
 
-def require_ram_backed(path: str, *, why: str) -> str:
+def require_ram_backed(path: str, *, why: str, shown: str | None = None) -> str:
     """Refuse a path whose filesystem (or its nearest existing ancestor's) is not tmpfs/ramfs.
 
     Return the filesystem type. The kernel's mount table decides; ``statfs`` names the
-    filesystem in the refusal.
+    filesystem in the refusal. ``shown`` names ``path`` in messages (when ``path`` is a
+    descriptor's ``/proc/self/fd/N``).
     """
     probe = _nearest_existing(path)
     try:
@@ -200,8 +206,9 @@ def require_ram_backed(path: str, *, why: str) -> str:
     except OSError as exc:
         raise ActivationError(
             f"failed to mount filesystem for secrets: cannot check the filesystem of "
-            f"'{probe}': {exc.strerror}"
+            f"'{shown or probe}': {exc.strerror}"
         ) from None
+    path = shown or path
     if entry is not None and entry.fs_type in RAM_TYPES:
         return entry.fs_type
     try:
@@ -226,21 +233,10 @@ class MountOutcome(Record):
     remounted: bool = False  # an existing mount lacked nodev/nosuid/noexec and was fixed
 
 
-def _makedirs(path: str, mode: int) -> None:
-    """Create the missing parents of ``path`` (mode as the umask allows), not ``path`` itself."""
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent, 0o755, exist_ok=True)
-    try:
-        os.mkdir(path, mode)
-    except FileExistsError:
-        if not os.path.isdir(path):
-            raise
-
-
 def mount_secret_fs(
     mount_point: str,
     *,
+    dirs: RootedDirs,
     use_tmpfs: bool,
     may_mount: bool,
     fallback_when_denied: bool,
@@ -254,24 +250,38 @@ def mount_secret_fs(
     reject it) with ``nodev,nosuid,noexec``. Without it (user mode, not root), or when the
     mount is refused and ``fallback_when_denied`` (``--root`` without the privilege to mount),
     the mount point's filesystem must already be tmpfs or ramfs.
+
+    The mount point is reached through ``dirs``: it must be a real directory (a symlink there
+    is refused), and the mount is made on the very directory checked, named by its descriptor
+    (``/proc/self/fd/N``), so no link swapped in meanwhile can redirect it.
     """
     prefix = "failed to mount filesystem for secrets: "
     if not may_mount:
         require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
     try:
-        _makedirs(mount_point, 0o700)
+        place = dirs.own_directory(mount_point, create=True, mode=0o700)
     except OSError as exc:
         raise ActivationError(
             f"{prefix}cannot create directory '{mount_point}': {exc.strerror}"
         ) from None
+    assert place is not None  # noqa: S101 - created
     outcome: MountOutcome
     if may_mount:
-        outcome = _mount_or_reuse(mount_point, use_tmpfs, fallback_when_denied, prefix)
+        outcome = _mount_or_reuse(
+            proc_path(place, mount_point), mount_point, use_tmpfs, fallback_when_denied, prefix
+        )
+        if outcome.mounted:
+            # The descriptor names the directory under the new mount: reach the mount's root.
+            place = _checked_mount_root(dirs, mount_point, outcome.fs_type, prefix)
     else:
-        found = require_ram_backed(mount_point, why="secretsctl mounts only as root in system mode")
+        found = require_ram_backed(
+            proc_path(place, mount_point),
+            why="secretsctl mounts only as root in system mode",
+            shown=mount_point,
+        )
         outcome = MountOutcome(found, mounted=False, noswap=None)
     try:
-        fd = os.open(mount_point, DIR_FLAGS)
+        fd = readable(place)
     except OSError as exc:
         raise ActivationError(f"{prefix}cannot open '{mount_point}': {exc.strerror}") from None
     try:
@@ -290,66 +300,77 @@ def mount_secret_fs(
     return outcome
 
 
-def _mount_or_reuse(
-    mount_point: str, use_tmpfs: bool, fallback_when_denied: bool, prefix: str
-) -> MountOutcome:
-    fs_type, magic = ("tmpfs", TMPFS_MAGIC) if use_tmpfs else ("ramfs", RAMFS_MAGIC)
+def _checked_mount_root(dirs: RootedDirs, mount_point: str, fs_type: str, prefix: str) -> int:
+    """Open the root of the mount just made; check (statfs's f_type) it is ``fs_type``."""
     try:
-        entry = filesystem_of(mount_point)
+        place = dirs.reopen_own(mount_point)
+        found_magic = fs_magic(proc_path(place, mount_point))
+    except OSError as exc:
+        raise ActivationError(
+            f"{prefix}cannot get statfs for directory '{mount_point}': {exc.strerror}"
+        ) from None
+    if found_magic != (TMPFS_MAGIC if fs_type == "tmpfs" else RAMFS_MAGIC):
+        raise ActivationError(
+            f"{prefix}'{mount_point}' is {fs_name(found_magic)} after mounting {fs_type}"
+        )
+    return place
+
+
+def _mount_or_reuse(
+    target: str, mount_point: str, use_tmpfs: bool, fallback_when_denied: bool, prefix: str
+) -> MountOutcome:
+    """Mount on ``target`` (the mount point's descriptor path) unless a fit mount is there."""
+    fs_type = "tmpfs" if use_tmpfs else "ramfs"
+    try:
+        entry = filesystem_of(target)
     except OSError as exc:
         raise ActivationError(
             f"{prefix}cannot check if directory '{mount_point}' is a mountpoint: {exc.strerror}"
         ) from None
     if (
         entry is not None
-        and entry.mount_point == os.path.realpath(mount_point)
+        and entry.mount_point == os.path.realpath(target)
         and entry.fs_type == fs_type
     ):
         return MountOutcome(
-            fs_type, mounted=False, noswap=None, remounted=_secure_flags(mount_point, prefix)
+            fs_type,
+            mounted=False,
+            noswap=None,
+            remounted=_secure_flags(target, mount_point, prefix),
         )
     options = "mode=0751,noswap" if use_tmpfs else "mode=0751"
     noswap: bool | None = True if use_tmpfs else None
     try:
-        _mount("none", mount_point, fs_type, MOUNT_FLAGS, options)
+        _mount("none", target, fs_type, MOUNT_FLAGS, options)
     except OSError as exc:
         if use_tmpfs and exc.errno == errno.EINVAL:
             try:
-                _mount("none", mount_point, fs_type, MOUNT_FLAGS, "mode=0751")
+                _mount("none", target, fs_type, MOUNT_FLAGS, "mode=0751")
             except OSError as again:
                 raise ActivationError(
                     f"{prefix}cannot mount (fallback without noswap failed): {again.strerror}"
                 ) from None
             noswap = False
         elif exc.errno in (errno.EPERM, errno.EACCES) and fallback_when_denied:
-            found = require_ram_backed(mount_point, why=f"mounting {fs_type} was not permitted")
+            found = require_ram_backed(
+                target, why=f"mounting {fs_type} was not permitted", shown=mount_point
+            )
             return MountOutcome(found, mounted=False, noswap=None)
         else:
             raise ActivationError(f"{prefix}cannot mount: {exc.strerror}") from None
-    # The new mount is checked the way sops-nix checks an old one: statfs's f_type.
-    try:
-        found_magic = fs_magic(mount_point)
-    except OSError as exc:
-        raise ActivationError(
-            f"{prefix}cannot get statfs for directory '{mount_point}': {exc.strerror}"
-        ) from None
-    if found_magic != magic:
-        raise ActivationError(
-            f"{prefix}'{mount_point}' is {fs_name(found_magic)} after mounting {fs_type}"
-        )
     return MountOutcome(fs_type, mounted=True, noswap=noswap)
 
 
-def _secure_flags(mount_point: str, prefix: str) -> bool:
+def _secure_flags(target: str, mount_point: str, prefix: str) -> bool:
     """Add nodev/nosuid/noexec to a reused mount that lacks them; return whether it did."""
     wanted = os.ST_NODEV | os.ST_NOSUID | os.ST_NOEXEC
-    flags = os.statvfs(mount_point).f_flag
+    flags = os.statvfs(target).f_flag
     if flags & wanted == wanted:
         return False
     keep = _MS_NOSUID if flags & os.ST_NOSUID else 0
     keep |= 0x1 if flags & os.ST_RDONLY else 0  # MS_RDONLY
     try:
-        _mount(None, mount_point, None, _MS_REMOUNT | _MS_BIND | MOUNT_FLAGS | keep, None)
+        _mount(None, target, None, _MS_REMOUNT | _MS_BIND | MOUNT_FLAGS | keep, None)
     except OSError as exc:
         raise ActivationError(
             f"{prefix}cannot remount '{mount_point}' nodev,nosuid,noexec: {exc.strerror}"
@@ -369,19 +390,24 @@ def keys_group_id() -> int:
     raise ActivationError("can't find group 'keys' nor 'nogroup'")
 
 
-def make_private_dir(parent: str, prefix: str) -> str:
-    """Create a new 0700 directory with a random name in ``parent``; return its path.
+def make_private_dir_at(parent_fd: int, prefix: str) -> tuple[str, int]:
+    """Create a new 0700 directory with a random name under ``parent_fd``.
 
-    (``tempfile.mkdtemp`` without the cost of importing :mod:`tempfile` at boot.)
+    Return its name and an ``O_PATH`` descriptor of it (for the ``*at`` calls made inside).
     """
     for _ in range(100):
-        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        name = prefix + os.urandom(6).hex()
         try:
-            os.mkdir(path, 0o700)
+            os.mkdir(name, 0o700, dir_fd=parent_fd)
         except FileExistsError:
             continue
-        return path
-    raise FileExistsError(errno.EEXIST, "no free temporary name", parent)
+        try:
+            return name, os.open(name, WALK_FLAGS, dir_fd=parent_fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=parent_fd)
+            raise
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
 
 
 def open_dir(path: str, *, dir_fd: int | None = None) -> int:
@@ -467,10 +493,10 @@ class TreeWriter:
         self._dirs = {"": self._dirs[""]}
 
 
-def fsync_dir(path: str) -> None:
-    """Sync a directory's entries (a rename in it); errors are ignored, as on RAM filesystems."""
+def fsync_dir_fd(dir_fd: int) -> None:
+    """Sync the entries of the directory of a (possibly ``O_PATH``) descriptor; errors ignored."""
     try:
-        fd = os.open(path, DIR_FLAGS)
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return
     try:
@@ -479,19 +505,6 @@ def fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def remove_trees(parent: str, names: Iterable[str]) -> None:
-    """Remove each named entry of the directory ``parent`` (see :func:`remove_tree`)."""
-    names = list(names)
-    if not names:
-        return
-    parent_fd = open_dir(parent)
-    try:
-        for name in names:
-            remove_tree(parent_fd, name)
-    finally:
-        os.close(parent_fd)
 
 
 def remove_tree(parent_fd: int, name: str) -> bool:

@@ -17,10 +17,15 @@ import contextlib
 import errno
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops
+from secretsctl.activate.rooted import dirs_or_system, readable
 from secretsctl.errors import ActivationError, ExitCode
 from secretsctl.record import Record
+
+if TYPE_CHECKING:
+    from secretsctl.activate.rooted import RootedDirs
 
 SWITCH_PREFIX = ".secretsctl-switch-"
 
@@ -49,17 +54,24 @@ class LiveLink(Record):
         return self.kind == "symlink" and os.path.isdir(self.path)
 
 
-def read_live(symlink_path: str, mount_point: str) -> LiveLink:
-    """Inspect the symlink path and find the live generation (activation.md §4.3, §13.9)."""
-    try:
-        info = os.lstat(symlink_path)
-    except FileNotFoundError:
-        return LiveLink(symlink_path, "absent")
-    except OSError as exc:
-        raise ActivationError(f"cannot access {symlink_path}: {exc.strerror}") from None
-    if not stat.S_ISLNK(info.st_mode):
-        return LiveLink(symlink_path, "other", is_dir=stat.S_ISDIR(info.st_mode))
-    target = os.readlink(symlink_path)
+def read_live(symlink_path: str, mount_point: str, dirs: RootedDirs | None = None) -> LiveLink:
+    """Inspect the symlink path and find the live generation (activation.md §4.3, §13.9).
+
+    The folder of the symlink path is reached through ``dirs``.
+    """
+    with dirs_or_system(dirs) as walker:
+        try:
+            parent_fd, name = walker.parent(symlink_path, create=False)
+            if parent_fd is None:
+                return LiveLink(symlink_path, "absent")
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            if not stat.S_ISLNK(info.st_mode):
+                return LiveLink(symlink_path, "other", is_dir=stat.S_ISDIR(info.st_mode))
+            target = os.readlink(name, dir_fd=parent_fd)
+        except FileNotFoundError:
+            return LiveLink(symlink_path, "absent")
+        except OSError as exc:
+            raise ActivationError(f"cannot access {symlink_path}: {exc.strerror}") from None
     generation = None
     if os.path.isabs(target):
         parent, base = os.path.split(os.path.normpath(target))
@@ -137,58 +149,64 @@ def rollback_target(mount_fd: int, current: int) -> int | None:
     return older[-1] if older else None
 
 
-def clean_switch_leftovers(symlink_path: str) -> None:
+def clean_switch_leftovers(symlink_path: str, dirs: RootedDirs | None = None) -> None:
     """Remove temporary link directories an interrupted switch left beside the symlink path."""
-    parent = os.path.dirname(symlink_path) or "/"
-    prefix = SWITCH_PREFIX + os.path.basename(symlink_path) + "."
-    try:
-        listing = os.scandir(parent)
-    except FileNotFoundError:
-        return
-    with listing:
-        stale = [entry.name for entry in listing if entry.name.startswith(prefix)]
-    fsops.remove_trees(parent, stale)
+    with dirs_or_system(dirs) as walker:
+        parent_fd, name = walker.parent(symlink_path, create=False)
+        if parent_fd is None:
+            return
+        prefix = SWITCH_PREFIX + name + "."
+        listing_fd = readable(parent_fd)
+        try:
+            with os.scandir(listing_fd) as listing:
+                stale = [entry.name for entry in listing if entry.name.startswith(prefix)]
+        finally:
+            os.close(listing_fd)
+        for stale_name in stale:
+            fsops.remove_tree(parent_fd, stale_name)
 
 
-def switch_symlink(symlink_path: str, target: str, *, replace_other: bool = False) -> None:
+def switch_symlink(
+    symlink_path: str,
+    target: str,
+    *,
+    replace_other: bool = False,
+    dirs: RootedDirs | None = None,
+) -> None:
     """Point ``symlink_path`` at ``target`` with one rename of a fresh symlink over it.
 
     ``replace_other`` removes a real directory at the path first (``--force``); a real file
-    is replaced by the rename itself.
+    is replaced by the rename itself. The folder of the path is reached through ``dirs``.
     """
     prefix = "cannot update secrets symlink: "
-    parent = os.path.dirname(symlink_path) or "/"
-    try:
-        os.makedirs(parent, 0o755, exist_ok=True)
-        folder = fsops.make_private_dir(
-            parent, SWITCH_PREFIX + os.path.basename(symlink_path) + "."
-        )
-    except OSError as exc:
-        raise ActivationError(f"{prefix}{parent}: {exc.strerror}") from None
-    try:
-        temporary = os.path.join(folder, "link")
-        os.symlink(target, temporary)
-        if replace_other:
-            try:
-                info = os.lstat(symlink_path)
-            except FileNotFoundError:
-                pass
-            else:
-                if stat.S_ISDIR(info.st_mode):
-                    parent_fd = fsops.open_dir(parent)
-                    try:
-                        fsops.remove_tree(parent_fd, os.path.basename(symlink_path))
-                    finally:
-                        os.close(parent_fd)
-        os.rename(temporary, symlink_path)
-    except OSError as exc:
-        raise ActivationError(f"{prefix}{symlink_path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, "link"))
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
-    fsops.fsync_dir(parent)
+    with dirs_or_system(dirs) as walker:
+        parent = os.path.dirname(symlink_path) or "/"
+        try:
+            parent_fd, name = walker.parent(symlink_path)
+            assert parent_fd is not None  # noqa: S101 - created
+            folder, folder_fd = fsops.make_private_dir_at(parent_fd, SWITCH_PREFIX + name + ".")
+        except OSError as exc:
+            raise ActivationError(f"{prefix}{parent}: {exc.strerror}") from None
+        try:
+            os.symlink(target, "link", dir_fd=folder_fd)
+            if replace_other:
+                try:
+                    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    pass
+                else:
+                    if stat.S_ISDIR(info.st_mode):
+                        fsops.remove_tree(parent_fd, name)
+            os.rename("link", name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
+        except OSError as exc:
+            raise ActivationError(f"{prefix}{symlink_path}: {exc.strerror}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink("link", dir_fd=folder_fd)
+            os.close(folder_fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(folder, dir_fd=parent_fd)
+        fsops.fsync_dir_fd(parent_fd)
 
 
 class RunLock:
@@ -199,10 +217,18 @@ class RunLock:
     is simply not taken.
     """
 
-    def __init__(self, path: str, *, wait: bool = True, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        wait: bool = True,
+        create: bool = True,
+        dirs: RootedDirs | None = None,
+    ) -> None:
         self.path = path
         self.wait = wait
         self.create = create
+        self.dirs = dirs
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -210,18 +236,23 @@ class RunLock:
         import fcntl
 
         flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
-        try:
-            if not self.create:
-                fd = os.open(self.path, flags)
-            else:
-                os.makedirs(os.path.dirname(self.path) or "/", 0o755, exist_ok=True)
-                fd = os.open(self.path, flags | os.O_CREAT, 0o600)
-        except (FileNotFoundError, NotADirectoryError):
-            if not self.create:
-                return
-            raise ActivationError(f"cannot open lock file {self.path}: not found") from None
-        except OSError as exc:
-            raise ActivationError(f"cannot open lock file {self.path}: {exc.strerror}") from None
+        with dirs_or_system(self.dirs) as walker:
+            try:
+                parent_fd, name = walker.parent(self.path, create=self.create)
+                if parent_fd is None:
+                    return  # not creating, and no folder: no run has happened yet
+                if not self.create:
+                    fd = os.open(name, flags, dir_fd=parent_fd)
+                else:
+                    fd = os.open(name, flags | os.O_CREAT, 0o600, dir_fd=parent_fd)
+            except (FileNotFoundError, NotADirectoryError):
+                if not self.create:
+                    return
+                raise ActivationError(f"cannot open lock file {self.path}: not found") from None
+            except OSError as exc:
+                raise ActivationError(
+                    f"cannot open lock file {self.path}: {exc.strerror}"
+                ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -15,16 +15,21 @@ with a warning.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
+from secretsctl.activate.rooted import dirs_or_system, readable
+from secretsctl.errors import ActivationError
 from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from secretsctl.activate.rooted import RootedDirs
 
 LINK_PREFIX = ".secretsctl-link-"
 STATE_VERSION = 1
@@ -40,72 +45,98 @@ class LinkSpec(Record):
     label: str  # "secret 'x'" or "template 'y'", for messages
 
 
-def link_is_current(spec: LinkSpec, *, chown: bool) -> bool:
+def link_is_current(spec: LinkSpec, *, chown: bool, dirs: RootedDirs | None = None) -> bool:
     """Tell whether ``spec.path`` already is the wanted symlink with the wanted owner."""
-    try:
-        info = os.lstat(spec.path)
-    except OSError:
-        return False
-    if not stat.S_ISLNK(info.st_mode):
-        return False
-    try:
-        if os.readlink(spec.path) != spec.target:
+    with dirs_or_system(dirs) as walker:
+        try:
+            parent_fd, name = walker.parent(spec.path, create=False)
+            if parent_fd is None:
+                return False
+            info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            if not stat.S_ISLNK(info.st_mode):
+                return False
+            if os.readlink(name, dir_fd=parent_fd) != spec.target:
+                return False
+        except OSError:
             return False
-    except OSError:
-        return False
     return not chown or (info.st_uid, info.st_gid) == (spec.uid, spec.gid)
 
 
-def install_link(spec: LinkSpec, *, chown: bool) -> bool:
+def install_link(spec: LinkSpec, *, chown: bool, dirs: RootedDirs | None = None) -> bool:
     """Make ``spec.path`` the wanted symlink; return False when it already was.
 
     A file or symlink in the way is replaced by the rename itself; an empty directory is
-    removed first; a directory with content is an error.
+    removed first; a directory with content is an error. The folder is reached (and made, as
+    ``makedirs`` would) through ``dirs``: an untrusted symlink on the way is refused.
     """
-    if link_is_current(spec, chown=chown):
-        return False
-    parent = os.path.dirname(spec.path) or "/"
-    os.makedirs(parent, 0o755, exist_ok=True)
-    folder = fsops.make_private_dir(parent, LINK_PREFIX)
-    try:
-        temporary = os.path.join(folder, "link")
-        os.symlink(spec.target, temporary)
-        if chown:
-            os.lchown(temporary, spec.uid, spec.gid)
+    with dirs_or_system(dirs) as walker:
+        if link_is_current(spec, chown=chown, dirs=walker):
+            return False
+        parent_fd, name = walker.parent(spec.path)
+        assert parent_fd is not None  # noqa: S101 - created
+        folder, folder_fd = fsops.make_private_dir_at(parent_fd, LINK_PREFIX)
         try:
-            info = os.lstat(spec.path)
-        except FileNotFoundError:
-            info = None
-        if info is not None and stat.S_ISDIR(info.st_mode):
+            os.symlink(spec.target, "link", dir_fd=folder_fd)
+            if chown:
+                os.chown("link", spec.uid, spec.gid, dir_fd=folder_fd, follow_symlinks=False)
             try:
-                os.rmdir(spec.path)
-            except OSError as exc:
-                raise OSError(exc.errno, f"cannot override {spec.path}: {exc.strerror}") from None
-        os.rename(temporary, spec.path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, "link"))
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+                info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                info = None
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                try:
+                    os.rmdir(name, dir_fd=parent_fd)
+                except OSError as exc:
+                    raise OSError(
+                        exc.errno, f"cannot override {spec.path}: {exc.strerror}"
+                    ) from None
+            os.rename("link", name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink("link", dir_fd=folder_fd)
+            os.close(folder_fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(folder, dir_fd=parent_fd)
     return True
 
 
-def clean_link_leftovers(parents: Iterable[str]) -> None:
+def remove_link(path: str, dirs: RootedDirs | None = None) -> None:
+    """Remove the link at ``path`` (a stale one), its folder reached through ``dirs``."""
+    with dirs_or_system(dirs) as walker:
+        parent_fd, name = walker.parent(path, create=False)
+        if parent_fd is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        os.unlink(name, dir_fd=parent_fd)
+
+
+def clean_link_leftovers(parents: Iterable[str], dirs: RootedDirs | None = None) -> None:
     """Remove temporary link directories an interrupted run left in these directories."""
-    for parent in set(parents):
-        try:
-            with os.scandir(parent) as listing:
-                stale = [
-                    entry.name
-                    for entry in listing
-                    if entry.name.startswith(LINK_PREFIX) and entry.is_dir(follow_symlinks=False)
-                ]
-        except OSError:
-            continue
-        fsops.remove_trees(parent, stale)
+    with dirs_or_system(dirs) as walker:
+        for parent in set(parents):
+            try:
+                parent_fd = walker.find(parent)
+                if parent_fd is None:
+                    continue
+                listing_fd = readable(parent_fd)
+                try:
+                    with os.scandir(listing_fd) as listing:
+                        stale = [
+                            entry.name
+                            for entry in listing
+                            if entry.name.startswith(LINK_PREFIX)
+                            and entry.is_dir(follow_symlinks=False)
+                        ]
+                finally:
+                    os.close(listing_fd)
+            except (OSError, ActivationError):  # a recorded folder now behind a planted link
+                continue
+            for name in stale:
+                fsops.remove_tree(parent_fd, name)
 
 
-def stale_links(recorded: Mapping[str, str], wanted: Iterable[str]) -> tuple[list[str], list[str]]:
+def stale_links(
+    recorded: Mapping[str, str], wanted: Iterable[str], dirs: RootedDirs | None = None
+) -> tuple[list[str], list[str]]:
     """Split recorded links no longer wanted into removable ones and ones to leave alone.
 
     A link is removable only while it is still a symlink to its recorded target.
@@ -113,21 +144,25 @@ def stale_links(recorded: Mapping[str, str], wanted: Iterable[str]) -> tuple[lis
     keep = set(wanted)
     removable: list[str] = []
     foreign: list[str] = []
-    for path, target in sorted(recorded.items()):
-        if path in keep:
-            continue
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            continue
-        except OSError:
-            foreign.append(path)
-            continue
-        try:
-            ours = stat.S_ISLNK(info.st_mode) and os.readlink(path) == target
-        except OSError:
-            ours = False
-        (removable if ours else foreign).append(path)
+    with dirs_or_system(dirs) as walker:
+        for path, target in sorted(recorded.items()):
+            if path in keep:
+                continue
+            try:
+                parent_fd, name = walker.parent(path, create=False)
+                if parent_fd is None:
+                    continue
+                info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except (OSError, ActivationError):  # ActivationError: now behind a planted link
+                foreign.append(path)
+                continue
+            try:
+                ours = stat.S_ISLNK(info.st_mode) and os.readlink(name, dir_fd=parent_fd) == target
+            except OSError:
+                ours = False
+            (removable if ours else foreign).append(path)
     return removable, foreign
 
 
@@ -172,12 +207,26 @@ def state_file(state_dir: str, mount_point: str) -> str:
     return os.path.join(state_dir, "".join(escaped) + ".json")
 
 
-def load_state(path: str) -> tuple[State, str | None]:
-    """Read a state file; a missing file is an empty state, a bad one a warning."""
+def load_state(path: str, dirs: RootedDirs | None = None) -> tuple[State, str | None]:
+    """Read a state file; a missing file is an empty state, a bad one a warning.
+
+    Its folder must be a real directory (reached through ``dirs``); a symlink there raises
+    :class:`~secretsctl.errors.ActivationError`.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
+        with dirs_or_system(dirs) as walker:
+            folder_fd = walker.own_directory(os.path.dirname(path), create=False)
+            if folder_fd is None:
+                return State(), None
+            fd = os.open(os.path.basename(path), fsops.READ_FLAGS, dir_fd=folder_fd)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
+    except (FileNotFoundError, NotADirectoryError):
         return State(), None
     except OSError as exc:
         return State(), f"ignoring the unreadable state file {path}: {exc.strerror}"
@@ -203,19 +252,19 @@ def load_state(path: str) -> tuple[State, str | None]:
     return State(links, generations), None
 
 
-def clean_state_leftover(path: str) -> None:
+def clean_state_leftover(path: str, dirs: RootedDirs | None = None) -> None:
     """Remove the temporary file an interrupted :func:`save_state` left."""
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(f"{path}.tmp")
+    with dirs_or_system(dirs) as walker:
+        folder_fd = walker.own_directory(os.path.dirname(path), create=False)
+        if folder_fd is not None:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                os.unlink(os.path.basename(path) + ".tmp", dir_fd=folder_fd)
 
 
-def save_state(path: str, state: State) -> None:
-    """Replace the state file atomically (0600 in a 0700 directory)."""
+def save_state(path: str, state: State, dirs: RootedDirs | None = None) -> None:
+    """Replace the state file atomically (0600 in a 0700 directory, which must be real)."""
     import json
 
-    folder = os.path.dirname(path)
-    os.makedirs(folder, 0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
     document = {
         "version": STATE_VERSION,
         "links": state.links,
@@ -225,18 +274,23 @@ def save_state(path: str, state: State) -> None:
         },
     }
     data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    name = os.path.basename(path)
     # One fixed name: runs are serialised by the lock, and a crash's leftover is replaced.
-    temporary = f"{path}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)
-    fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600)
-    try:
+    temporary = f"{name}.tmp"
+    with dirs_or_system(dirs) as walker:
+        folder_fd = walker.own_directory(os.path.dirname(path), create=True, mode=0o700)
+        assert folder_fd is not None  # noqa: S101 - created
+        os.chmod(".", 0o700, dir_fd=folder_fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary, dir_fd=folder_fd)
+        fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600, dir_fd=folder_fd)
         try:
-            write_fully(fd, data)
-        finally:
-            os.close(fd)
-        os.rename(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+            try:
+                write_fully(fd, data)
+            finally:
+                os.close(fd)
+            os.rename(temporary, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder_fd)
+            raise

@@ -18,6 +18,7 @@ from secretsctl.activate.apply import (
     _open_live,
     _spec_index,
 )
+from secretsctl.activate.rooted import RootedDirs
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
@@ -92,7 +93,8 @@ def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
     names = _Names()
     mount_point = paths.runtime(manifest.mount_point)
     symlink_path = paths.runtime(manifest.symlink_path)
-    live = generations.read_live(symlink_path, mount_point)
+    with RootedDirs(paths.root) as dirs:
+        live = generations.read_live(symlink_path, mount_point, dirs)
     kept = tuple(_existing_generations(mount_point))
     snapshot = _open_live(symlink_path) if live.kind == "symlink" else None
     if snapshot is None:

@@ -26,6 +26,8 @@ from secretsctl.record import Record
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from secretsctl.activate.rooted import RootedDirs
+
 SYSTEMCTL = "systemctl"
 _TIMEOUT = 90
 # systemd's unit-name alphabet; refusing a leading '-' keeps a name from reading as an option.
@@ -121,26 +123,42 @@ def list_file_paths(nixos_dir: str, *, dry_run: bool) -> tuple[str, str]:
 
 
 def append_list_files(
-    nixos_dir: str, restart: Sequence[str], reload: Sequence[str], *, dry_run: bool
+    nixos_dir: str,
+    restart: Sequence[str],
+    reload: Sequence[str],
+    *,
+    dry_run: bool,
+    dirs: RootedDirs | None = None,
 ) -> tuple[str, ...]:
     """Append unit names to NixOS's list files; return the files written.
 
-    Nothing happens when the NixOS directory does not exist or a list is empty.
+    Nothing happens when the NixOS directory does not exist or a list is empty. The directory
+    is reached through ``dirs`` (an untrusted symlink on the way is refused).
     """
-    if not os.path.isdir(nixos_dir):
-        return ()
+    from secretsctl.activate.rooted import dirs_or_system
+
     written = []
-    for path, units in zip(
-        list_file_paths(nixos_dir, dry_run=dry_run), (restart, reload), strict=True
-    ):
-        if not units:
-            continue
-        fd = os.open(
-            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
+    with dirs_or_system(dirs) as walker:
         try:
-            os.write(fd, "".join(unit + "\n" for unit in units).encode())
-        finally:
-            os.close(fd)
-        written.append(path)
+            folder_fd = walker.find(nixos_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            folder_fd = None
+        if folder_fd is None:
+            return ()
+        for path, units in zip(
+            list_file_paths(nixos_dir, dry_run=dry_run), (restart, reload), strict=True
+        ):
+            if not units:
+                continue
+            fd = os.open(
+                os.path.basename(path),
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=folder_fd,
+            )
+            try:
+                os.write(fd, "".join(unit + "\n" for unit in units).encode())
+            finally:
+                os.close(fd)
+            written.append(path)
     return tuple(written)

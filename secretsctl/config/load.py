@@ -57,14 +57,15 @@ from secretsctl.config.validate import (
     MAX_ID,
     check_mode_bits,
     check_name,
-    check_path,
     check_unit,
     format_problems,
     parse_octal,
+    path_error,
     rendered_layout_problems,
     shorten,
 )
 from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.paths import normal_runtime_path
 from secretsctl.record import Record
 from secretsctl.sops.stores import Format
 
@@ -282,11 +283,11 @@ class _Loader:
         text = self.string(node, label, "an absolute path")
         if text is None:
             return None
-        message = check_path(text)
-        if message is not None:
-            self.fail(node, label, message)
+        error = path_error(f"{self.file}:{node[2]}:{node[3]}: {label}", text)
+        if error is not None:
+            self.problems.append(error)
             return None
-        return text
+        return normal_runtime_path(text)
 
     def integer(self, node: Node, label: str, maximum: int) -> int | None:
         text = node[1] if node[0] == SCALAR else ""

@@ -43,11 +43,13 @@ from secretsctl.config.validate import (
     check_unit,
     format_problems,
     parse_octal,
+    path_error,
     problem,
     rendered_layout_problems,
     shorten,
 )
 from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.paths import normal_runtime_path
 from secretsctl.sops.stores import Format
 
 __all__ = ["load_manifest", "parse_manifest", "replace_runtime_dir"]
@@ -214,6 +216,19 @@ class _Reader:
     def runtime(self, path: str) -> str:
         return path if self.runtime_dir is None else replace_runtime_dir(path, self.runtime_dir)
 
+    def runtime_path(
+        self, found: dict[str, Any], name: str, origin: Origin, *, required: bool = False
+    ) -> str:
+        """Read a runtime path field (``%r`` replaced); "" when missing or refused."""
+        path = self.runtime(self.get(found, name, _string, origin))
+        if not path and not required:
+            return ""
+        error = path_error(origin.of(name), path)
+        if error is not None:
+            self.problems.append(error)
+            return ""
+        return normal_runtime_path(path)
+
     def mode(self, text: str, origin: Origin) -> int:
         value = parse_octal(text)
         if value is None or value > _MAX_MODE:
@@ -280,7 +295,7 @@ class _Reader:
                 problem(origin, "key", "`sops` is the metadata of the file, not a secret")
             )
         sops_file: str = self.get(found, "sopsFile", _string, origin)
-        path = self.runtime(self.get(found, "path", _string, origin))
+        path = self.runtime_path(found, "path", origin)
         return SecretSpec(
             name=name,
             sops_file=os.path.abspath(sops_file) if sops_file else "",
@@ -330,7 +345,7 @@ class _Reader:
                         f"neither content nor file was specified for template {name}",
                     )
                 )
-        path = self.runtime(self.get(found, "path", _string, origin))
+        path = self.runtime_path(found, "path", origin)
         return TemplateSpec(
             name=name,
             text=content,
@@ -388,11 +403,8 @@ def parse_manifest(
                 )
             )
         reader.runtime_dir = runtime_dir or ""
-    mount_point = reader.runtime(reader.get(top, "secretsMountPoint", _string, origin))
-    symlink_path = reader.runtime(reader.get(top, "symlinkPath", _string, origin))
-    for field, value in (("secretsMountPoint", mount_point), ("symlinkPath", symlink_path)):
-        if not value.startswith("/"):
-            reader.problems.append(problem(origin, field, "must be an absolute path"))
+    mount_point = reader.runtime_path(top, "secretsMountPoint", origin, required=True)
+    symlink_path = reader.runtime_path(top, "symlinkPath", origin, required=True)
     keep: int = reader.get(top, "keepGenerations", _int, origin)
     if keep < 0:
         reader.problems.append(problem(origin, "keepGenerations", "must not be negative"))

@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 
 from secretsctl.config.model import RENDERED_DIR, Origin, SecretSpec
 from secretsctl.errors import ManifestError
+from secretsctl.paths import PARENT_HINT, runtime_path_problem
 
 T = TypeVar("T")
 
@@ -74,12 +75,26 @@ def check_unit(unit: str) -> str | None:
 
 
 def check_path(path: str) -> str | None:
-    """Check a runtime path (a custom link, the mount point): absolute, printable."""
-    if not path.startswith("/"):
-        return "must be an absolute path"
+    """Check a runtime path (a custom link, the mount point): absolute, no ``..``, printable."""
+    message = runtime_path_problem(path)
+    if message is not None:
+        return message
     if not path.isprintable():
         return "the path holds a control character"
     return None
+
+
+def path_error(where: str, path: str) -> ManifestError | None:
+    """Check a runtime path; the error names ``where`` (``file:line:column: field``).
+
+    A ``..`` component is refused outright, not resolved (see :mod:`secretsctl.paths`).
+    """
+    message = check_path(path)
+    if message is None:
+        return None
+    climbs = path.startswith("/") and runtime_path_problem(path) is not None
+    hint = PARENT_HINT if climbs else None
+    return ManifestError(f"{where}: {message}", hint=hint)
 
 
 def layout_problems(

@@ -26,11 +26,20 @@ from tests.activate_support import (
     Systemctl,
     Users,
     in_private_namespace,
+    nix_secret,
     ram_backed_tempdir,
     require_root,
     tree_listing,
 )
-from tests.conftest import REPO, SECRETSCTL, AgeKey, Sops, make_age_key, sops_binary
+from tests.conftest import (
+    REPO,
+    SECRETSCTL,
+    SOPS_NIX_VECTORS,
+    AgeKey,
+    Sops,
+    make_age_key,
+    sops_binary,
+)
 
 EXAMPLES = REPO / "examples"
 TEMPLATES = REPO / "templates"
@@ -703,3 +712,89 @@ def test_decrypt_failures_leave_the_live_generation(
         assert_no_leak("\n".join(cli.outputs), fragments(setup.values.values()))
 
     in_private_namespace(body)
+
+
+# --- runtime paths that climb out of --root (issue 16) ----------------------------------------
+
+PARENT_REFUSED = "must not have '..' components (a runtime path may not climb out of its folder)"
+MANIFEST_FIELDS = {
+    "path": "secrets[0] (test_key).path",
+    "mount_point": "secretsMountPoint",
+    "symlink_path": "symlinkPath",
+}
+
+
+def climbing(root: Path, target: Path) -> str:
+    """A runtime path that names ``target`` once joined under ``root`` without a check."""
+    return "/" + "../" * (len(root.parts) + 1) + str(target).lstrip("/")
+
+
+def climbing_config(folder: Path, field: str, path: str) -> tuple[Path, str]:
+    """A secretsctl.yaml with ``path`` as ``field``; return it and where the error points."""
+    config = folder / "secretsctl.yaml"
+    lines = [
+        "defaults:",
+        f"  sops_file: {SOPS_NIX_VECTORS / 'secrets.yaml'}",
+        f"  age_key_file: {SOPS_NIX_VECTORS / 'age-keys.txt'}",
+    ]
+    if field != "path":
+        lines.append(f"  {field}: '{path}'")
+    lines += [
+        "secrets:",
+        f"  test_key: {{path: '{path}'}}" if field == "path" else "  test_key: {}",
+    ]
+    config.write_text("".join(line + "\n" for line in lines))
+    number = next(i for i, line in enumerate(lines) if path in line)
+    label = "secrets.test_key.path" if field == "path" else f"defaults.{field}"
+    return config, f"{config}:{number + 1}:{lines[number].index(path)}: {label}"
+
+
+def climbing_manifest(folder: Path, field: str, path: str) -> tuple[Path, str]:
+    """A manifest.json with ``path`` as ``field``; return it and where the error points."""
+    document = {
+        "ageKeyFile": str(SOPS_NIX_VECTORS / "age-keys.txt"),
+        "secrets": [
+            nix_secret("test_key", "test_key", **({"path": path} if field == "path" else {}))
+        ],
+        "secretsMountPoint": path if field == "mount_point" else "/run/secrets.d",
+        "symlinkPath": path if field == "symlink_path" else "/run/secrets",
+    }
+    manifest = folder / "manifest.json"
+    manifest.write_text(json.dumps(document))
+    return manifest, f"{manifest}: {MANIFEST_FIELDS[field]}"
+
+
+@pytest.mark.parametrize("field", ["path", "mount_point", "symlink_path"])
+@pytest.mark.parametrize("form", ["secretsctl.yaml", "manifest.json"])
+def test_a_runtime_path_climbing_out_of_the_root_is_refused(
+    tmp_path: Path, field: str, form: str
+) -> None:
+    """`/../../…/tmp/x` under --root R would be /tmp/x: refused (exit 5), nothing made anywhere."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    path = climbing(root, outside / "x")
+    if form == "secretsctl.yaml":
+        source, where = climbing_config(tmp_path, field, path)
+        args = ("-c", str(source))
+    else:
+        source, where = climbing_manifest(tmp_path, field, path)
+        args = ("--manifest", str(source))
+    cli = make_cli(tmp_path)
+
+    def body() -> None:
+        mounted = mounts()
+        for command in (("render",), ("render", "--dry-run"), ("activate",)):
+            done = cli(*command, *args, "--root", str(root))
+            assert done.returncode == ExitCode.ERROR_READING_CONFIG, done.stderr
+            lines = done.stderr.splitlines()
+            assert lines[:2] == [
+                "secretsctl: error: 1 problem found; nothing was changed",
+                f"  {where}: {PARENT_REFUSED}",
+            ]
+            assert len(lines) == 3
+            assert lines[2].startswith("secretsctl: hint: ")
+            assert "without '..'" in lines[2]
+        assert not outside.exists(), "a path climbed out of the root"
+        assert not root.exists(), "something was written"
+        assert mounts() == mounted
+
+    isolated(body)

@@ -232,6 +232,34 @@ def test_an_invalid_manifest_reports_every_problem(tmp_path: Path) -> None:
         body()
 
 
+def test_a_runtime_path_with_a_parent_component_is_refused(tmp_path: Path) -> None:
+    """`/run/secrets.d/../escaped` would leave the folder it names: refused, not resolved."""
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", path="/run/secrets.d/../escaped")],
+        [],
+        secretsMountPoint="/run/secrets.d/../mounted",
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        mounted = mounts()
+        done = run(cli, str(manifest))
+        assert done.returncode == ExitCode.ERROR_READING_CONFIG, done.stderr
+        refused = "must not have '..' components (a runtime path may not climb out of its folder)"
+        assert done.stderr.splitlines() == [
+            "secretsctl: error: 2 problems found; nothing was changed",
+            f"  {manifest}: secretsMountPoint: {refused}",
+            f"  {manifest}: secrets[0] (test_key).path: {refused}",
+            "secretsctl: hint: the manifest is not valid; write the path without '..' components"
+            " (the folder it leads to, in full)",
+        ]
+        assert sorted(os.listdir("/run")) == ["nixos"], "a refused manifest wrote something"
+        assert mounts() == mounted
+
+    in_fresh_run(body)
+
+
 # --- check modes -----------------------------------------------------------------------------
 
 

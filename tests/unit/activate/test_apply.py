@@ -209,6 +209,27 @@ def test_problems_are_reported_together_before_anything(paths: RuntimePaths, roo
     assert list(root.iterdir()) == []
 
 
+def test_runtime_paths_with_a_parent_component_are_refused_before_anything(
+    paths: RuntimePaths, root: Path
+) -> None:
+    """A plan or manifest not read by the loaders (which refuse these first) is refused too."""
+    outside = root.parent / f"{root.name}-outside"
+    climb = "/" + "../" * (len(root.parts) + 1) + str(outside).lstrip("/")
+    for m, p in (
+        (manifest(), own(secret("a", link=f"{climb}/a"))),
+        (manifest(), own(template("t", link="/run/secrets.d/../../etc/t"))),
+        (manifest(mount_point=f"{climb}/m"), own(secret("a"))),
+        (manifest(symlink_path=f"{climb}/s"), own(secret("a"))),
+    ):
+        for dry in (True, False):
+            with pytest.raises(ProblemsError) as caught:
+                run(p, m, paths, dry_run=dry)
+            assert caught.value.exit_code == ExitCode.ERROR_READING_CONFIG
+            assert "must not have '..' components" in caught.value.message
+    assert not outside.exists()
+    assert list(root.iterdir()) == []
+
+
 def test_a_check_only_plan_is_never_installed(paths: RuntimePaths, root: Path) -> None:
     with pytest.raises(ActivationError, match="cannot be installed"):
         run(RenderPlan((secret("a"),), check_only=True), manifest(), paths, dry_run=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -151,6 +152,25 @@ def test_a_symlinked_directory_in_the_tree_is_not_followed(tmp_path: Path) -> No
         writer.close()
         os.close(root)
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../x", "a/../../../x", "/x", "//x", "/../x"])
+def test_a_name_never_leads_out_of_the_generation(tmp_path: Path, name: str) -> None:
+    """Names are checked before (config, apply.validate); the writer holds even without that."""
+    tree = tmp_path / "top" / "generation"
+    tree.mkdir(parents=True)
+    root = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+    writer = fsops.TreeWriter(root, dir_uid=0, dir_gid=0, chown=False)
+    try:
+        with contextlib.suppress(OSError):
+            writer.write(name, b"v", uid=0, gid=0, mode=0o400)
+    finally:
+        writer.close()
+        os.close(root)
+    assert sorted(os.listdir(tmp_path)) == ["top"]
+    assert sorted(os.listdir(tmp_path / "top")) == ["generation"]
+    written = [p for p in tree.rglob("*") if p.is_file()]
+    assert all(tree in p.parents for p in written)
 
 
 def test_remove_tree_does_not_follow_symlinks(tmp_path: Path) -> None:

@@ -314,3 +314,48 @@ def test_crlf_and_other_shapes_go_through_libyaml() -> None:
     assert manifest.secrets[0].mode == 0o440
     with pytest.raises(ManifestError, match=r"secretsctl.yaml:2:1: invalid YAML: found character"):
         parse("secrets:\n\ta: {}\n")
+
+
+# --- runtime paths: '..' refused, the rest normalised (issue 16) -------------------------------
+
+CLIMBS = ("/../../../../tmp/x", "/run/secrets.d/../../etc/x", "/var/lib/app/..")
+
+
+@pytest.mark.parametrize("path", CLIMBS)
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("secrets:\n  a: {{sops_file: s, path: '{path}'}}\n", "secrets.a.path"),
+        ("templates:\n  t: {{content: x, path: '{path}'}}\n", "templates.t.path"),
+        ("defaults: {{mount_point: '{path}'}}\n", "defaults.mount_point"),
+        ("defaults: {{symlink_path: '{path}'}}\n", "defaults.symlink_path"),
+    ],
+)
+def test_a_runtime_path_with_a_parent_component_is_refused(
+    text: str, field: str, path: str
+) -> None:
+    written = text.format(path=path)
+    with pytest.raises(ProblemsError) as caught:
+        parse(written)
+    assert caught.value.exit_code == ExitCode.ERROR_READING_CONFIG
+    column = written.split("\n")[-2].index(f"'{path}'") + 1
+    line = written.count("\n")
+    assert [p.message for p in caught.value.problems] == [
+        f"{CONFIG}:{line}:{column}: {field}: must not have '..' components (a runtime path may"
+        " not climb out of its folder)"
+    ]
+    assert caught.value.hint is not None
+    assert "without '..'" in caught.value.hint
+
+
+def test_runtime_paths_are_normalised() -> None:
+    manifest = parse(
+        """\
+        defaults: {sops_file: s, mount_point: //run//secrets.d/, symlink_path: /run/./secrets}
+        secrets:
+          a: {path: /var/lib/./app//a}
+        """
+    )
+    assert manifest.mount_point == "/run/secrets.d"
+    assert manifest.symlink_path == "/run/secrets"
+    assert manifest.secrets[0].path == "/var/lib/app/a"

@@ -329,3 +329,47 @@ def test_no_message_quotes_a_placeholder_value_or_template() -> None:
     template = dict(nix_manifest()["templates"][0], content=secret_text, mode="x")
     messages = problems_of(nix_manifest(templates=[template]))
     assert all(secret_text not in message for message in messages)
+
+
+# --- runtime paths: '..' refused, the rest normalised (issue 16) -------------------------------
+
+PARENT_REFUSED = "must not have '..' components (a runtime path may not climb out of its folder)"
+
+
+@pytest.mark.parametrize("path", ["/../../../../tmp/x", "/run/secrets.d/../../etc/x", "/a/.."])
+def test_a_runtime_path_with_a_parent_component_is_refused(path: str) -> None:
+    template = nix_manifest()["templates"][0]
+    document = nix_manifest(
+        secretsMountPoint=path,
+        symlinkPath=path,
+        secrets=[nix_secret(path=path)],
+        templates=[{**template, "path": path}],
+    )
+    with pytest.raises(ProblemsError) as caught:
+        parse_manifest(json.dumps(document), PATH)
+    assert caught.value.exit_code == ExitCode.ERROR_READING_CONFIG
+    assert [p.message for p in caught.value.problems] == [
+        f"{PATH}: secretsMountPoint: {PARENT_REFUSED}",
+        f"{PATH}: symlinkPath: {PARENT_REFUSED}",
+        f"{PATH}: secrets[0] (test_key).path: {PARENT_REFUSED}",
+        f"{PATH}: templates[0] (t).path: {PARENT_REFUSED}",
+    ]
+    assert caught.value.hint is not None
+    assert "without '..'" in caught.value.hint
+
+
+def test_a_parent_component_from_the_runtime_directory_is_refused() -> None:
+    document = nix_manifest(userMode=True, secretsMountPoint="%r/secrets.d")
+    messages = problems_of(document, environ={"XDG_RUNTIME_DIR": "/run/user/1000/../0"})
+    assert f"{PATH}: secretsMountPoint: {PARENT_REFUSED}" in messages
+
+
+def test_runtime_paths_are_normalised() -> None:
+    document = nix_manifest(
+        secretsMountPoint="/run//secrets.d/",
+        symlinkPath="/run/./secrets",
+        secrets=[nix_secret(path="/var/lib//app/./k")],
+    )
+    manifest = parse_manifest(json.dumps(document), PATH)
+    assert (manifest.mount_point, manifest.symlink_path) == ("/run/secrets.d", "/run/secrets")
+    assert manifest.secrets[0].path == "/var/lib/app/k"
