@@ -691,8 +691,12 @@ def test_the_example_configuration() -> None:
     assert by_name["rendered/github_token_env"].mode == 0o400
     assert by_name["rendered/github_token_env"].restart_units == ("ci-keyboard-leds.service",)
     spec = {t.name: t for t in manifest.templates}
-    assert spec["github_token_env"].ownership.owner == "desktop"
-    assert spec["nix-access-tokens.conf"].ownership.group == "desktop"
+    # The desktop user by number: the example needs no user database (README, first command).
+    assert (spec["github_token_env"].ownership.uid, spec["github_token_env"].ownership.gid) == (
+        1000,
+        1000,
+    )
+    assert spec["nix-access-tokens.conf"].ownership.gid == 1000
     assert manifest.keep_generations == 2
 
 
