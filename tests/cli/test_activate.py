@@ -54,7 +54,7 @@ def test_activate_as_the_boot_unit_runs_it(
 ) -> None:
     """The unit's conditions: stdin null, UMask=0077, the config from the environment."""
     setup.config.write_text(users_config(users))
-    cli = make_cli(tmp_path, systemctl, SECRETSCTL_CONFIG=str(setup.config))
+    cli = make_cli(tmp_path, systemctl, SECRETSCTL_MANIFEST=str(setup.config))
     root = ("--root", str(setup.root))
 
     def body() -> None:
@@ -171,7 +171,7 @@ def test_check_accepts_the_example_without_its_key(
     (config.parent / "demo-age-key.txt").unlink()
     root = tmp_path / "root"
     before = mounts()
-    done = make_cli(tmp_path)("check", "-c", str(config), "--root", str(root))
+    done = make_cli(tmp_path)("check", "-m", str(config), "--root", str(root))
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr == "secretsctl: 4 items checked, no problem found\n"
@@ -195,7 +195,7 @@ def test_check_warns_about_a_key_file_others_read_or_git_tracks(
     for command in (["init", "-q"], ["add", "examples/demo-age-key.txt"]):
         subprocess.run([*git, *command], check=True, capture_output=True)
     cli = make_cli(tmp_path)
-    warned = cli("check", "-c", str(config))
+    warned = cli("check", "-m", str(config))
     assert warned.returncode == 0, warned.stderr
     assert warned.stderr.splitlines()[:4] == [
         f"secretsctl: warning: {key}: this private key file is readable or writable by its group and others"
@@ -208,7 +208,7 @@ def test_check_warns_about_a_key_file_others_read_or_git_tracks(
     ]
     key.chmod(0o600)
     subprocess.run([*git, "rm", "-q", "--cached", "examples/demo-age-key.txt"], check=True)
-    quiet = cli("check", "-c", str(config))
+    quiet = cli("check", "-m", str(config))
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == "secretsctl: 4 items checked, no problem found\n"
 
