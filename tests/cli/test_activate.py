@@ -101,6 +101,38 @@ def test_activate_as_the_boot_unit_runs_it(
     in_private_namespace(body)
 
 
+def test_without_systemd_the_secrets_go_live_and_one_line_says_why_no_unit_restarts(
+    users: Users, setup: Setup, tmp_path: Path, systemctl: Systemctl
+) -> None:
+    """A container: systemctl answers that systemd is not PID 1. Known before delivering."""
+    setup.config.write_text(users_config(users))
+    cli = make_cli(tmp_path, systemctl, SYSTEMCTL_STANDIN_DOWN="1")
+    expected = (
+        "secretsctl: warning: systemd is not running here, so nested.service,"
+        " nested-reload.service are not restarted or reloaded (hint: pass --delivery none"
+        " where no service manager runs, as in a container)"
+    )
+
+    def body() -> None:
+        assert cli("render", *setup.args()).returncode == 0
+        setup.write_values(nested=new_value())
+        systemctl.clear()
+        dry = cli("render", *setup.args("--dry-run"))
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stderr.splitlines() == [expected]
+        changed = cli("render", *setup.args())
+        assert changed.returncode == 0, changed.stderr
+        assert changed.stderr.splitlines() == [expected]
+        assert os.readlink(setup.live) == str(setup.mount_point / "2")
+        holds(setup.live / "a/b/c", setup.values["nested"])
+        shows = ["show", "-p", "LoadState", "--value", "nested.service", "nested-reload.service"]
+        assert systemctl.calls() == [shows, shows], "a restart was tried without systemd"
+        quiet = cli("render", *setup.args("--delivery", "none"))
+        assert (quiet.returncode, quiet.stderr) == (0, "")
+
+    in_private_namespace(body)
+
+
 def test_activate_never_prompts_for_a_passphrase(setup: Setup, tmp_path: Path) -> None:
     """A passphrase-protected SSH key as the only key: refused at once, stdin closed."""
     if shutil.which("ssh-keygen") is None:
