@@ -122,14 +122,14 @@ def main() -> None:
             for count, target in TARGETS.items():
                 config = make_case(folder, count, sops, env, str(identity.to_public()))
                 encrypted = folder / f"secrets_{count}.yaml"
-                render = [ours, "render", "-c", str(config), "--delivery", "none"]
+                render = [ours, "render", "-m", str(config), "--delivery", "none"]
                 runs = args.runs or (21 if count < 10_000 else 7)
                 compare(f"{count} secrets", render, [sops, "decrypt", str(encrypted)], env,
                         runs, target, roots)  # fmt: skip
             example = REPO / "examples" / "secretsctl.yaml"
             demo_env = {**env, "SOPS_AGE_KEY_FILE": str(REPO / "examples" / "demo-age-key.txt")}
             compare("example (cold)",
-                    [ours, "render", "-c", str(example), "--delivery", "none"],
+                    [ours, "render", "-m", str(example), "--delivery", "none"],
                     [sops, "decrypt", str(REPO / "examples" / "secrets.yaml")],
                     demo_env, args.runs or 21, EXAMPLE_TARGET, roots)  # fmt: skip
         finally:

@@ -152,15 +152,22 @@ def check_units(units):
     if len(set(units)) != len(units):
         refuse("a unit given twice")
 
+def down():
+    # What the real systemctl says where systemd is not PID 1 (a container).
+    if os.environ.get("SYSTEMCTL_STANDIN_DOWN"):
+        print("System has not been booted with systemd as init system (PID 1). Can't operate.",
+              file=sys.stderr)
+        print("Failed to connect to bus: Host is down", file=sys.stderr)
+        sys.exit(1)
+
 if args[:4] == ["show", "-p", "LoadState", "--value"]:
     units = args[4:]
     check_units(units)
-    if os.environ.get("SYSTEMCTL_STANDIN_DOWN"):
-        print("System has not been booted with systemd as init system (PID 1).", file=sys.stderr)
-        sys.exit(1)
+    down()
     print("\n\n".join("not-found" if u in unknown else "loaded" for u in units))
 elif args[:1] == ["--no-block"] and args[1:2] in (["try-restart"], ["try-reload-or-restart"]):
     check_units(args[2:])
+    down()
     missing = [u for u in args[2:] if u in unknown]
     if missing:
         for unit in missing:

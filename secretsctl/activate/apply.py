@@ -425,6 +425,14 @@ def _decide_units(
     named = [u for u in named if u not in skip]
     if check_units and deliver is not Delivery.NONE and named:
         check = units.load_states(named, systemctl=systemctl)
+        if check.no_systemd:
+            # Known before anything is delivered: one line, not a failed restart per unit.
+            warnings.append(
+                f"systemd is not running here, so {', '.join(named)}"
+                f" {'is' if len(named) == 1 else 'are'} not restarted or reloaded (hint: pass"
+                " --delivery none where no service manager runs, as in a container)"
+            )
+            return (), (), warnings
         if check.error:
             warnings.append(f"cannot check that the units exist: {check.error}")
         for unit in check.missing:

@@ -47,11 +47,16 @@ def valid_unit_name(name: str) -> bool:
     return bool(_UNIT_NAME.fullmatch(name)) and not name.startswith("-") and len(name) <= 256
 
 
+# What systemctl says where systemd is not PID 1 (a container, a chroot, CI).
+_NOT_BOOTED = "has not been booted with systemd"
+
+
 class UnitCheck(Record):
     """The outcome of checking units: their load states, or why they could not be checked."""
 
     states: Mapping[str, str]
     error: str | None = None
+    no_systemd: bool = False  # systemd is not running here: no unit can be told anything
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -86,7 +91,9 @@ def load_states(units: Sequence[str], *, systemctl: str = SYSTEMCTL) -> UnitChec
         return UnitCheck({})
     code, output = _run([systemctl, "show", "-p", "LoadState", "--value", *units])
     if code != 0:
-        return UnitCheck({}, _failure(f"{systemctl} show", code, output))
+        return UnitCheck(
+            {}, _failure(f"{systemctl} show", code, output), no_systemd=_NOT_BOOTED in output
+        )
     # systemctl separates the units' property blocks with an empty line.
     values = [line.strip() for line in output.splitlines() if line.strip()]
     if len(values) != len(units):

@@ -1,6 +1,6 @@
 """Activation commands: ``render``, ``activate``, ``check``, ``status`` and ``rollback``.
 
-Each reads ``secretsctl.yaml`` (``-c``) or sops-nix's ``manifest.json`` (``--manifest``),
+Each reads ``--manifest``: a ``secretsctl.yaml``, or sops-nix's ``manifest.json``,
 builds the render plan in memory, and hands it to :mod:`secretsctl.activate.apply`. Output
 names paths, owners, modes, sizes and units; never a value.
 """
@@ -28,20 +28,35 @@ if TYPE_CHECKING:
     from secretsctl.cli.app import App
 
 
+def _config_is_manifest_now(_ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        from secretsctl.errors import UsageError
+
+        raise UsageError(
+            "the activation commands take what to install as -m/--manifest FILE;"
+            " --config names .sops.yaml, for the sops commands only",
+            hint=f"secretsctl {_ctx.info_name} --manifest {value}",
+        )
+
+
 def _input_options(func: Any) -> Any:
     for option in reversed(
         [
             click.option(
-                "-c",
-                "--config",
-                "config_path",
-                envvar="SECRETSCTL_CONFIG",
-                help=f"secretsctl.yaml to use [default: {DEFAULT_CONFIG}]. Env: SECRETSCTL_CONFIG.",
-            ),
-            click.option(
+                "-m",
                 "--manifest",
                 "manifest_path",
-                help="Read sops-nix's manifest.json instead of secretsctl.yaml.",
+                envvar="SECRETSCTL_MANIFEST",
+                metavar="FILE",
+                help="What to install: a secretsctl.yaml, or sops-nix's manifest.json (a file"
+                f" named *.json) [default: {DEFAULT_CONFIG}]. Env: SECRETSCTL_MANIFEST.",
+            ),
+            click.option(
+                "-c",
+                "--config",
+                hidden=True,
+                expose_value=False,
+                callback=_config_is_manifest_now,
             ),
             click.option(
                 "--root",
@@ -91,7 +106,6 @@ def _apply_options(func: Any) -> Any:
 @click.pass_obj
 def render(
     app: App,
-    config_path: str | None,
     manifest_path: str | None,
     root: str | None,
     force: bool,
@@ -104,9 +118,14 @@ def render(
 
     With --dry-run, do all of it in memory and print the plan (paths, owners, modes,
     sizes, states, units), writing nothing at all. No value is ever printed.
+
+    \b
+    Examples:
+      secretsctl render --dry-run                  # /etc/secretsctl/secretsctl.yaml
+      secretsctl render -m secretsctl.yaml --root "$(mktemp -d -p /dev/shm)"
+      secretsctl render -m /nix/store/...-manifest.json --delivery list-files
     """
     result = run_activation(
-        config_path=config_path,
         manifest_path=manifest_path,
         root=root,
         dry_run=dry_run,
@@ -123,16 +142,19 @@ def render(
 @click.pass_obj
 def activate(
     app: App,
-    config_path: str | None,
     manifest_path: str | None,
     root: str | None,
     force: bool,
     no_wait: bool,
     delivery: str,
 ) -> None:
-    """Install the secrets as the boot unit does: no prompts, one journal line per change."""
+    """Install the secrets as the boot unit does: no prompts, one journal line per change.
+
+    \b
+    Example (what secretsctl-activate.service runs):
+      secretsctl activate --manifest /etc/secretsctl/secretsctl.yaml
+    """
     result = run_activation(
-        config_path=config_path,
         manifest_path=manifest_path,
         root=root,
         dry_run=False,
@@ -146,16 +168,20 @@ def activate(
 @click.command()
 @_input_options
 @click.pass_obj
-def check(app: App, config_path: str | None, manifest_path: str | None, root: str | None) -> None:
+def check(app: App, manifest_path: str | None, root: str | None) -> None:
     """Validate without decrypting or writing: for build time.
 
     Checks that sops files parse and hold the configured keys, that owners and groups exist,
     that templates compile and name only known secrets, and that modes are valid. Warns about
     a private key file that others can read or that git tracks.
+
+    \b
+    Example (in a build, with no key on the builder):
+      secretsctl check -m secretsctl.yaml
     """
     from secretsctl.keys.audit import key_file_warnings
 
-    manifest, plan = plan_inputs(config_path, manifest_path, check_only=True)
+    manifest, plan = plan_inputs(manifest_path, check_only=True)
     for warning in plan.warnings:
         app.display_warning(warning)
     keys = manifest.keys
@@ -172,15 +198,20 @@ def check(app: App, config_path: str | None, manifest_path: str | None, root: st
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
 @click.pass_obj
 def status(
-    app: App, config_path: str | None, manifest_path: str | None, root: str | None, as_json: bool
+    app: App, manifest_path: str | None, root: str | None, as_json: bool
 ) -> None:
     """Show the live generation: each file with owner, group and mode.
 
     Warns about any file more readable than its configuration says.
+
+    \b
+    Examples:
+      secretsctl status
+      secretsctl status --json
     """
     from secretsctl.activate.apply import status as live_status
 
-    result = live_status(load_inputs(config_path, manifest_path), runtime_paths(root))
+    result = live_status(load_inputs(manifest_path), runtime_paths(root))
     if as_json:
         sys.stdout.write(status_json(result))
     else:
@@ -197,7 +228,6 @@ def status(
 @click.pass_obj
 def rollback(
     app: App,
-    config_path: str | None,
     manifest_path: str | None,
     root: str | None,
     force: bool,
@@ -205,12 +235,18 @@ def rollback(
     delivery: str,
     dry_run: bool,
 ) -> None:
-    """Switch back to the previous kept generation, atomically, restarting changed units."""
+    """Switch back to the previous kept generation, atomically, restarting changed units.
+
+    \b
+    Examples:
+      secretsctl rollback --dry-run
+      secretsctl rollback
+    """
     from secretsctl.activate.apply import rollback as roll_back
     from secretsctl.activate.units import Delivery
 
     result = roll_back(
-        load_inputs(config_path, manifest_path),
+        load_inputs(manifest_path),
         runtime_paths(root),
         dry_run=dry_run,
         force=force,

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from secretsctl.errors import ExitCode, SecretsctlError, UsageError
+from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.paths import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
@@ -28,39 +28,38 @@ if TYPE_CHECKING:
 DELIVERIES = ("systemctl", "list-files", "none")
 
 
-def load_inputs(
-    config_path: str | None, manifest_path: str | None, *, check_only: bool = False
-) -> Manifest:
-    """Read ``secretsctl.yaml`` (``-c``, else the default) or sops-nix's manifest."""
-    if config_path and manifest_path:
-        raise UsageError("give either --config or --manifest, not both")
-    if manifest_path:
+def is_sopsnix_manifest(path: str) -> bool:
+    """Tell whether ``--manifest`` names sops-nix's ``manifest.json`` (by its ``.json`` name)."""
+    return path.endswith(".json")
+
+
+def load_inputs(manifest_path: str | None, *, check_only: bool = False) -> Manifest:
+    """Read ``--manifest``: a ``secretsctl.yaml`` (the default) or sops-nix's manifest.json."""
+    path = manifest_path or DEFAULT_CONFIG
+    if is_sopsnix_manifest(path):
         from secretsctl.config.sopsnix import load_manifest
 
-        return load_manifest(manifest_path, check_only=check_only)
+        return load_manifest(path, check_only=check_only)
     from secretsctl.config.load import load_config
 
-    return load_config(config_path or DEFAULT_CONFIG)
+    return load_config(path)
 
 
 def plan_inputs(
-    config_path: str | None,
-    manifest_path: str | None,
-    *,
-    check_only: bool = False,
-    unprivileged: bool = False,
+    manifest_path: str | None, *, check_only: bool = False, unprivileged: bool = False
 ) -> tuple[Manifest, RenderPlan]:
     """Load the inputs and build the plan; the problems of both are reported together."""
     from secretsctl.render.plan import build_plan
 
-    if manifest_path:
-        manifest = load_inputs(config_path, manifest_path, check_only=check_only)
+    path = manifest_path or DEFAULT_CONFIG
+    if is_sopsnix_manifest(path):
+        manifest = load_inputs(path, check_only=check_only)
         earlier: tuple[SecretsctlError, ...] = ()
         flawed: frozenset[str] = frozenset()
     else:
         from secretsctl.config.load import read_config
 
-        manifest, earlier, flawed = read_config(config_path or DEFAULT_CONFIG)
+        manifest, earlier, flawed = read_config(path)
     plan = build_plan(
         manifest, check_only=check_only, unprivileged=unprivileged, earlier=earlier, skip=flawed
     )
@@ -194,7 +193,6 @@ def report(app: App, result: ApplyResult, *, as_json: bool, table: bool) -> None
 
 def run_activation(
     *,
-    config_path: str | None,
     manifest_path: str | None,
     root: str | None,
     dry_run: bool,
@@ -207,7 +205,7 @@ def run_activation(
     from secretsctl.activate.units import Delivery
 
     # Not root: nothing can be chowned, so owners missing here only earn a warning.
-    manifest, plan = plan_inputs(config_path, manifest_path, unprivileged=os.geteuid() != 0)
+    manifest, plan = plan_inputs(manifest_path, unprivileged=os.geteuid() != 0)
     return apply(
         plan,
         manifest,

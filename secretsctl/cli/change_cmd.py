@@ -79,6 +79,11 @@ def set_command(
     """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
 
     Every other encrypted value keeps its bytes; the data key and recipients stay the same.
+
+    \b
+    Examples:
+      secretsctl set secrets.yaml '["github_token"]' '"ghp_..."'
+      secretsctl set --value-stdin secrets.yaml '["db"]["password"]' < password.json
     """
     from secretsctl import change
 
@@ -134,7 +139,12 @@ def unset_command(
     ignore_mac: bool,
     config_path: str | None,
 ) -> None:
-    """Remove the key or list element at PATH, like '["a"][0]', from FILE."""
+    """Remove the key or list element at PATH, like '["a"][0]', from FILE.
+
+    \b
+    Example:
+      secretsctl unset secrets.yaml '["old_token"]'
+    """
     from secretsctl import change
 
     if file is None or path is None:
@@ -219,6 +229,11 @@ def updatekeys(
     Shows the recipients added (+++) and removed (---) per file and asks y/n on stdin unless
     --yes. Values, lastmodified and the MAC stay as they are. If any file fails, none is
     changed.
+
+    \b
+    Examples:
+      secretsctl updatekeys secrets.yaml
+      secretsctl updatekeys -y secrets/*.yaml
     """
     from secretsctl import change
 
@@ -278,6 +293,11 @@ def rotate(
     """Re-encrypt each FILE under a new data key, in place, with a new lastmodified and MAC.
 
     If any file fails (e.g. no key opens it), none is changed.
+
+    \b
+    Examples:
+      secretsctl rotate -i secrets.yaml
+      secretsctl rotate -i --add-age age1... --rm-age age1... secrets/*.yaml
     """
     from secretsctl import change
 

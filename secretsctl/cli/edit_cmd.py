@@ -66,6 +66,11 @@ def edit(
 
     The plaintext is written to a 0600 file in a fresh 0700 folder on a RAM-backed filesystem
     and removed on every way out. Exit 200: the file was not changed.
+
+    \b
+    Examples:
+      secretsctl edit secrets.yaml
+      EDITOR=nano secretsctl edit new.yaml   # a new file, from .sops.yaml's rule
     """
     from secretsctl import edit as core
     from secretsctl.api import indent_for

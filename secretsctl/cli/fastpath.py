@@ -2,7 +2,7 @@
 
 Importing click costs ~25 ms, a quarter of a boot-time activation. This parser accepts only
 the plain spellings of these two commands' options (``--name value``, ``--name=value``,
-``-c value``, flags; the same names, environment variables and defaults as the click
+``-m value``, flags; the same names, environment variables and defaults as the click
 commands in :mod:`secretsctl.cli.activate_cmd`) and declines everything else: help,
 version, a repeated, unknown, abbreviated or malformed option, an environment value click
 would have to interpret. Click then parses the command line as always, with its messages.
@@ -21,15 +21,14 @@ if TYPE_CHECKING:
 
 _GLOBAL_FLAGS = {"--debug": "debug", "-q": "quiet", "--quiet": "quiet"}
 _VALUE_OPTIONS = {
-    "-c": "config_path",
-    "--config": "config_path",
+    "-m": "manifest_path",
     "--manifest": "manifest_path",
     "--root": "root",
     "--delivery": "delivery",
 }
 _FLAGS = {"--force": "force", "--no-wait": "no_wait"}
 _COMMAND_FLAGS = {"render": {"--dry-run": "dry_run", "--json": "as_json"}, "activate": {}}
-_ENVIRONMENT = {"config_path": "SECRETSCTL_CONFIG", "root": "SECRETSCTL_ROOT"}
+_ENVIRONMENT = {"manifest_path": "SECRETSCTL_MANIFEST", "root": "SECRETSCTL_ROOT"}
 
 
 class Invocation(Record):
@@ -58,7 +57,6 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Invocation | None:
     command = argv[position]
     command_flags = _COMMAND_FLAGS[command]
     params: dict[str, object] = {
-        "config_path": None,
         "manifest_path": None,
         "root": None,
         "force": False,
@@ -71,7 +69,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Invocation | None:
     while position < len(argv):
         word = argv[position]
         option, equals, value = word.partition("=")
-        if option in _VALUE_OPTIONS and not (equals and option == "-c"):
+        if option in _VALUE_OPTIONS and not (equals and option == "-m"):
             if not equals:
                 position += 1
                 if position >= len(argv):

@@ -128,7 +128,13 @@ def decrypt(
     ignore_mac: bool,
     force: bool,
 ) -> None:
-    """Decrypt FILE (or stdin) and print the plaintext as sops prints it."""
+    """Decrypt FILE (or stdin) and print the plaintext as sops prints it.
+
+    \b
+    Examples:
+      secretsctl decrypt secrets.yaml > plain.yaml
+      secretsctl decrypt --extract '["github_token"]' secrets.yaml
+    """
     from secretsctl.api import decrypt_to_bytes
     from secretsctl.keys.sources import load_identities
 
@@ -203,7 +209,13 @@ def encrypt(
     threshold: int | None,
     **rule_flags: str | None,
 ) -> None:
-    """Encrypt FILE (or stdin) to age recipients and print the sops file."""
+    """Encrypt FILE (or stdin) to age recipients and print the sops file.
+
+    \b
+    Examples:
+      secretsctl encrypt --age age1... plain.yaml > secrets.yaml
+      secretsctl encrypt -i secrets.yaml     # recipients from .sops.yaml
+    """
     from secretsctl.api import encrypt_to_bytes, indent_for
     from secretsctl.sops.creation_rules import EncryptionSettings, rule_for
     from secretsctl.sops.stores import Format

@@ -38,15 +38,23 @@ def installed_program() -> str:
 
 @click.command("unit")
 @click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="SECRETSCTL_CONFIG",
+    "-m",
+    "--manifest",
+    "manifest_path",
+    envvar="SECRETSCTL_MANIFEST",
+    metavar="FILE",
     default=_TEMPLATE_CONFIG,
     show_default=True,
-    help="The configuration the unit activates. Env: SECRETSCTL_CONFIG.",
+    help="What the unit installs: a secretsctl.yaml or sops-nix's manifest.json. "
+    "Env: SECRETSCTL_MANIFEST.",
 )
-def unit(config_path: str) -> None:
-    """Print the systemd boot unit (secretsctl-activate.service) for this installation."""
-    sys.stdout.write(unit_text(installed_program(), os.path.abspath(config_path)))
+def unit(manifest_path: str) -> None:
+    """Print the systemd boot unit (secretsctl-activate.service) for this installation.
+
+    \b
+    Example:
+      secretsctl unit > /etc/systemd/system/secretsctl-activate.service
+      systemctl enable secretsctl-activate.service
+    """
+    sys.stdout.write(unit_text(installed_program(), os.path.abspath(manifest_path)))
     sys.stdout.flush()

@@ -944,7 +944,7 @@ def _read_text(name: str) -> str:
     except OSError as error:
         raise ManifestError(
             f"cannot read {name}: {error.strerror or type(error).__name__}",
-            hint="pass the configuration with --config, or set SECRETSCTL_CONFIG",
+            hint="pass the configuration with --manifest, or set SECRETSCTL_MANIFEST",
         ) from None
     try:
         text = data.decode("utf-8")

@@ -184,7 +184,7 @@ def test_rollback_restores_the_previous_generation(machine: Machine) -> None:
     assert machine.run("readlink", "/run/secrets").stdout.strip() == "/run/secrets.d/2"
     before_other = invocation(machine, OTHER)
     starts = len(reports(machine, CONSUMER))
-    machine.run("secretsctl", "rollback", "--config", "/etc/secretsctl/secretsctl.yaml")
+    machine.run("secretsctl", "rollback", "--manifest", "/etc/secretsctl/secretsctl.yaml")
     assert machine.run("readlink", "/run/secrets").stdout.strip() == "/run/secrets.d/1"
     wait_for_reports(machine, CONSUMER, starts + 1)
     _, seen = reports(machine, CONSUMER)[-1]

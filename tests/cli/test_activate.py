@@ -54,7 +54,7 @@ def test_activate_as_the_boot_unit_runs_it(
 ) -> None:
     """The unit's conditions: stdin null, UMask=0077, the config from the environment."""
     setup.config.write_text(users_config(users))
-    cli = make_cli(tmp_path, systemctl, SECRETSCTL_CONFIG=str(setup.config))
+    cli = make_cli(tmp_path, systemctl, SECRETSCTL_MANIFEST=str(setup.config))
     root = ("--root", str(setup.root))
 
     def body() -> None:
@@ -97,6 +97,38 @@ def test_activate_as_the_boot_unit_runs_it(
         for line in "".join(cli.outputs).splitlines():
             assert JOURNAL_LINE.fullmatch(line), "not one plain line"
         assert_no_leak("\n".join(cli.outputs), fragments(setup.values.values()))
+
+    in_private_namespace(body)
+
+
+def test_without_systemd_the_secrets_go_live_and_one_line_says_why_no_unit_restarts(
+    users: Users, setup: Setup, tmp_path: Path, systemctl: Systemctl
+) -> None:
+    """A container: systemctl answers that systemd is not PID 1. Known before delivering."""
+    setup.config.write_text(users_config(users))
+    cli = make_cli(tmp_path, systemctl, SYSTEMCTL_STANDIN_DOWN="1")
+    expected = (
+        "secretsctl: warning: systemd is not running here, so nested.service,"
+        " nested-reload.service are not restarted or reloaded (hint: pass --delivery none"
+        " where no service manager runs, as in a container)"
+    )
+
+    def body() -> None:
+        assert cli("render", *setup.args()).returncode == 0
+        setup.write_values(nested=new_value())
+        systemctl.clear()
+        dry = cli("render", *setup.args("--dry-run"))
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stderr.splitlines() == [expected]
+        changed = cli("render", *setup.args())
+        assert changed.returncode == 0, changed.stderr
+        assert changed.stderr.splitlines() == [expected]
+        assert os.readlink(setup.live) == str(setup.mount_point / "2")
+        holds(setup.live / "a/b/c", setup.values["nested"])
+        shows = ["show", "-p", "LoadState", "--value", "nested.service", "nested-reload.service"]
+        assert systemctl.calls() == [shows, shows], "a restart was tried without systemd"
+        quiet = cli("render", *setup.args("--delivery", "none"))
+        assert (quiet.returncode, quiet.stderr) == (0, "")
 
     in_private_namespace(body)
 
@@ -171,7 +203,7 @@ def test_check_accepts_the_example_without_its_key(
     (config.parent / "demo-age-key.txt").unlink()
     root = tmp_path / "root"
     before = mounts()
-    done = make_cli(tmp_path)("check", "-c", str(config), "--root", str(root))
+    done = make_cli(tmp_path)("check", "-m", str(config), "--root", str(root))
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr == "secretsctl: 4 items checked, no problem found\n"
@@ -195,7 +227,7 @@ def test_check_warns_about_a_key_file_others_read_or_git_tracks(
     for command in (["init", "-q"], ["add", "examples/demo-age-key.txt"]):
         subprocess.run([*git, *command], check=True, capture_output=True)
     cli = make_cli(tmp_path)
-    warned = cli("check", "-c", str(config))
+    warned = cli("check", "-m", str(config))
     assert warned.returncode == 0, warned.stderr
     assert warned.stderr.splitlines()[:4] == [
         f"secretsctl: warning: {key}: this private key file is readable or writable by its group and others"
@@ -208,7 +240,7 @@ def test_check_warns_about_a_key_file_others_read_or_git_tracks(
     ]
     key.chmod(0o600)
     subprocess.run([*git, "rm", "-q", "--cached", "examples/demo-age-key.txt"], check=True)
-    quiet = cli("check", "-c", str(config))
+    quiet = cli("check", "-m", str(config))
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == "secretsctl: 4 items checked, no problem found\n"
 

@@ -14,14 +14,15 @@ from secretsctl.cli import activate_cmd, activation, fastpath
 from secretsctl.cli.root import cli
 
 WORDS = [
-    "-c", "--config", "--config=a.yaml", "a.yaml", "b.yaml", "--manifest", "--manifest=m.json",
+    "-m", "--manifest", "--manifest=a.yaml", "a.yaml", "b.yaml", "m.json", "--manifest=m.json",
     "--root", "--root=/nonexistent-root", "/tmp", "/etc/hostname", "--delivery", "none",
     "list-files", "systemctl", "bogus", "--delivery=none", "--force", "--no-wait", "--dry-run",
-    "--json", "--help", "-h", "--", "-ca.yaml", "-c=a.yaml", "--dry-run=1", "", "--conf", "-q",
+    "--json", "--help", "-h", "--", "-ma.yaml", "-m=a.yaml", "--dry-run=1", "", "--man", "-q",
+    "-c", "--config",
     "--debug", "--version", "--force=yes", "render", "activate", "-", "--root=",
 ]  # fmt: skip
 ENVIRONMENT = {
-    "SECRETSCTL_CONFIG": st.sampled_from(["", "env.yaml"]),
+    "SECRETSCTL_MANIFEST": st.sampled_from(["", "env.yaml", "env.json"]),
     "SECRETSCTL_ROOT": st.sampled_from(["", "/tmp", "/etc/hostname"]),
     "SECRETSCTL_DEBUG": st.sampled_from(["", "1", "0"]),
 }
@@ -81,9 +82,9 @@ def check_same(argv: list[str], environ: dict[str, str]) -> None:
     st.lists(st.sampled_from(WORDS), max_size=6),
     st.fixed_dictionaries({}, optional=ENVIRONMENT),
 )
-@example([], "render", ["-c", "a.yaml", "--root", "/tmp", "--delivery", "none"], {})
-@example(["--debug"], "activate", ["--config=a.yaml", "--no-wait", "--force"], {})
-@example([], "render", ["--dry-run", "--json"], {"SECRETSCTL_CONFIG": "env.yaml"})
+@example([], "render", ["-m", "a.yaml", "--root", "/tmp", "--delivery", "none"], {})
+@example(["--debug"], "activate", ["--manifest=a.yaml", "--no-wait", "--force"], {})
+@example([], "render", ["--dry-run", "--json"], {"SECRETSCTL_MANIFEST": "env.yaml"})
 def test_whatever_the_fast_path_accepts_click_parses_the_same(
     before: list[str], command: str, after: list[str], environ: dict[str, str]
 ) -> None:
@@ -93,10 +94,10 @@ def test_whatever_the_fast_path_accepts_click_parses_the_same(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["render", "-c", "a.yaml", "--root", "/tmp", "--delivery", "none"],
+        ["render", "-m", "a.yaml", "--root", "/tmp", "--delivery", "none"],
         ["activate"],
         ["-q", "render", "--dry-run", "--json", "--manifest=m.json"],
-        ["--debug", "activate", "--no-wait", "--force", "--config", "a.yaml"],
+        ["--debug", "activate", "--no-wait", "--force", "--manifest", "a.yaml"],
     ],
 )
 def test_the_usual_command_lines_take_the_fast_path(
@@ -113,12 +114,13 @@ def test_the_usual_command_lines_take_the_fast_path(
     [
         ["render", "--help"],
         ["--version"],
-        ["render", "-ca.yaml"],
+        ["render", "-ma.yaml"],
         ["render", "--delivery", "bogus"],
-        ["render", "-c", "a.yaml", "-c", "b.yaml"],
+        ["render", "-m", "a.yaml", "-m", "b.yaml"],
+        ["render", "-c", "a.yaml"],
         ["render", "--root", "/etc/hostname"],
         ["activate", "--dry-run"],
-        ["render", "--conf", "a.yaml"],
+        ["render", "--man", "a.yaml"],
         ["check"],
         [],
     ],

@@ -61,3 +61,41 @@ def test_bash_completion_as_the_help_says(tmp_path: object) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines() == ["keygen", "--dry-run"]
+
+
+@pytest.mark.parametrize("command", ["render", "activate", "check", "status", "rollback"])
+def test_config_on_an_activation_command_points_to_manifest(
+    secretsctl: Runner, command: str
+) -> None:
+    """-c/--config means .sops.yaml (sops's meaning); what to install is -m/--manifest."""
+    done = secretsctl(command, "-c", "setup.yaml")
+    assert done.returncode == 8
+    assert done.stderr.decode().splitlines() == [
+        "secretsctl: error: the activation commands take what to install as -m/--manifest"
+        " FILE; --config names .sops.yaml, for the sops commands only",
+        f"secretsctl: hint: secretsctl {command} --manifest setup.yaml",
+    ]
+
+
+def test_manifest_reads_either_format(secretsctl: Runner, tmp_path: object) -> None:
+    """A *.json file is sops-nix's manifest.json; anything else is a secretsctl.yaml."""
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "m.json").write_text('{"secrets": [], "templates": []}\n')
+    (folder / "m.yaml").write_text('{"secrets": [], "templates": []}\n')
+    as_json = secretsctl("check", "-m", str(folder / "m.json"))
+    as_yaml = secretsctl("check", "-m", str(folder / "m.yaml"))
+    assert (as_json.returncode, as_yaml.returncode) == (5, 5)
+    assert b"m.json: secretsMountPoint: must be an absolute path" in as_json.stderr
+    assert b"m.yaml:1:13: secrets: expected a mapping of names" in as_yaml.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "render", "activate",
+     "check", "status", "rollback", "unit", "keygen"],
+)
+def test_every_command_s_help_has_an_example(secretsctl: Runner, command: str) -> None:
+    text = secretsctl(command, "--help").stdout.decode()
+    assert re.search(r"\n  Examples?.*:\n    secretsctl ", text), f"{command} --help has no example"

@@ -190,7 +190,7 @@ class Setup:
         encrypt(self.sops, plain, self.sops_file)
 
     def args(self, *more: str) -> tuple[str, ...]:
-        return ("-c", str(self.config), "--root", str(self.root), *more)
+        return ("-m", str(self.config), "--root", str(self.root), *more)
 
 
 def users_config(users: Users, *, keep: int = 2, with_db: bool = True) -> str:
@@ -300,7 +300,7 @@ def test_dry_run_of_the_example_prints_the_plan_and_writes_nothing(
 
     def body() -> None:
         before, mounted = tree_listing(root), mounts()
-        done = cli("render", "-c", str(config), "--root", str(root), "--dry-run")
+        done = cli("render", "-m", str(config), "--root", str(root), "--dry-run")
         assert done.returncode == 0, done.stderr
         assert mounts() == mounted, "a dry run mounted something"
         after = tree_listing(root)
@@ -335,7 +335,7 @@ def test_dry_run_of_the_example_prints_the_plan_and_writes_nothing(
             ]
         # A first generation restarts nothing: the table says what --json says.
         assert [len(row) for row in rows] == [5, 5, 5, 5], "a unit shown on a first generation"
-        as_json = cli("render", "-c", str(config), "--root", str(root), "--dry-run", "--json")
+        as_json = cli("render", "-m", str(config), "--root", str(root), "--dry-run", "--json")
         assert json.loads(as_json.stdout)["restart_units"] == []
         assert lines[-1] == "generation 1 would be live"
         assert_no_leak(done.stdout + done.stderr, fragments(EXAMPLE_VALUES.values(), EXAMPLE_NAMES))
@@ -427,7 +427,7 @@ def test_no_value_in_any_output(
         setup.write_values(api_token=new_value(), nested=new_value())
         seen.update(setup.values)
         assert cli("--debug", "render", *setup.args()).returncode == 0
-        assert set(every("check", "-c", str(setup.config))) == {0}
+        assert set(every("check", "-m", str(setup.config))) == {0}
         assert set(every("status", *setup.args())) == {0}
         assert set(every("status", *setup.args("--json"))) == {0}
         assert set(every("rollback", *setup.args("--dry-run"))) == {0}
@@ -774,7 +774,7 @@ def test_a_runtime_path_climbing_out_of_the_root_is_refused(
     path = climbing(root, outside / "x")
     if form == "secretsctl.yaml":
         source, where = climbing_config(tmp_path, field, path)
-        args = ("-c", str(source))
+        args = ("-m", str(source))
     else:
         source, where = climbing_manifest(tmp_path, field, path)
         args = ("--manifest", str(source))

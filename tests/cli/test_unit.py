@@ -12,10 +12,10 @@ from tests.conftest import REPO, SECRETSCTL, Runner
 
 
 def test_unit_names_the_installed_program_and_config(secretsctl: Runner, tmp_path: Path) -> None:
-    result = secretsctl("unit", "--config", str(tmp_path / "conf.yaml"))
+    result = secretsctl("unit", "--manifest", str(tmp_path / "conf.yaml"))
     assert result.returncode == 0, result.stderr.decode()
     text = result.stdout.decode()
-    assert f"ExecStart={SECRETSCTL} activate --config {tmp_path / 'conf.yaml'}\n" in text
+    assert f"ExecStart={SECRETSCTL} activate --manifest {tmp_path / 'conf.yaml'}\n" in text
     assert f"RequiresMountsFor={tmp_path} /var/lib/secretsctl\n" in text
     for line in ("Type=oneshot", "RemainAfterExit=yes", "DefaultDependencies=no",
                  "Before=sysinit.target shutdown.target", "WantedBy=sysinit.target"):

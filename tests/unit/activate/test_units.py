@@ -67,6 +67,16 @@ def test_load_states_without_systemd(systemctl: Systemctl, monkeypatch: pytest.M
     assert check.states == {}
     assert check.error
     assert "exit status 1" in check.error
+    assert check.no_systemd
+
+
+def test_a_failing_systemctl_with_systemd_running_is_not_taken_for_no_systemd(
+    systemctl: Systemctl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    check = units.load_states(["a.service"])
+    assert check.error
+    assert not check.no_systemd
 
 
 @pytest.mark.parametrize(

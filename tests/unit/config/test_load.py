@@ -288,7 +288,7 @@ def test_load_config_reads_files(tmp_path: Path) -> None:
     assert manifest.secrets[0].sops_file == str(tmp_path / "s.yaml")
     with pytest.raises(ManifestError, match="cannot read") as caught:
         load_config(tmp_path / "missing.yaml")
-    assert caught.value.hint is not None and "--config" in caught.value.hint
+    assert caught.value.hint is not None and "--manifest" in caught.value.hint
     config.write_bytes(b"secrets:\n  a: \xff\n")
     with pytest.raises(ManifestError, match=r"secretsctl.yaml:2: the configuration is not UTF-8"):
         load_config(config)
