@@ -214,7 +214,7 @@ def run(
     f"looked up when the hook runs]. Env: {_env('SOCKET')}.",
 )
 def hook(shell: str, socket_path: str | None) -> None:
-    r"""Print a hook that reports each new $PWD to the daemon, never blocking the prompt.
+    """Print a hook that reports each new $PWD to the daemon, never blocking the prompt.
 
     \b
     fish:  ci-keyboard-leds hook fish | source      (in config.fish)

@@ -99,3 +99,14 @@ def test_manifest_reads_either_format(secretsctl: Runner, tmp_path: object) -> N
 def test_every_command_s_help_has_an_example(secretsctl: Runner, command: str) -> None:
     text = secretsctl(command, "--help").stdout.decode()
     assert re.search(r"\n  Examples?.*:\n    secretsctl ", text), f"{command} --help has no example"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["leds", "hook", "--help"], ["leds", "run", "--help"], ["leds", "status", "--help"],
+     ["keygen", "--help"], ["render", "--help"], ["--help"]],
+)
+def test_no_help_shows_click_s_markers(secretsctl: Runner, argv: list[str]) -> None:
+    """A raw docstring once showed click's \\b paragraph marker as text."""
+    text = secretsctl(*argv).stdout.decode()
+    assert "\\b" not in text and "\b" not in text
