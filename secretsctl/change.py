@@ -1,7 +1,7 @@
 """Changing encrypted files in place: the core of edit, set, unset, updatekeys and rotate.
 
 A file is opened for change by decrypting it fully (MAC verified) while keeping every value's
-IV (sops-format.md §10.2), so that :func:`reseal` under the same data key leaves each unchanged
+IV, so that :func:`reseal` under the same data key leaves each unchanged
 ``ENC[…]`` string byte-identical: a ``git diff`` of the encrypted file shows the values that
 changed, ``lastmodified`` and ``mac``, nothing else. :func:`write_all` replaces several files
 so that each one is either fully rewritten or left as it was.
@@ -131,7 +131,7 @@ def write_all(changes: Sequence[tuple[str, bytes]]) -> None:
         fsutil.fsync_directory(os.path.dirname(os.path.realpath(path)) or ".")
 
 
-# --- set and unset (sops-format.md §9.1) ------------------------------------------------------
+# --- set and unset ------------------------------------------------------
 
 
 class SetFormatError(SecretsctlError):
@@ -411,7 +411,7 @@ def unset_in_file(
     return SetResult(path, reseal(opened, opened.decrypted.documents, indent=indent))
 
 
-# --- updatekeys and rotate (sops-format.md §10.3, §10.4) ----------------------------------------
+# --- updatekeys and rotate ----------------------------------------
 
 
 class GroupDiff(Record):

@@ -1,12 +1,12 @@
 """Editing an encrypted file in a text editor, as ``sops edit`` does, without leaking plaintext.
 
-The flow is sops 3.11's (sops-format.md §10.1): decrypt (MAC verified), write the plaintext
+The flow is sops 3.11's: decrypt (MAC verified), write the plaintext
 to a file named like the target, run the editor on it, compare SHA-256 digests, parse, loop
 back to the editor on invalid text, re-encrypt under the same data key and replace the file.
 A file that does not exist starts from the store's example document, encrypted to the
 matching ``.sops.yaml`` creation rule.
 
-Beyond sops (§10.6), the plaintext lives only in a fresh 0700 folder on a RAM-backed
+Beyond sops, the plaintext lives only in a fresh 0700 folder on a RAM-backed
 filesystem (``$XDG_RUNTIME_DIR`` when it is a tmpfs or ramfs, else ``/dev/shm``; a disk only
 when the caller allows it), vim and nvim are started without swap, undo, backup and
 viminfo/shada files, and the folder is removed on every way out, SIGINT and SIGTERM included.

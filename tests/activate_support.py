@@ -447,7 +447,7 @@ def disk_backed_dir(*candidates: Path) -> Path | None:
 
 
 def placeholder(name: str) -> str:
-    """The placeholder Nix puts in template text for secret ``name`` (activation.md §2.5)."""
+    """The placeholder Nix puts in template text for secret ``name``."""
     return f"<SOPS:{hashlib.sha256(name.encode()).hexdigest()}:PLACEHOLDER>"
 
 

@@ -13,8 +13,8 @@
    N+1, each file created with its final owner and mode before it is written, secrets first,
    then templates under ``rendered/``, one fsync of the generation directory; then the atomic
    switch of the symlink path. Any failure up to the switch removes N+1 and leaves the live
-   generation serving. When nothing differs, no generation is made and N stays live
-   (activation.md §13.14): the generation number does not advance;
+   generation serving. When nothing differs, no generation is made and N stays live:
+   the generation number does not advance;
 7. custom ``path`` links, and removal of stale recorded ones;
 8. pruning by ``keep_generations``;
 9. unit restarts and reloads for the items whose bytes changed.
@@ -69,7 +69,7 @@ class ApplyResult(Record):
     previous: int | None  # live before the run
     created: bool  # a new generation was (would be) made; False when nothing differed
     items: tuple[ItemChange, ...]  # planned items in plan order, then removed ones
-    log_lines: tuple[str, ...]  # change log (activation.md §5.3), drift and stale-link lines
+    log_lines: tuple[str, ...]  # change log, drift and stale-link lines
     restart_units: tuple[str, ...]
     reload_units: tuple[str, ...]
     delivery: Delivery
@@ -945,7 +945,7 @@ def rollback(
     check_units: bool = True,
     keys_gid: int | None = None,
 ) -> ApplyResult:
-    """Make the newest kept generation older than the live one live again (§13.15).
+    """Make the newest kept generation older than the live one live again.
 
     Its files are used as they are, after checking they are regular files with the owners
     and modes recorded when they were written. Change log, units and custom links (from the

@@ -2,9 +2,9 @@
 
 Contents are compared in memory. Each item is new, changed, unchanged or removed (a file of
 the live tree that no item names any more); a change of owner, group or mode is reported
-apart, as drift (activation.md §13.13), and triggers no unit. Units of new and changed items
-are collected secrets first, then templates, each unit once, where it first appeared (§13.4).
-The change-log lines are those of sops-nix (§5.3), so its acceptance sequences still hold.
+apart, as drift, and triggers no unit. Units of new and changed items
+are collected secrets first, then templates, each unit once, where it first appeared.
+The change-log lines are those of sops-nix, so its acceptance sequences still hold.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class LiveLink(Record):
 
 
 def read_live(symlink_path: str, mount_point: str, dirs: RootedDirs | None = None) -> LiveLink:
-    """Inspect the symlink path and find the live generation (activation.md §4.3, §13.9).
+    """Inspect the symlink path and find the live generation.
 
     The folder of the symlink path is reached through ``dirs``.
     """
@@ -81,7 +81,7 @@ def read_live(symlink_path: str, mount_point: str, dirs: RootedDirs | None = Non
 
 
 def refuse_non_symlink(live: LiveLink, *, force: bool) -> None:
-    """Refuse a real file or directory at the symlink path unless ``force`` (§13.9)."""
+    """Refuse a real file or directory at the symlink path unless ``force``."""
     if live.kind == "other" and not force:
         what = "a directory" if live.is_dir else "a file that is not a symlink"
         raise ActivationError(

@@ -1,4 +1,4 @@
-"""Custom ``path`` links, and the record secretsctl keeps of them (activation.md §4.7, §13.5).
+"""Custom ``path`` links, and the record secretsctl keeps of them.
 
 A secret with a custom ``path`` gets a symlink there to ``<symlink path>/<name>`` (through the
 stable link, so it follows every switch). The link is made in a fresh 0700 directory beside

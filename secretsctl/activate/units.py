@@ -1,4 +1,4 @@
-"""Telling systemd which services need the new secrets (activation.md §5.2, §13.4).
+"""Telling systemd which services need the new secrets.
 
 Two deliveries, as in sops-nix:
 

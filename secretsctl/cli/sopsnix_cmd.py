@@ -6,7 +6,7 @@ before the manifest), so this entry point parses exactly that, not click's synta
 the environment sops-nix reads: ``NIXOS_ACTION=dry-activate`` makes a dry run (which here
 writes nothing but NixOS's dry-activation list files) and
 ``SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`` restarts units through systemctl instead of the list
-files. Unlike sops-nix, a missing manifest is a usage error (activation.md §13.12). Usage
+files. Unlike sops-nix, a missing manifest is a usage error. Usage
 errors exit 1, as sops-nix's do.
 """
 
@@ -122,7 +122,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
 
     plan = build_plan(manifest, ignore_passwd=ignore_passwd)
     if manifest.log_key_import:
-        # sops-nix prints these on stderr, prefixed with its program name (activation.md §8.1).
+        # sops-nix prints these on stderr, prefixed with its program name.
         for path, recipient in plan.imported_keys:
             sys.stderr.write(
                 f"sops-install-secrets: Imported {path} as age key with fingerprint {recipient}\n"

@@ -1,7 +1,7 @@
 """The activation model both inputs map onto (``secretsctl.yaml`` and sops-nix's manifest.json).
 
-Field semantics are those of sops-nix's manifest (``activation.md`` §2), with secretsctl's
-changes (§13): exact modes, known formats only, nested keys in JSON, Jinja templates for the
+Field semantics are those of sops-nix's manifest, with secretsctl's
+changes: exact modes, known formats only, nested keys in JSON, Jinja templates for the
 native configuration. Every spec carries its :class:`Origin`, so any later error can name the
 file, line and field it came from.
 """

@@ -1,7 +1,7 @@
 """sops-nix's ``manifest.json``, read as ``sops-install-secrets`` reads it, into a Manifest.
 
-Decoding follows Go's ``encoding/json`` into sops-install-secrets' structs
-(``activation.md`` §2): unknown fields are ignored, field names match case-insensitively (an
+Decoding follows Go's ``encoding/json`` into sops-install-secrets' structs: unknown fields
+are ignored, field names match case-insensitively (an
 exact match first), a repeated field keeps its last value, ``null`` and missing fields take the
 zero value (``""``, ``0``, ``false``, ``[]``), and a value of the wrong JSON type is an error.
 The semantics follow sops-nix too: an ``owner``/``group`` name wins over ``uid``/``gid``, a
@@ -10,11 +10,11 @@ non-empty ``content`` beats ``file``, ``keepGenerations`` 0 (or missing) turns p
 In user mode, ``%r`` in the mount point, the symlink path and every ``path`` becomes
 ``$XDG_RUNTIME_DIR`` and ``%%`` becomes ``%``.
 
-Where secretsctl does better (§13), it says so instead of guessing: an unknown ``format`` is an
-error (§13.8; missing, ``null`` and ``""`` still mean yaml), a mode must be permission bits only
-(§13.6), ``key: sops`` is refused (§13.7), and names that would leave the generation directory
+Where secretsctl does better, it says so instead of guessing: an unknown ``format`` is an
+error (missing, ``null`` and ``""`` still mean yaml), a mode must be permission bits only
+``key: sops`` is refused, and names that would leave the generation directory
 (``../x``, ``/x``) or clash (``a`` and ``a/b``, two secrets of one name) are refused. Every
-problem is collected (§13.2); sops-nix stops at the first. ``sshKeyPaths`` and ``gnupgHome``
+problem is collected; sops-nix stops at the first. ``sshKeyPaths`` and ``gnupgHome``
 are kept for their checks, and :func:`~secretsctl.render.plan.build_plan` warns that they are
 not used (secretsctl has no PGP).
 """

@@ -33,7 +33,7 @@ def shorten(text: str, limit: int = 24) -> str:
 
 
 def check_mode_bits(mode: int) -> str | None:
-    """Refuse setuid, setgid and sticky bits and anything beyond them (§13.6)."""
+    """Refuse setuid, setgid and sticky bits and anything beyond them."""
     if mode > 0o7777:
         return f"mode {mode:o} is not a file permission mode (at most 0777)"
     if mode & SPECIAL_BITS:

@@ -7,8 +7,8 @@ is ``age-keygen -y``: the recipient of each identity in a file, in order.
 
 from __future__ import annotations
 
-from secretsctl.redact import Secret
 from secretsctl.record import Record
+from secretsctl.redact import Secret
 
 __all__ = ["NewKey", "generate", "recipients_of"]
 

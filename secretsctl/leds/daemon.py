@@ -2,11 +2,11 @@
 
 One asyncio loop. Producers (the directory socket, the poll timer, Hyprland's focus events)
 only set a flag; one evaluator waits 50 ms after the first trigger of a burst, as the original
-does (leds.md §8.14), then evaluates once: it finds the repository of the last directory any
+does, then evaluates once: it finds the repository of the last directory any
 shell reported, paints the cached state of its commit at once if there is one, and hands a
 GitHub request to a single fetcher task when one is due, so a slow answer never delays a
-repaint from the cache (leds.md §9.4, §9.7). The keyboard is painted when the state or the
-``(owner/repo, sha)`` pair changes (§8.15), blue once on leaving repositories (§1.7), and
+repaint from the cache. The keyboard is painted when the state or the
+``(owner/repo, sha)`` pair changes, blue once on leaving repositories, and
 never before the first directory.
 
 The core never prints: it logs through :mod:`logging`, and never the token.
@@ -71,7 +71,7 @@ class TokenError(SecretsctlError):
 
 
 def default_socket_path(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
-    """Return ``$XDG_RUNTIME_DIR/ci-keyboard-leds.sock``, or under /tmp without it (§8.1)."""
+    """Return ``$XDG_RUNTIME_DIR/ci-keyboard-leds.sock``, or under /tmp without it."""
     runtime = environ.get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 - the original's fallback
     return os.path.join(runtime, SOCKET_NAME)
 
@@ -80,7 +80,7 @@ def hyprland_event_socket(environ: dict[str, str] | os._Environ[str] = os.enviro
     """Return the path of Hyprland's event socket, or None when Hyprland is not running.
 
     ``$XDG_RUNTIME_DIR/hypr/<sig>/.socket2.sock`` since Hyprland 0.40; ``/tmp/hypr/<sig>/``
-    before, used only when the newer folder does not exist (leds.md §3.1).
+    before, used only when the newer folder does not exist.
     """
     signature = environ.get("HYPRLAND_INSTANCE_SIGNATURE")
     if not signature or "/" in signature:
@@ -96,8 +96,8 @@ def hyprland_event_socket(environ: dict[str, str] | os._Environ[str] = os.enviro
 def _newest_hyprland_socket(path: str) -> str | None:
     """Return the event socket of the newest Hyprland instance beside ``path``'s, if any.
 
-    A restarted Hyprland has a new signature that this process's environment cannot learn
-    (leds.md §3.3), so its folder is found among the instances' folders.
+    A restarted Hyprland has a new signature that this process's environment cannot learn,
+    so its folder is found among the instances' folders.
     """
     instances = os.path.dirname(os.path.dirname(path))
     newest: tuple[int, str] | None = None
@@ -116,7 +116,7 @@ class TokenSource:
 
     The path resolves through the ``/run/secrets`` symlink, so a secrets generation switch
     changes the resolved path and the inode: both are compared, with the modification time,
-    before each request, and the file is read again on any difference (leds.md §9.10). With
+    before each request, and the file is read again on any difference. With
     no file, the token given from the environment is used. Calling the source returns the
     token text for the ``Authorization`` header, or None when there is none.
     """

@@ -1,6 +1,6 @@
 """The CI state of one commit on GitHub: its check runs and its commit statuses.
 
-What is asked (leds.md §1.5, §4, §9.1 to §9.3, §9.5):
+What is asked:
 
 - ``GET /repos/{owner}/{name}/commits/{sha}/check-runs?per_page=100`` and every further page
   named by the ``link`` header's ``rel="next"``;
@@ -11,7 +11,7 @@ What is asked (leds.md §1.5, §4, §9.1 to §9.3, §9.5):
 - one request at a time, each under a timeout; each URL's ETag is sent back as
   ``If-None-Match``, so an unchanged poll is a ``304`` that costs no rate limit.
 
-How runs and statuses make one state (the table the documentation repeats, §9.5):
+How runs and statuses make one state:
 
 ===================================================  =========================================
 a check run whose ``status`` is not ``completed``     pending
@@ -31,7 +31,7 @@ With both pending and failed entries, :attr:`Precedence.PENDING_FIRST` (the defa
 original's behaviour) shows pending; :attr:`Precedence.FAILURE_FIRST` shows failed at once.
 Set :attr:`GitHub.precedence` to choose.
 
-When GitHub cannot answer (§9.3, §9.9), the choice made here:
+When GitHub cannot answer, the choice made here:
 
 - rate limited (403/429 with ``retry-after`` or ``x-ratelimit-remaining: 0``): no request is
   made before the time GitHub gave; the report keeps the commit's last known state (it is
@@ -95,7 +95,7 @@ _TOKEN_SHAPE: Final = re.compile(r"[\x21-\x7e]+")
 class Precedence(enum.Enum):
     """Which state wins when one entry is pending and another has already failed."""
 
-    PENDING_FIRST = "pending-first"  # the original's behaviour (leds.md §8.8)
+    PENDING_FIRST = "pending-first"  # the original's behaviour
     FAILURE_FIRST = "failure-first"
 
 
@@ -478,8 +478,8 @@ def _check_runs(body: Any) -> tuple[tuple[CheckRun, ...], int] | None:
 
 
 def _statuses(body: Any) -> tuple[tuple[str, ...], int] | None:
-    # The combined `state` word is not used: with no status at all it says "pending" for ever
-    # (leds.md §4.3); only the listed statuses count.
+    # The combined `state` word is not used: with no status at all it says "pending" for
+    # ever; only the listed statuses count.
     if not isinstance(body, dict) or not isinstance(body.get("statuses"), list):
         return None
     states = []

@@ -2,7 +2,7 @@
 
 Every hook sends ``$PWD`` and a newline over a new connection, only when the socket path is a
 socket, from a background process that the shell forgets at once (no job notices), with a
-1 s timeout (leds.md §1.11, §9.13). fish runs it on each change of ``PWD`` and once at start;
+1 s timeout. fish runs it on each change of ``PWD`` and once at start;
 bash from ``PROMPT_COMMAND`` when ``$PWD`` changed; zsh from the ``chpwd`` hook and once at
 start.
 

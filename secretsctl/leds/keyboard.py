@@ -6,8 +6,8 @@ The daemon holds one :class:`Keyboard`, made by :func:`open_keyboard`. It calls
 raises :class:`KeyboardError`; the daemon logs it and carries on.
 
 Each back-end lives in its own module, imported only when chosen:
-:mod:`secretsctl.leds.razer` (the bincode protocol of razer-laptop-control, leds.md §2),
-:mod:`secretsctl.leds.openrgb` (the OpenRGB SDK, leds.md §5) and
+:mod:`secretsctl.leds.razer` (the bincode protocol of razer-laptop-control),
+:mod:`secretsctl.leds.openrgb` (the OpenRGB SDK) and
 :mod:`secretsctl.leds.stdout` (one line per paint, for trying without hardware).
 """
 

@@ -1,6 +1,6 @@
 """What the LED companion knows: CI states, their colours, and the repository of a directory.
 
-The colours and the meaning of each state are the original daemon's (leds.md §1.5, §1.7).
+The colours and the meaning of each state are the original daemon's.
 """
 
 from __future__ import annotations

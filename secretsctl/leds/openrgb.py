@@ -1,4 +1,4 @@
-"""The OpenRGB back-end: the OpenRGB SDK's TCP protocol (leds.md §5).
+"""The OpenRGB back-end: the OpenRGB SDK's TCP protocol.
 
 Every packet is a 16-byte little-endian header (``ORGB``, device index, packet id, data
 size) and its data. One paint is one connection, so an OpenRGB server that starts later

@@ -1,6 +1,6 @@
-"""The Razer back-end: razer-laptop-control's bincode protocol over its Unix socket (leds.md §2).
+"""The Razer back-end: razer-laptop-control's bincode protocol over its Unix socket.
 
-Wire format (bincode 1.3 free functions, leds.md §2.3-2.4): an enum variant is its index as
+Wire format (bincode 1.3 free functions): an enum variant is its index as
 a u32 little-endian, then its fields in order; ``usize`` is a u64, ``String`` and
 ``Vec<u8>`` are a u64 length and the bytes, ``bool`` is one byte ``00`` or ``01``. There is
 no framing: one request and one response per connection.
@@ -8,14 +8,14 @@ no framing: one request and one response per connection.
 The colour is set exactly as the original ``ci-keyboard-leds`` sets it: one
 ``DaemonCommand::SetStandardEffect { name: "static", params: [R, G, B] }`` per paint, and the
 paint counts only if the reply is exactly ``SetStandardEffect { result: true }``
-(``0a 00 00 00 01``). Each exchange (leds.md §9.8): connect, send the whole request in one
+(``0a 00 00 00 01``). Each exchange: connect, send the whole request in one
 write, half-close for writing, read until EOF or 4096 bytes, all under one timeout. That
 suits the pinned daemon (one ``read()``, reply, close) and the newer forks (read to EOF).
 Reading also stops as soon as the bytes received form exactly one whole response, as the
 stock client's single ``read()`` does, so a server that answers but keeps the connection
 open costs no timeout.
 
-Repainting (leds.md §9.8). The keyboard remembers the last colour asked for and the
+Repainting. The keyboard remembers the last colour asked for and the
 identity (device, inode, ctime) of the socket file through which that colour was confirmed.
 A background task started by :meth:`RazerKeyboard.start` looks at the socket file every
 ``watch_interval`` seconds and paints the remembered colour again, without a new
@@ -66,7 +66,7 @@ class WireType(enum.Enum):
 
 
 _U = WireType
-# Variant names and fields in enum order (JosuGZ @ 2b56d7c and Razer-Linux, leds.md §2.5-2.6):
+# Variant names and fields in enum order (JosuGZ @ 2b56d7c and Razer-Linux):
 # the index on the wire is the position here.
 COMMAND_VARIANTS: Final[tuple[tuple[str, tuple[tuple[str, WireType], ...]], ...]] = (
     ("SetFanSpeed", (("ac", _U.USIZE), ("rpm", _U.I32))),

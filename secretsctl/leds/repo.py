@@ -1,11 +1,11 @@
-"""A directory's GitHub repository and HEAD commit, from the files git keeps (leds.md §1.4, §9.6).
+"""A directory's GitHub repository and HEAD commit, from the files git keeps.
 
 No ``git`` process is started: the lookup runs on every change of directory and must be cheap
-and must not block the event loop for long (§9.7). The few files read are small: ``.git`` (a
+and must not block the event loop for long. The few files read are small: ``.git`` (a
 folder, or a file ``gitdir: …`` in worktrees and submodules), ``commondir``, ``config``,
 ``HEAD``, one loose ref and ``packed-refs``.
 
-Remote choice (§9.6): ``origin`` when its URL is a GitHub remote; else the remote of the
+Remote choice: ``origin`` when its URL is a GitHub remote; else the remote of the
 current branch's upstream (``branch.<name>.remote``); else the first remote, in the order of
 the config file, whose URL is a GitHub remote. ``url.<base>.insteadOf`` rules of the
 repository's config and of the user's global config are applied first, as

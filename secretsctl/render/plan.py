@@ -2,19 +2,19 @@
 
 :func:`build_plan` does everything an activation does before it writes anything:
 
-1. loads the identities the manifest names, and nothing else (``activation.md`` §13.10);
+1. loads the identities the manifest names, and nothing else;
 2. reads, parses and decrypts each distinct ``(sops file, format)`` exactly once, MAC
-   verified (§13.3);
-3. selects each secret's value (§9 with §13.7): for yaml and json the ``/``-separated key path
+   verified;
+3. selects each secret's value: for yaml and json the ``/``-separated key path
    through mappings (nested JSON works), a string at the end; ``key: ""`` the whole file as
    ``sops decrypt`` prints it; binary, dotenv and ini always the whole file;
 4. renders the templates: Jinja for ``secretsctl.yaml``, sops-nix's placeholders in one pass for
-   a manifest.json (§13.11);
+   a manifest.json;
 5. resolves owners and groups with the system's user database (``-ignore-passwd``: 0:0).
 
 Every problem on the way (key files, each sops file, each key path, each template, each
 unknown user or group) is collected and raised together as one
-:class:`~secretsctl.errors.ProblemsError` (§13.2); nothing is returned until all is well.
+:class:`~secretsctl.errors.ProblemsError`; nothing is returned until all is well.
 Messages name files, key paths, secrets, users and placeholders, never a value: values exist
 only inside :class:`~secretsctl.redact.Secret`.
 

@@ -48,7 +48,7 @@ TEMPLATES = REPO / "templates"
 
 
 def keys_gid() -> int:
-    """The group generation directories get: `keys`, else `nogroup` (activation.md §4.2)."""
+    """The group generation directories get: `keys`, else `nogroup`."""
     for name in ("keys", "nogroup"):
         try:
             return grp.getgrnam(name).gr_gid
@@ -645,7 +645,7 @@ def test_problems_found_while_planning_are_reported_together(setup: Setup, tmp_p
 
 def test_every_kind_of_problem_is_reported_in_one_run(setup: Setup, tmp_path: Path) -> None:
     """README: "bad configuration, missing users, ... templates that do not compile. They are
-    reported together, one line each" (and activation.md §13.2)."""
+    reported together, one line each"."""
     require_root()
     suffix = os.urandom(3).hex()
     setup.config.write_text(

@@ -75,7 +75,7 @@ def nix_manifest(
 
 
 def restart_and_reload(folder: Path) -> Path:
-    """The restart-and-reload VM test's configuration (activation.md §11.3)."""
+    """The restart-and-reload VM test's configuration."""
     return nix_manifest(
         folder,
         [nix_secret("test_key", "test_key", **UNITS)],
@@ -161,7 +161,7 @@ USAGE_ERRORS = [
 
 @pytest.mark.parametrize(("args", "message", "hint"), USAGE_ERRORS)
 def test_usage_errors(args: tuple[str, ...], message: str, hint: bool, tmp_path: Path) -> None:
-    """Go flag syntax errors, and a missing manifest (an error, unlike sops-nix: §13.12).
+    """Go flag syntax errors, and a missing manifest (an error, unlike sops-nix).
 
     They exit 1, as sops-nix's sops-install-secrets does.
     """
@@ -334,7 +334,7 @@ def test_check_mode_sopsfile_reads_the_sops_files_but_looks_up_no_user(tmp_path:
 def test_installs_a_nix_manifest(
     use_tmpfs: bool, users: Users, tmp_path: Path, systemctl: Systemctl
 ) -> None:
-    """The templates and pgp-keys VM tests' checks (activation.md §11.3), with age."""
+    """The templates and pgp-keys VM tests' checks, with age."""
     manifest = nix_manifest(
         tmp_path,
         [
@@ -425,7 +425,7 @@ def test_installs_a_nix_manifest(
 def test_ignore_passwd(
     spelling: tuple[str, ...], root_owned: bool, users: Users, tmp_path: Path
 ) -> None:
-    """No lookups: every file 0:0 and the directories' group 0 (activation.md §7.1)."""
+    """No lookups: every file 0:0 and the directories' group 0."""
     manifest = nix_manifest(
         tmp_path,
         [nix_secret("test_key", "test_key", owner=users.alice, group=users.group)],
@@ -461,7 +461,7 @@ def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert (LIVE / "test_key").read_bytes() == b"test_value"
         imported, *rest = done.stderr.splitlines()
-        # sops-nix's keyImport line (§8.1): the key's path and its age recipient.
+        # sops-nix's keyImport line: the key's path and its age recipient.
         assert imported.startswith(
             f"sops-install-secrets: Imported {SOPS_NIX_VECTORS / 'ssh-ed25519-key'} as age key"
             " with fingerprint age1a8pk"
@@ -521,7 +521,7 @@ def test_keep_generations_and_no_change_log(tmp_path: Path, systemctl: Systemctl
 
 
 def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
-    """%r and %% (activation.md §3 step 2), no mount, no chown, no units, no change log."""
+    """%r and %%, no mount, no chown, no units, no change log."""
     manifest = nix_manifest(
         tmp_path,
         [
@@ -561,7 +561,7 @@ def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
     in_fresh_run(body)
 
 
-# --- restarts and reloads: activation.md §11.4 -----------------------------------------------
+# --- restarts and reloads: sops-nix's restart-and-reload VM test ----------------------------
 
 
 def truncate(path: Path) -> None:
@@ -569,7 +569,7 @@ def truncate(path: Path) -> None:
 
 
 def test_restart_and_reload_sequence_with_list_files(tmp_path: Path, systemctl: Systemctl) -> None:
-    """The default delivery: NixOS's list files under /run/nixos (activation.md §5.2)."""
+    """The default delivery: NixOS's list files under /run/nixos."""
     manifest = str(restart_and_reload(tmp_path))
     cli = installer(tmp_path, systemctl)
     restart = "restart-unit.service\nreload-unit.service\n"
@@ -603,7 +603,7 @@ def test_restart_and_reload_sequence_with_list_files(tmp_path: Path, systemctl: 
             RESTART_LIST.name: restart,
             RELOAD_LIST.name: reload,
         }
-        # 4. the exact change-log lines; units named twice are listed once (§13.4)
+        # 4. the exact change-log lines; units named twice are listed once
         os.unlink(LIVE / "test_key")
         os.unlink(LIVE / "rendered/test_template")
         assert step(["adding secret: test_key", "adding rendered secret: test_template"]) == {
@@ -728,7 +728,7 @@ def test_restart_and_reload_sequence_via_systemctl(tmp_path: Path, systemctl: Sy
 def test_dry_activate_on_a_fresh_machine_writes_nothing(
     tmp_path: Path, systemctl: Systemctl
 ) -> None:
-    """§13.1: no mount, no key file, no generation, no symlink, not even a lock file."""
+    """A dry activation: no mount, no key file, no generation, no symlink, not even a lock file."""
     manifest = str(restart_and_reload(tmp_path))
     cli = installer(tmp_path, systemctl, NIXOS_ACTION="dry-activate")
 

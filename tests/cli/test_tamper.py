@@ -14,7 +14,7 @@ in them, encrypted or not, each edit below makes a tampered copy:
 decrypt; 51: MAC mismatch), print nothing on stdout and exactly one ``secretsctl: error:`` line,
 and quote no plaintext value. Real ``sops decrypt`` of the same file must give the same code,
 except where sops 3.11 is known to differ (a non-string plain value where ``ENC[…]`` is expected
-makes it panic, exit 2; sops-format.md §7.4). The metadata's ``mac`` and ``lastmodified`` are
+makes it panic, exit 2). The metadata's ``mac`` and ``lastmodified`` are
 tampered the same way (51). In a ``mac_only_encrypted`` file, the edits that touch only
 unencrypted values decrypt fine, in both. Comments and type tags are outside the MAC in sops,
 and so in secretsctl: those edits decrypt (checked separately).

@@ -184,7 +184,7 @@ def test_sops_opens_what_we_encrypt_and_we_print_what_sops_prints(
         assert theirs.returncode == 0, theirs.stderr.decode("utf-8", "replace")
         if theirs.stderr:
             # sops reads a comment back under another mapping than the one it was encrypted in
-            # (sops-format.md §8.2.5): then its own file of the same plaintext has the same
+            #: then its own file of the same plaintext has the same
             # layout and the same warning, and secretsctl (which tries the ancestors' AADs) is
             # not compared with it.
             own = runner.run(

@@ -129,7 +129,7 @@ class GitHubServer:
             chunk = entries[(page - 1) * per_page : page * per_page]
             failed = any(s["state"] in ("failure", "error") for s in entries)
             success = entries and all(s["state"] == "success" for s in entries)
-            # GitHub's trap (leds.md §4.3): no status at all is "pending".
+            # GitHub's trap: no status at all is "pending".
             combined = "failure" if failed else "success" if success else "pending"
             document = {"state": combined, "total_count": len(entries), "statuses": chunk}
         body = json.dumps(document).encode()

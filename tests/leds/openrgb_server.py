@@ -1,4 +1,4 @@
-"""A stand-in for an OpenRGB SDK server on 127.0.0.1, written from leds.md §5 and OpenRGBSDK.md.
+"""A stand-in for an OpenRGB SDK server on 127.0.0.1, written from OpenRGBSDK.md.
 
 It does not use ``secretsctl.leds.openrgb``: it builds controller blocks and reads packets on
 its own, so the tests compare two readings of the protocol. It answers

@@ -1,6 +1,6 @@
 """A stand-in for razer-laptop-control's daemon: a real Unix socket, decoded as the Rust code does.
 
-Written from leds.md §2 and the daemon's source (``comms.rs``, ``daemon.rs`` @ 2b56d7c), on
+Written from the daemon's source (``comms.rs``, ``daemon.rs`` @ 2b56d7c), on
 purpose without using ``secretsctl.leds.razer``, so that the tests compare two readings of the
 protocol. Like the daemon it
 

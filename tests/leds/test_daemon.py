@@ -255,7 +255,7 @@ def test_paints_only_on_change_and_blue_once_on_leaving(socket_dir: Path) -> Non
             daemon.trigger("timer")
             await settle()
             assert keyboard.colours == [GREEN]
-            # Another repository in the same state: painted again (leds.md §8.15).
+            # Another repository in the same state: painted again.
             await send(path, world.line("b"))
             await wait_until(lambda: len(keyboard.colours) == 2)
             assert keyboard.colours == [GREEN, GREEN]

@@ -59,7 +59,7 @@ def ask_once(api: GitHubServer, **options: Any) -> CiReport:
     return drive(api, lambda client: client.ci_state(repository()), **options)
 
 
-# --- the state table (leds.md §1.5, §9.5) ---------------------------------------------------------
+# --- the state table ---------------------------------------------------------
 
 TABLE = [
     pytest.param([run("in_progress", None)], CiState.PENDING, False, id="in-progress"),

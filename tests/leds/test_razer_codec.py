@@ -1,4 +1,4 @@
-"""The bincode codec of the Razer daemon's enums: the worked bytes of leds.md §2.8, round trips."""
+"""The bincode codec of the Razer daemon's enums: worked bytes, round trips."""
 
 from __future__ import annotations
 

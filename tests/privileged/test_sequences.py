@@ -89,7 +89,7 @@ def truncate(path: str) -> None:
 
 
 def test_restart_and_reload_sequence_with_systemctl(tmp_path: Path, systemctl: Systemctl) -> None:
-    """activation.md §11.4, with secretsctl's default delivery (systemctl --no-block)."""
+    """sops-nix's restart-and-reload sequence, with secretsctl's default delivery (systemctl --no-block)."""
 
     def body() -> None:
         paths = RuntimePaths(root=str(tmp_path / "root"))
@@ -203,7 +203,7 @@ def test_restart_and_reload_with_nixos_list_files(tmp_path: Path) -> None:
 
 
 def test_pruning_sequence(tmp_path: Path) -> None:
-    """activation.md §11.5, and canonical names only (§13.9)."""
+    """sops-nix's pruning sequence, and canonical names only."""
 
     def body() -> None:
         paths = RuntimePaths(root=str(tmp_path))

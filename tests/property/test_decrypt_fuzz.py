@@ -430,7 +430,7 @@ def test_console_script_exit_codes(key: Key, tmp_path: Path) -> None:
 
 
 # Where sops 3.11 itself exits otherwise: it panics (exit 2) on `type:bytes` (3.13.2 reports an
-# error; sops-format.md §7.4, §14).
+# error).
 SOPS_DIFFERS = {"type-bytes": 2}
 
 

@@ -316,7 +316,7 @@ class _Events:
 
     ``signed_zero`` writes a float -0.0 as ``-0.0`` instead of yaml.v3's ``-0``, which reads
     back as the int 0: in an encrypted file such a value is unencrypted and part of the MAC
-    (as ``-0``), so sops's own ``-0`` makes the file fail its MAC check (sops-format.md 8.2.7).
+    (as ``-0``), so sops's own ``-0`` makes the file fail its MAC check.
     """
 
     def __init__(self, signed_zero: bool = False) -> None:

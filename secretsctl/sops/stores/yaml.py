@@ -3,7 +3,7 @@
 Reading uses libyaml (ruamel's C extension) and yaml.v3's scalar typing; comments are placed
 in the tree where sops's yaml.v3 nodes put them. Writing reproduces the yaml.v3 v3.0.4 encoder
 as sops drives it (indent 4 by default, ``sops`` block last in every document, documents
-separated by ``---``). See ``sops-format.md`` §8.2 and §9.
+separated by ``---``). See docs/format.md.
 
 Nothing here is imported before a YAML file is actually read or written; ruamel is imported
 only by the loaders.

@@ -213,7 +213,7 @@ def test_display_paths_and_owner_override() -> None:
     assert (first.size, second.size) == (5, 8)
 
 
-# The change-log lines of activation.md §11.4, exactly.
+# The change-log lines of sops-nix's restart-and-reload VM test, exactly.
 SEQUENCE = [
     ({"rendered/test_template": b"t"}, ["adding secret: test_key"], False),
     ({"test_key": b"v"}, ["adding rendered secret: test_template"], False),

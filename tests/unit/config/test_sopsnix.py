@@ -1,4 +1,4 @@
-"""sops-nix's manifest.json, decoded as sops-install-secrets decodes it (activation.md §2)."""
+"""sops-nix's manifest.json, decoded as sops-install-secrets decodes it."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def test_known_formats(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["JSON", "YAML", "toml", "Yaml"])
 def test_unknown_formats_are_errors(fmt: str) -> None:
-    # sops-nix silently reads these as yaml (§2.3); secretsctl refuses them (§13.8).
+    # sops-nix silently reads these as yaml; secretsctl refuses them.
     (message,) = problems_of({"secrets": [nix_secret(format=fmt)]})
     assert f"unsupported format {fmt} for secret test_key" in message
 

@@ -145,7 +145,7 @@ def test_a_leftover_placeholder_is_warned_about_by_name(accounts: FakeAccounts) 
     assert other in warning
 
 
-# --- key paths (§9, §13.7) ------------------------------------------------------------------
+# --- key paths ------------------------------------------------------------------
 
 
 YAML_DOC = """\
@@ -408,7 +408,7 @@ def test_a_missing_ssh_key_is_skipped_with_a_warning(tmp_path: Path, encrypt: En
 
 def test_no_key_source_at_all(tmp_path: Path, encrypt: Encryptor, accounts: FakeAccounts, monkeypatch: pytest.MonkeyPatch) -> None:
     encrypt("s.yaml", "a: b\n")
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "keys.txt"))  # never read (§13.10)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "keys.txt"))  # never read
     manifest = config(tmp_path, "defaults: {sops_file: s.yaml}\nsecrets: {a: {}}\n")
     with pytest.raises(ProblemsError) as caught:
         build_plan(manifest, accounts=accounts)

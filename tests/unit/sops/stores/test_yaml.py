@@ -145,7 +145,7 @@ def test_several_documents() -> None:
 
 
 def test_a_lone_document_start_is_an_empty_document() -> None:
-    # sops 3.11 accepts this (and prints {}), unlike what sops-format.md 8.2.1 says.
+    # sops 3.11 accepts this (and prints {}), though its YAML documentation says otherwise.
     assert store.load_plain(b"---\n") == [Branch()]
     assert round_trip("---\n") == "{}\n"
 
