@@ -18,6 +18,9 @@ error while rendering is rebuilt from the template alone: its line, that line's 
 fixed words for the kind of error; never the exception's message, which Jinja and Python
 build from the values (``'dict object' has no attribute "<the value>"``).
 
+Templates render in :class:`secretsctl.render.sandbox.BoundedSandbox`, which bounds numbers,
+text and sizes (``{{ 10 ** 5000 }}`` is a configuration error, not minutes of CPU).
+
 jinja2 costs ~30 ms to import, so it is imported only for a template that needs it: text,
 comments and ``{{ name | filter }}`` (the shipped templates) are rendered by a small reader
 that gives exactly Jinja's output (property-tested), and the filters are plain functions.
@@ -102,15 +105,16 @@ def environment() -> Any:
     """Return the one sandboxed environment (created, and jinja2 imported, on first use)."""
     if not _ENVIRONMENT:
         from jinja2 import StrictUndefined
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        env = ImmutableSandboxedEnvironment(
+        from secretsctl.render.sandbox import BoundedSandbox
+
+        env = BoundedSandbox(
+            FILTERS,
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        env.filters.update(FILTERS)
         _ENVIRONMENT.append(env)
     return _ENVIRONMENT[0]
 
@@ -186,7 +190,8 @@ def compile_template(
     """Compile ``spec`` and check that it names only secrets in ``known``.
 
     Returns the template (None when it cannot be used) and its problems: a syntax error, an
-    unknown name, an ``include``/``import``/``extends`` (templates stand alone).
+    unknown name, an ``include``/``import``/``extends`` (templates stand alone), a template
+    too large or too deeply nested to compile.
     """
     simple = _Simple.parse(spec.text)
     if simple is not None:
@@ -197,6 +202,17 @@ def compile_template(
                 for name, line in unknown.items()
             ]
         return JinjaTemplate(spec, simple, frozenset(simple.names), False), []
+    try:
+        return _compile_jinja(spec, known)
+    except (ValueError, OverflowError, MemoryError, RecursionError) as error:
+        # e.g. a number literal of more than 4300 digits, or thousands of nested brackets
+        kind = type(error).__name__
+    return None, [ManifestError(f"{where(spec, None)}: the template cannot be compiled ({kind})")]
+
+
+def _compile_jinja(
+    spec: TemplateSpec, known: Collection[str]
+) -> tuple[JinjaTemplate | None, list[ManifestError]]:
     from jinja2 import TemplateSyntaxError, nodes
 
     env = environment()
@@ -276,6 +292,10 @@ def _runtime_message(spec: TemplateSpec, error: BaseException) -> str:
 def _failure(error: BaseException) -> str:
     from jinja2.exceptions import SecurityError, UndefinedError
 
+    from secretsctl.render.sandbox import TooLarge
+
+    if isinstance(error, TooLarge):
+        return error.what
     if isinstance(error, SecurityError):
         return "does something the sandbox forbids"
     if isinstance(error, UndefinedError):

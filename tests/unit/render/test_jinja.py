@@ -195,3 +195,80 @@ def test_filter_errors_in_a_template_name_the_line() -> None:
     assert caught.value.__context__ is None, "the error chains the filter's"
     assert caught.value.__cause__ is None
 
+
+# --- size limits (secretsctl.render.sandbox) -------------------------------------------------
+
+BIG_INTEGER = "makes an integer of more than 4096 bits"
+LONG_TEXT = "makes text or a list longer than 16777216 characters or items"
+BIG_SIZE = "asks for a width or count above 1048576"
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("{{ 10 ** 5000 }}", BIG_INTEGER),  # folded while compiling, before: int->str ValueError
+        ("{{ 10 ** 20000000 }}", BIG_INTEGER),  # before: ~36 s of CPU
+        ("{{ 3 ** 2600 }}", BIG_INTEGER),  # under the estimate, over once computed
+        ("{{ (2 ** 4000) * (2 ** 4000) }}", BIG_INTEGER),
+        ('{{ "a" * 10**9 }}', LONG_TEXT),
+        ("{{ [1, 2] * 10**8 }}", LONG_TEXT),
+        ('{{ "x"|center(10**9) }}', BIG_SIZE),
+        ('{{ "x"|center(1000000000) }}', BIG_SIZE),  # a constant: jinja2 tries to fold it
+        ('{{ "%999999999d" % 1 }}', BIG_SIZE),
+        ('{{ "%*d" % (10**8, 1) }}', BIG_SIZE),
+        ('{{ "%999999999s"|format("x") }}', BIG_SIZE),
+        ('{{ "{:>999999999}".format(1) }}', BIG_SIZE),
+        ('{{ "{:>{}}".format(1, 10**8) }}', BIG_SIZE),
+        ('{{ "x".ljust(10**9) }}', BIG_SIZE),
+        ("{{ [1]|batch(10**8, 0)|list }}", BIG_SIZE),
+        ("{{ lipsum(10**6) }}", BIG_SIZE),
+        ('{{ range(100000)|join("x" * 1000) }}', LONG_TEXT),
+        ('{{ ("a" * 100000)|replace("a", "b" * 1000) }}', LONG_TEXT),
+        ('{{ ("a" * 100000).replace("a", "b" * 1000) }}', LONG_TEXT),
+        ('{{ ("a\\n" * 100000)|indent("x" * 1000) }}', LONG_TEXT),
+        (
+            '{% set ns = namespace(s="ab") %}{% for i in range(40) %}'
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+            LONG_TEXT,
+        ),
+    ],
+)
+def test_sizes_are_bounded_and_named_by_line(text: str, what: str) -> None:
+    message = failure(f"ok\n{text}\n")
+    assert message == f"/etc/secretsctl/secretsctl.yaml:8:14: templates.t.content: line 2: `{text[:59] + '…' if len(text) > 60 else text}` {what}"
+
+
+def test_the_output_is_bounded() -> None:
+    message = failure('{% for i in range(100000) %}{{ "x" * 1000 }}{% endfor %}')
+    assert message == f"/etc/secretsctl/secretsctl.yaml:8:14: templates.t.content: the template {LONG_TEXT}"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("{{ " + "1" * 5000 + " }}", "ValueError"),  # int() refuses more than 4300 digits
+        ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "RecursionError"),
+    ],
+)
+def test_a_template_too_large_to_compile_is_a_configuration_error(text: str, kind: str) -> None:
+    compiled, problems = jinja.compile_template(spec(text), list(VALUES))
+    assert compiled is None
+    assert [p.message for p in problems] == [
+        f"/etc/secretsctl/secretsctl.yaml:8:14: templates.t.content: the template cannot be compiled ({kind})"
+    ]
+
+
+def test_ordinary_arithmetic_and_sizes_still_work() -> None:
+    values = {"n": "12", "token": "abc"}
+    assert render("{{ 2 ** 10 }} {{ n | int * 3 }} {{ 2 ** 4095 > 0 }} {{ -7 // 2 }} {{ 7 % 3 }}", values) == (
+        "1024 36 True -4 1"
+    )
+    assert render('{{ "%5d|%-4s|" % (3, token) }}{{ "{:>5}".format(token) }}', values) == "    3|abc |  abc"
+    assert render('{{ token|center(7) }}|{{ token.ljust(5) }}|{{ "x" * 3 }}|{{ [0] * 2 }}', values) == (
+        "  abc  |abc  |xxx|[0, 0]"
+    )
+    assert render('{{ token ~ n }} {{ range(3)|join(", ") }} {{ token|replace("b", "BB") }}', values) == (
+        "abc12 0, 1, 2 aBBc"
+    )
+    assert render("{{ [1, 2, 3]|batch(2)|list }} {{ 1700000000|default(0) }}", values) == "[[1, 2], [3]] 1700000000"
+    assert render('{{ ("x" * 1048576) | length }}', values) == "1048576"
