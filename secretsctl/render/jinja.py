@@ -13,9 +13,13 @@ reachable only through the mapping. Filters for the quoting people need:
 - ``json``: a JSON string (or any JSON value), not HTML-escaped as ``tojson`` is.
 
 Problems never quote a value. Names a template uses are checked before anything is rendered
-(:func:`compile_template`), so an unknown secret is reported from the template's text; an
-error while rendering is reported with its class and line, and its message only when the
-message holds none of the secret values.
+(:func:`compile_template`), so an unknown secret is reported from the template's text. An
+error while rendering is rebuilt from the template alone: its line, that line's text, and
+fixed words for the kind of error; never the exception's message, which Jinja and Python
+build from the values (``'dict object' has no attribute "<the value>"``).
+
+Templates render in :class:`secretsctl.render.sandbox.BoundedSandbox`, which bounds numbers,
+text and sizes (``{{ 10 ** 5000 }}`` is a configuration error, not minutes of CPU).
 
 jinja2 costs ~30 ms to import, so it is imported only for a template that needs it: text,
 comments and ``{{ name | filter }}`` (the shipped templates) are rendered by a small reader
@@ -101,15 +105,16 @@ def environment() -> Any:
     """Return the one sandboxed environment (created, and jinja2 imported, on first use)."""
     if not _ENVIRONMENT:
         from jinja2 import StrictUndefined
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        env = ImmutableSandboxedEnvironment(
+        from secretsctl.render.sandbox import BoundedSandbox
+
+        env = BoundedSandbox(
+            FILTERS,
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        env.filters.update(FILTERS)
         _ENVIRONMENT.append(env)
     return _ENVIRONMENT[0]
 
@@ -185,7 +190,8 @@ def compile_template(
     """Compile ``spec`` and check that it names only secrets in ``known``.
 
     Returns the template (None when it cannot be used) and its problems: a syntax error, an
-    unknown name, an ``include``/``import``/``extends`` (templates stand alone).
+    unknown name, an ``include``/``import``/``extends`` (templates stand alone), a template
+    too large or too deeply nested to compile.
     """
     simple = _Simple.parse(spec.text)
     if simple is not None:
@@ -196,6 +202,17 @@ def compile_template(
                 for name, line in unknown.items()
             ]
         return JinjaTemplate(spec, simple, frozenset(simple.names), False), []
+    try:
+        return _compile_jinja(spec, known)
+    except (ValueError, OverflowError, MemoryError, RecursionError) as error:
+        # e.g. a number literal of more than 4300 digits, or thousands of nested brackets
+        kind = type(error).__name__
+    return None, [ManifestError(f"{where(spec, None)}: the template cannot be compiled ({kind})")]
+
+
+def _compile_jinja(
+    spec: TemplateSpec, known: Collection[str]
+) -> tuple[JinjaTemplate | None, list[ManifestError]]:
     from jinja2 import TemplateSyntaxError, nodes
 
     env = environment()
@@ -235,65 +252,94 @@ def _unknown_name(name: str, known: Collection[str]) -> str:
 def render(compiled: JinjaTemplate, values: Mapping[str, str]) -> str:
     """Render with every secret as a variable and in ``secrets``.
 
-    Raises :class:`ManifestError` naming the template and line. Its message is Jinja's only
-    when none of the values occurs in it (a failed ``secrets[token]`` would quote the token).
+    Raises :class:`ManifestError` naming the template and line, with that line's text and
+    fixed words for what went wrong; never text computed from a value. The error is raised
+    outside the handler, so it chains nothing (no ``__context__`` holding the original).
     """
     if isinstance(compiled.template, _Simple):
         try:
             return compiled.template.render(values)
         except _SimpleFilterError as error:
-            raise ManifestError(f"{where(compiled.spec, error.line)}: {error.message}") from None
+            message = f"{where(compiled.spec, error.line)}: {error.message}"
+        raise ManifestError(message)
     context: dict[str, Any] = dict(values)
     context[SECRETS_MAPPING] = values
     try:
         text: str = compiled.template.render(context)
     except Exception as error:  # any failure of the template's own code is a problem
-        raise ManifestError(_runtime_message(compiled.spec, error, values)) from None
-    return text
+        message = _runtime_message(compiled.spec, error)
+        _forget(error)
+    else:
+        return text
+    raise ManifestError(message)
 
 
-def _runtime_message(spec: TemplateSpec, error: Exception, values: Mapping[str, str]) -> str:
+def _runtime_message(spec: TemplateSpec, error: BaseException) -> str:
+    """Say where a template failed and what kind of failure it was, from the template alone."""
     import traceback
 
+    line = None
+    for frame, number in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_filename == _TEMPLATE_FILENAME:
+            line = number
+    if isinstance(error, FilterError):
+        return f"{where(spec, line)}: {error.message}"  # our filters' words, never a value
+    snippet = _source_line(spec.text, line)
+    subject = f"`{snippet}`" if snippet else "the template"
+    return f"{where(spec, line)}: {subject} {_failure(error)}"
+
+
+def _failure(error: BaseException) -> str:
     from jinja2.exceptions import SecurityError, UndefinedError
 
-    line = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename == _TEMPLATE_FILENAME:
-            line = frame.lineno
-    error.__traceback__ = None  # its frames hold the values
-    detail = f"rendering failed ({type(error).__name__})"
-    if isinstance(error, FilterError):
-        detail = error.message
-    elif isinstance(error, (UndefinedError, SecurityError)):
-        message = str(error)
-        if _public(message, spec.text) and not any(
-            value and value in message for value in values.values()
-        ):
-            detail = message
-    return f"{where(spec, line)}: {detail}"
+    from secretsctl.render.sandbox import TooLarge
+
+    if isinstance(error, TooLarge):
+        return error.what
+    if isinstance(error, SecurityError):
+        return "does something the sandbox forbids"
+    if isinstance(error, UndefinedError):
+        return "looks up a name, key or attribute that does not exist"
+    if isinstance(error, ZeroDivisionError):
+        return "divides by zero"
+    if isinstance(error, RecursionError):
+        return "recurses too deeply"
+    if isinstance(error, MemoryError):
+        return "needs more memory than there is"
+    return f"fails ({type(error).__name__})"
 
 
-_TYPE_NAMES: Final = frozenset(
-    ("str", "int", "float", "bool", "dict", "list", "tuple", "NoneType", "Undefined")
-)
+_SNIPPET_LENGTH: Final = 60
 
 
-def _public(message: str, source: str) -> bool:
-    """Tell whether every quoted piece of a Jinja message is public.
+def _source_line(text: str, line: int | None) -> str:
+    """Return line ``line`` of the template's own text (configuration), stripped and cut short."""
+    if line is None:
+        return ""
+    lines = _normalise(text).split("\n")
+    if not 0 < line <= len(lines):
+        return ""
+    snippet = lines[line - 1].strip()
+    if len(snippet) > _SNIPPET_LENGTH:
+        snippet = snippet[: _SNIPPET_LENGTH - 1] + "…"
+    return snippet.replace("`", "'")
 
-    Public: from the template's own text, or a type name (``'dict object'``). A piece computed
-    from a value is neither.
-    """
-    import re
 
-    for piece in re.findall(r"'([^']*)'", message):
-        if piece in source or piece in _TYPE_NAMES:
+def _forget(error: BaseException) -> None:
+    """Drop the frames (and their locals: the values) of an error and of what it chains."""
+    import traceback
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
             continue
-        if piece.endswith(" object") and piece[:-7] in _TYPE_NAMES:
-            continue
-        return False
-    return True
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)
+            current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
 
 
 # --- templates that only substitute: no jinja2 import ----------------------------------------

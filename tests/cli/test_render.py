@@ -21,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from secretsctl.api import encrypt_to_bytes
 from secretsctl.errors import ExitCode
+from secretsctl.sops.creation_rules import EncryptionSettings
+from secretsctl.sops.stores import Format
 from tests.activate_support import (
     Systemctl,
     Users,
@@ -62,8 +65,8 @@ def new_value() -> str:
     return os.urandom(18).hex()
 
 
-def fragments(values: Iterable[str], public: Iterable[str] = ()) -> set[str]:
-    """Every value and every substring of 8 characters or more of each.
+def fragments(values: Iterable[str], public: Iterable[str] = (), shortest: int = 8) -> set[str]:
+    """Every value and every substring of ``shortest`` (8) characters or more of each.
 
     Fragments that are also part of public material (secret names, paths) are left out: they
     may appear for their own sake.
@@ -71,7 +74,7 @@ def fragments(values: Iterable[str], public: Iterable[str] = ()) -> set[str]:
     names = list(public)
     out: set[str] = set()
     for value in values:
-        for size in range(8, len(value) + 1):
+        for size in range(shortest, len(value) + 1):
             for start in range(len(value) - size + 1):
                 piece = value[start : start + size]
                 if not any(piece in name for name in names):
@@ -798,3 +801,102 @@ def test_a_runtime_path_climbing_out_of_the_root_is_refused(
         assert mounts() == mounted
 
     isolated(body)
+
+
+# --- templates: errors never quote a value, sizes are bounded ---------------------------------
+
+
+def template_config(
+    folder: Path, key: AgeKey, values: dict[str, str], templates: dict[str, str]
+) -> Path:
+    """``folder``/secretsctl.yaml: the secrets ``values`` (a JSON sops file, any text in it)
+    and inline templates; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = EncryptionSettings(key_groups=((key.recipient,),))
+    sealed = encrypt_to_bytes(
+        json.dumps(values).encode(),
+        input_format=Format.JSON,
+        output_format=Format.JSON,
+        settings=settings,
+        label="secrets.json",
+    )
+    (folder / "secrets.json").write_bytes(sealed)
+    if not (folder / "keys.txt").exists():
+        shutil.copy(key.key_file, folder / "keys.txt")
+    lines = ["defaults:", "  sops_file: secrets.json", "  age_key_file: keys.txt", "secrets:"]
+    lines += [f"  {json.dumps(name)}: {{}}" for name in values]
+    lines += ["templates:"]
+    for name, text in templates.items():
+        lines += [f"  {json.dumps(name)}:", f"    content: {json.dumps(text)}"]
+    config = folder / "secretsctl.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def test_a_template_error_never_quotes_a_value(tmp_path: Path, age_key: AgeKey) -> None:
+    """`secrets[a]` (a typo for secrets["a"]) looked the value of `a` up and printed it."""
+    values = {"a": f"Pa'ss\\word-{new_value()}", "b": f"it's-{new_value()}"}
+    templates = {"t": "{{ secrets[a] }}", "u": "{{ {}[b|upper] }}", "v": "{{ {}[b[1:]] }}"}
+    config = template_config(tmp_path / "in", age_key, values, templates)
+    cli = make_cli(tmp_path)
+    pieces = fragments(values.values(), [config.read_text(), str(tmp_path)], shortest=4)
+    for flags in ((), ("--debug",)):
+        done = cli(*flags, "render", "-m", str(config), "--root", str(tmp_path / "root"), "--dry-run")
+        assert_no_leak(done.stdout + done.stderr, pieces)  # first: the comparisons below show it
+        assert done.returncode == ExitCode.ERROR_READING_CONFIG
+        assert done.stdout == ""
+        undefined = "looks up a name, key or attribute that does not exist"
+        assert done.stderr.splitlines() == [
+            "secretsctl: error: 3 problems found; nothing was changed",
+            f"  {config}:9:14: templates.t.content: line 1: `{{{{ secrets[a] }}}}` {undefined}",
+            f"  {config}:11:14: templates.u.content: line 1: `{{{{ {{}}[b|upper] }}}}` {undefined}",
+            f"  {config}:13:14: templates.v.content: line 1: `{{{{ {{}}[b[1:]] }}}}` {undefined}",
+        ]
+    assert not (tmp_path / "root").exists()
+
+
+BIG_INTEGER = "makes an integer of more than 4096 bits"
+LONG_TEXT = "makes text or a list longer than 16777216 characters or items"
+BIG_SIZE = "asks for a width or count above 1048576"
+
+
+def test_template_sizes_are_bounded_and_nothing_changes(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """`{{ 10 ** 5000 }}` was an internal error, `10 ** 20000000` half a minute of CPU first:
+    now a configuration error (exit 5) naming the line, and the live generation stays."""
+    require_root()
+    values = {"a": new_value()}
+    good = {"ok": "N={{ 2 ** 10 }} {{ (a | length) * 3 }}\n"}
+    folder, root = tmp_path / "in", tmp_path / "root"
+    config = template_config(folder, age_key, values, good)
+    cli = make_cli(tmp_path)
+    live = root / "run" / "secrets"
+    bad = [
+        ("{{ 10 ** 5000 }}", BIG_INTEGER),
+        ("{{ 10 ** 20000000 }}", BIG_INTEGER),
+        ('{{ "a" * 10**9 }}', LONG_TEXT),
+        ('{{ "x"|center(10**9) }}', BIG_SIZE),
+        ('{{ "%999999999d" % 1 }}', BIG_SIZE),
+    ]
+
+    def body() -> None:
+        first = cli("render", "-m", str(config), "--root", str(root))
+        assert first.returncode == 0, first.stderr
+        holds(live / "rendered" / "ok", "N=1024 108\n")
+        before, target = tree_listing(root), os.readlink(live)
+        for text, what in bad:
+            template_config(folder, age_key, values, {**good, "big": text})
+            for command in (("render",), ("render", "--dry-run"), ("--debug", "render")):
+                # The subprocess timeout (60 s) is only a guard against a hang.
+                done = cli(*command, "-m", str(config), "--root", str(root))
+                assert done.returncode == ExitCode.ERROR_READING_CONFIG, (command, text)
+                assert done.stdout == ""
+                assert done.stderr.splitlines() == [
+                    "secretsctl: error: 1 problem found; nothing was changed",
+                    f"  {config}:10:14: templates.big.content: line 1: `{text}` {what}",
+                ]
+                assert tree_listing(root) == before, "a failed render changed the runtime tree"
+                assert os.readlink(live) == target
+
+    in_private_namespace(body)
