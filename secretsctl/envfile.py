@@ -11,11 +11,13 @@ that the same line also means the same thing to a POSIX shell that sources it.
 ``KEY=value`` lines, ``#`` and ``;`` comments, unquoted values with backslash escapes and
 trailing whitespace dropped, single quotes taken literally, double quotes with the escapes
 above, quoted and unquoted pieces concatenated, the last assignment of a key winning. Values
-that are not valid UTF-8 are ignored, as systemd does.
+that are not valid UTF-8 are ignored, as systemd does; for systemd that includes the Unicode
+noncharacters (U+FDD0 to U+FDEF, and the last two code points of every plane).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from secretsctl.errors import SecretsctlError
@@ -27,6 +29,12 @@ _NEWLINE: Final = "\n\r"
 _WHITESPACE: Final = " \t\n\r"
 _COMMENTS: Final = "#;"
 _QUOTE_TABLE: Final = str.maketrans({c: "\\" + c for c in _ESCAPED})
+# systemd's unichar_is_valid refuses these besides surrogates; a value holding one is dropped.
+_NONCHARACTERS: Final = re.compile(
+    "[\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 
 class EnvFileError(SecretsctlError):
@@ -41,13 +49,21 @@ def quote(value: str) -> str:
     """
     if "\0" in value:
         raise EnvFileError("the value holds a NUL character, which no environment value can")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not _systemd_text(value):
         raise EnvFileError(
-            "the value is not valid UTF-8 text, which systemd refuses in an environment file"
-        ) from None
+            "the value is not valid UTF-8 text (or holds a Unicode noncharacter), which systemd"
+            " refuses in an environment file"
+        )
     return '"' + value.translate(_QUOTE_TABLE) + '"'
+
+
+def _systemd_text(text: str) -> bool:
+    """Tell whether systemd takes ``text`` as valid UTF-8 (no surrogate, no noncharacter)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return _NONCHARACTERS.search(text) is None
 
 
 def parse(text: str) -> dict[str, str]:
@@ -66,10 +82,7 @@ def parse(text: str) -> dict[str, str]:
     def push() -> None:
         name = "".join(key[:key_trailing] if key_trailing is not None else key)
         text_value = "".join(value)
-        try:
-            name.encode("utf-8")
-            text_value.encode("utf-8")
-        except UnicodeEncodeError:
+        if not (_systemd_text(name) and _systemd_text(text_value)):
             return
         result.pop(name, None)
         result[name] = text_value

@@ -53,3 +53,10 @@ def test_quote_refuses_what_no_environment_can_hold() -> None:
     with pytest.raises(EnvFileError, match="UTF-8") as caught:
         quote("a\udcffb")
     assert "a\udcffb" not in caught.value.message
+    # systemd's UTF-8 check refuses noncharacters too, and drops such a value.
+    for text in ("a\ufffeb", "\ufdd0", "\ufdef", "\U0010ffff", "\U0001fffe"):
+        with pytest.raises(EnvFileError, match="noncharacter"):
+            quote(text)
+        assert parse(f'K="{text}"\nL=kept\n') == {"L": "kept"}
+    allowed = "\ufdf0"  # just past the noncharacter block
+    assert parse(f"K={quote(allowed)}\n") == {"K": allowed}
