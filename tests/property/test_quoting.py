@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from secretsctl.envfile import EnvFileError, parse
-from secretsctl.render.jinja import env_quote, json_quote, shell_quote
+from secretsctl.envfile import parse
+from secretsctl.render.jinja import FilterError, env_quote, json_quote, shell_quote
 
 GENERATOR = Path("/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator")
 
@@ -70,7 +70,7 @@ noncharacters = st.one_of(
 @given(values, noncharacters, values)
 def test_env_refuses_what_systemd_would_drop(before: str, bad: str, after: str) -> None:
     value = before + bad + after
-    with pytest.raises(EnvFileError) as caught:
+    with pytest.raises(FilterError) as caught:
         env_quote(value)
     assert "noncharacter" in caught.value.message
 
