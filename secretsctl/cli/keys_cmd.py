@@ -37,13 +37,10 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     conversion sops-nix applies to a host's SSH key.
     """
     from secretsctl.keys import ssh_to_age as convert
+    from secretsctl.limits import read_file, read_stream
 
     try:
-        if input_path:
-            with open(input_path, "rb") as stream:
-                data = stream.read()
-        else:
-            data = sys.stdin.buffer.read()
+        data = read_file(input_path) if input_path else read_stream(sys.stdin.buffer, "<stdin>")
     except FileNotFoundError:
         raise InputError(
             f"cannot operate on non-existent file {input_path!r}",
