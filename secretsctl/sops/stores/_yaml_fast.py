@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from secretsctl.limits import MAX_NESTING_DEPTH
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
 from secretsctl.sops.tree import Branch, Comment, Seq
 
@@ -49,11 +50,18 @@ def _indent_of(line: str) -> int:
 
 
 class _Reader:
-    __slots__ = ("count", "lines")
+    __slots__ = ("count", "depth", "lines")
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self.count = len(lines)
+        self.depth = 0
+
+    def enter(self) -> None:
+        """Open a container; past the nesting limit, the full loader reports where."""
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            raise _Fallback
 
     def documents(self) -> list[Branch]:
         documents = []
@@ -81,6 +89,7 @@ class _Reader:
         return key, rest
 
     def mapping(self, pos: int, indent: int) -> tuple[Branch, int]:
+        self.enter()
         lines, count = self.lines, self.count
         branch = Branch()
         seen: set[str] = set()
@@ -113,6 +122,7 @@ class _Reader:
                 value, pos = self.value(rest, pos, indent)
                 comment_ok = rest[0] not in "|[{"
             branch.append((key, value))
+        self.depth -= 1
         return branch, pos
 
     def head_comments(self, pos: int, indent: int, branch: Branch) -> int:
@@ -148,6 +158,7 @@ class _Reader:
         return self.mapping(pos, here)
 
     def sequence(self, pos: int, indent: int) -> tuple[Seq, int]:
+        self.enter()
         lines, count = self.lines, self.count
         seq = Seq()
         while pos < count:
@@ -170,6 +181,7 @@ class _Reader:
             else:
                 value, pos = self.value(item, pos + 1, indent)
             seq.append(value)
+        self.depth -= 1
         return seq, pos
 
     def value(self, text: str, pos: int, indent: int) -> tuple[Any, int]:
