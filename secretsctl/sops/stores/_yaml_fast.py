@@ -157,29 +157,35 @@ class _Reader:
             return self.sequence(pos, here)
         return self.mapping(pos, here)
 
-    def sequence(self, pos: int, indent: int) -> tuple[Seq, int]:
+    def sequence(self, pos: int, indent: int, compact: bool = False) -> tuple[Seq, int]:
+        """Read a block sequence whose dashes are at ``indent``.
+
+        ``compact``: its first entry is on line ``pos`` after the dashes of the entries that
+        hold it (``- - x``); those count as spaces. The line is not copied per level, so a
+        long line of dashes costs its length once, not once per level.
+        """
         self.enter()
         lines, count = self.lines, self.count
         seq = Seq()
         while pos < count:
             line = lines[pos]
-            body = line.lstrip(" ")
-            here = len(line) - len(body)
+            if compact:
+                here, compact = indent, False
+            else:
+                here = len(line) - len(line.lstrip(" "))
             if here < indent or line == "---":
                 break
-            if here > indent or body[:2] != "- ":
+            if here > indent or not line.startswith("- ", here):
                 raise _Fallback
-            item = body[2:]
             inner = indent + 2
             value: Any
-            if item[:2] == "- ":
-                lines[pos] = " " * inner + item
-                value, pos = self.sequence(pos, inner)
-            elif _KEY.match(item):
-                lines[pos] = " " * inner + item
+            if line.startswith("- ", inner):
+                value, pos = self.sequence(pos, inner, True)
+            elif _KEY.match(line, inner):
+                lines[pos] = " " * inner + line[inner:]
                 value, pos = self.mapping(pos, inner)
             else:
-                value, pos = self.value(item, pos + 1, indent)
+                value, pos = self.value(line[inner:], pos + 1, indent)
             seq.append(value)
         self.depth -= 1
         return seq, pos

@@ -18,7 +18,7 @@ from secretsctl.limits import MAX_NESTING_DEPTH
 from secretsctl.sops.stores import json_store
 from secretsctl.sops.stores import yaml as yaml_store
 from secretsctl.sops.tree import Branch, Comment, Seq
-from tests.memory_support import refusal
+from tests.memory_support import memory_headroom, refusal
 
 
 def alias_bomb(levels: int = 9, fanout: int = 9, suffix: str = "_unencrypted") -> str:
@@ -187,6 +187,26 @@ def test_very_deep_nesting_stops_at_the_limit(path: str) -> None:
     for text in ("a: " + "[" * 200_000, "a:\n  " + "- " * 200_000 + "x", "a: " + "{b: " * 50_000):
         with pytest.raises(InputLimitError, match=r"line [123]: the document is nested more"):
             yaml_store.load_plain((ALL_PATHS[path] + text + "\n").encode())
+
+
+def test_a_long_line_of_nested_entries_is_read_once_not_once_per_level() -> None:
+    """``- - - … value``: the fast reader copied the rest of the line at each level (200
+    levels of a 5 MB line: 3 GB)."""
+    data = b"a:\n    " + b"- " * 200 + b"v" * 5_000_000 + b"\n"
+    with memory_headroom():
+        document = yaml_store.load_plain(data)[0]
+    assert depth_of(document) == 201
+    leaf = document.get("a")
+    for _ in range(199):
+        leaf = leaf[0]
+    assert leaf == Seq(["v" * 5_000_000])
+    error = refusal(
+        lambda: yaml_store.load_plain(b"a:\n  " + b"- " * 1_000_000 + b"x\n"), InputLimitError
+    )
+    assert (
+        error.message
+        == f"yaml: line 2: the document is nested more than {MAX_NESTING_DEPTH} levels deep"
+    )
 
 
 @pytest.mark.parametrize("path", PATHS)
