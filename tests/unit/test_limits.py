@@ -96,3 +96,57 @@ def test_aliases_may_multiply_a_small_document_a_hundredfold_and_a_large_one_bar
     assert not allowed(4_000, 500_000)
     assert allowed(10_000_000, 1_000_000)
     assert not allowed(10_000_000, 1_200_000)
+
+
+# --- the readers that use it ---------------------------------------------------------------
+
+
+def test_an_oversized_key_file_is_a_problem_of_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretsctl.keys.sources import load_identities
+
+    path = tmp_path / "keys.txt"
+    path.write_text("# public key: none\n" * 10)
+    monkeypatch.setenv(limits.MAX_INPUT_BYTES_ENV, "100")
+    result = load_identities(environ={"SOPS_AGE_KEY_FILE": str(path)}, home=tmp_path)
+    assert [p.message for p in result.problems] == [
+        f"{path}: larger than the input limit of 100 bytes"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x" * 200, "larger than the input limit of 100 bytes"),
+        ("creation_rules: " + "[" * 300 + "\n", "yaml: line 1: the document is nested more than"),
+    ],
+    ids=["oversized", "too-deep"],
+)
+def test_sops_yaml_within_the_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    from secretsctl.errors import ConfigError
+    from secretsctl.sops.creation_rules import load_config
+
+    path = tmp_path / ".sops.yaml"
+    path.write_text(text)
+    monkeypatch.setenv(limits.MAX_INPUT_BYTES_ENV, "100" if len(text) == 200 else "1000")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}: {message}")
+    assert caught.value.exit_code == ExitCode.ERROR_READING_CONFIG
+
+
+def test_an_alias_bomb_in_sops_yaml_is_refused(tmp_path: Path) -> None:
+    from secretsctl.errors import ConfigError
+    from secretsctl.sops.creation_rules import load_config
+    from tests.memory_support import refusal
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    path = tmp_path / ".sops.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    error = refusal(lambda: load_config(path), ConfigError)
+    assert error.message == f"{path}: yaml: line 4: the document expands too much through aliases"
+    assert error.exit_code == ExitCode.ERROR_READING_CONFIG
