@@ -56,8 +56,10 @@ def decrypt_file(
         from secretsctl.keys.sources import load_identities
 
         identities = load_identities()
+    from secretsctl.limits import read_file
+
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     fmt = fmt or Format.for_path(str(path))

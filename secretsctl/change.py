@@ -491,9 +491,10 @@ def _read_sops_file(path: str, fmt: Format | None) -> tuple[Format, Any]:
 
 def _read(path: str, *, missing: ExitCode) -> bytes:
     """Read a file to change; ``missing`` is the exit code when it does not exist."""
+    from secretsctl.limits import read_file
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_file(path)
     except FileNotFoundError:
         raise InputError(f"{path}: the file does not exist", exit_code=missing) from None
     except IsADirectoryError:

@@ -223,17 +223,12 @@ def _write_private_file(path: str, data: bytes) -> None:
 
 
 def _read_private_file(path: str) -> bytes:
+    from secretsctl.limits import read_file
+
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return read_file(path, label="the edited file", nofollow=True)
     except OSError as exc:
         raise InputError(f"Could not read edited file: {exc.strerror}") from None
-    try:
-        chunks = []
-        while chunk := os.read(descriptor, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
 
 
 def _remove_folder(folder: str) -> None:

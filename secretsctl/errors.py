@@ -79,6 +79,13 @@ class InputError(SecretsctlError):
     exit_code = ExitCode.COULD_NOT_READ_INPUT_FILE
 
 
+class InputLimitError(InputError):
+    """The input passes a bound of :mod:`secretsctl.limits`: size, nesting or aliasing.
+
+    Exit 2 in every store and mode, also where a parse error of an encrypted file is exit 1.
+    """
+
+
 class MetadataError(SecretsctlError):
     """The ``sops`` metadata is missing or invalid (sops's generic error)."""
 

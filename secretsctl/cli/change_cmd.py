@@ -97,12 +97,13 @@ def set_command(
             exit_code=ExitCode.NO_FILE_SPECIFIED,
         )
     tree_path = change.parse_set_path(path)
+    from secretsctl.limits import read_file, read_stream
+
     if value is None:
-        raw = sys.stdin.buffer.read()
+        raw = read_stream(sys.stdin.buffer, "<stdin>")
     elif value_file:
         try:
-            with open(value, "rb") as stream:
-                raw = stream.read()
+            raw = read_file(value)
         except OSError as exc:
             raise InputError(f"cannot read {value}: {exc.strerror}") from None
     else:

@@ -108,11 +108,12 @@ def keygen(output: str | None, to_recipients: bool, input_path: str | None) -> N
 
 
 def _read_input(input_path: str | None) -> bytes:
+    from secretsctl.limits import read_file, read_stream
+
     try:
         if input_path:
-            with open(input_path, "rb") as stream:
-                return stream.read()
-        return sys.stdin.buffer.read()
+            return read_file(input_path)
+        return read_stream(sys.stdin.buffer, "<stdin>")
     except FileNotFoundError:
         raise InputError(
             f"cannot operate on non-existent file {input_path!r}",

@@ -90,11 +90,12 @@ class _Io:
         self.in_place = in_place
 
     def read(self) -> bytes:
+        from secretsctl.limits import read_file, read_stream
+
         try:
             if self.path is None:
-                return sys.stdin.buffer.read()
-            with open(self.path, "rb") as stream:
-                return stream.read()
+                return read_stream(sys.stdin.buffer, self.label)
+            return read_file(self.path, label=self.label)
         except OSError as exc:
             raise InputError(f"cannot read {self.label}: {exc.strerror}") from None
 

@@ -27,6 +27,13 @@ from __future__ import annotations
 import re
 from typing import Any, Final, TypeAlias
 
+from secretsctl.limits import (
+    MAX_NESTING_DEPTH,
+    TOO_DEEP,
+    TOO_MANY_ALIASES,
+    alias_expansion_allowed,
+)
+
 SCALAR: Final = 0
 MAP: Final = 1
 SEQ: Final = 2
@@ -60,6 +67,10 @@ class YamlSyntaxError(Exception):
         self.message = message
         self.line = line
         self.column = column
+
+
+class YamlLimitError(YamlSyntaxError):
+    """The text passes a limit of :mod:`secretsctl.limits`: nesting or alias expansion."""
 
 
 class _Fallback(Exception):
@@ -178,7 +189,7 @@ def _check_tail(text: str, pos: int) -> None:
 
 
 class _FastReader:
-    __slots__ = ("count", "lines")
+    __slots__ = ("count", "depth", "lines")
 
     def __init__(self, text: str) -> None:
         # Tabs, CR, BOMs, control and other non-printable characters, and a last line
@@ -189,6 +200,13 @@ class _FastReader:
         lines.pop()
         self.lines = lines
         self.count = len(lines)
+        self.depth = 0
+
+    def enter(self) -> None:
+        """Open a block container; past the nesting limit, libyaml's path reports where."""
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            raise _Fallback
 
     def skip(self, pos: int) -> int:
         """Return the index of the next line that is neither blank nor a comment."""
@@ -213,6 +231,7 @@ class _FastReader:
         return node
 
     def mapping(self, pos: int, indent: int) -> tuple[Node, int]:
+        self.enter()
         lines, count = self.lines, self.count
         entries = YMap()
         node: Node = (MAP, entries, pos + 1, indent + 1, False)
@@ -285,6 +304,7 @@ class _FastReader:
                 entries.duplicates.append((key, entries[text][0]))
             else:
                 entries[text] = (key, value)
+        self.depth -= 1
         return node, pos
 
     def key(self, body: str, pos: int, indent: int) -> tuple[Node, int]:
@@ -329,6 +349,7 @@ class _FastReader:
         return (SCALAR, "", key[2], key[3], True), pos
 
     def sequence(self, pos: int, indent: int, indentless: bool) -> tuple[Node, int]:
+        self.enter()
         lines = self.lines
         items: list[Node] = []
         node: Node = (SEQ, items, pos + 1, indent + 1, False)
@@ -353,6 +374,7 @@ class _FastReader:
             column = indent + len(body) - len(item) + 1
             value, pos = self.value(item, pos, column, indent, False)
             items.append(value)
+        self.depth -= 1
         return node, pos
 
     def value(
@@ -557,9 +579,14 @@ def _compose(parser: Any) -> Node | None:
         return None
     if event.__class__ is not DocumentStartEvent:  # pragma: no cover - libyaml's order
         raise YamlSyntaxError("unexpected YAML event", None, None)
-    anchors: dict[str, Node | None] = {}
-    # Each frame: [container node, its pending key node or None, its anchor]
+    # An anchor's entry: (node, size, height) with aliases expanded; None while in progress.
+    anchors: dict[str, tuple[Node, int, int] | None] = {}
+    # Each frame: [container node, its pending key node or None, its anchor, the nodes
+    # decoded before it, the deepest level before it]
     stack: list[list[Any]] = []
+    # Nodes decoded directly and through aliases, and the deepest level since the innermost
+    # open container began (the limits of secretsctl.limits).
+    direct = aliased = deepest = 0
     root: Node | None = None
     while True:
         event = get()
@@ -573,8 +600,9 @@ def _compose(parser: Any) -> Node | None:
                 raise YamlSyntaxError("YAML tags are not supported", line, column)
             plain = not event.style and tag is None
             node = (SCALAR, event.value, line, column, plain)
+            direct += 1
             if event.anchor is not None:
-                anchors[event.anchor] = node
+                anchors[event.anchor] = (node, 1, 0)
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             if event.tag is not None:
                 raise YamlSyntaxError("YAML tags are not supported", line, column)
@@ -582,9 +610,12 @@ def _compose(parser: Any) -> Node | None:
                 node = (MAP, YMap(), line, column, False)
             else:
                 node = (SEQ, [], line, column, False)
+            if len(stack) >= MAX_NESTING_DEPTH:
+                raise YamlLimitError(TOO_DEEP, line, column)
             if event.anchor is not None:
                 anchors[event.anchor] = None  # in progress: an alias to it would recurse
-            stack.append([node, None, event.anchor])
+            stack.append([node, None, event.anchor, direct + aliased, deepest])
+            deepest = len(stack)
             continue
         elif cls is AliasEvent:
             target = anchors.get(event.anchor)
@@ -592,11 +623,20 @@ def _compose(parser: Any) -> Node | None:
                 raise YamlSyntaxError(
                     "an alias refers to an unknown anchor or to its own container", line, column
                 )
-            node = target
+            node, size, height = target
+            if len(stack) + height > MAX_NESTING_DEPTH:
+                raise YamlLimitError(TOO_DEEP, line, column)
+            if not alias_expansion_allowed(direct, aliased + size):
+                raise YamlLimitError(TOO_MANY_ALIASES, line, column)
+            aliased += size
+            deepest = max(deepest, len(stack) + height)
         else:  # the end of a mapping or a sequence
-            node, _, anchor = stack.pop()
+            level = len(stack)
+            node, _, anchor, decoded_before, deepest_before = stack.pop()
+            direct += 1
             if anchor is not None:
-                anchors[anchor] = node
+                anchors[anchor] = (node, direct + aliased - decoded_before, deepest - level + 1)
+            deepest = max(deepest, deepest_before)
         if not stack:
             root = node
             break

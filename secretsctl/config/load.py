@@ -64,7 +64,8 @@ from secretsctl.config.validate import (
     rendered_layout_problems,
     shorten,
 )
-from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.errors import InputLimitError, ManifestError, ProblemsError, SecretsctlError
+from secretsctl.limits import read_file
 from secretsctl.paths import normal_runtime_path
 from secretsctl.record import Record
 from secretsctl.sops.stores import Format
@@ -772,10 +773,11 @@ class _Loader:
             return self.sources[path]
         text: str | None = None
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = read_file(path)
         except OSError as error:
             self.fail(node, label, f"cannot read {path}: {error.strerror or type(error).__name__}")
+        except InputLimitError as error:
+            self.fail(node, label, error.message)
         else:
             try:
                 text = data.decode("utf-8")
@@ -911,7 +913,8 @@ def _parse(text: str, path: str, *, defer: bool) -> ConfigRead:
         where = path
         if error.line is not None:
             where += f":{error.line}:{error.column}"
-        raise ManifestError(f"{where}: invalid YAML: {error.message}") from None
+        what = "" if isinstance(error, _yaml.YamlLimitError) else "invalid YAML: "
+        raise ManifestError(f"{where}: {what}{error.message}") from None
     loader = _Loader(path, defer=defer)
     manifest = loader.load(root)
     return ConfigRead(manifest, tuple(loader.problems), frozenset(loader.flawed))
@@ -939,13 +942,14 @@ def read_config(path: str | os.PathLike[str]) -> ConfigRead:
 
 def _read_text(name: str) -> str:
     try:
-        with open(name, "rb") as handle:
-            data = handle.read()
+        data = read_file(name)
     except OSError as error:
         raise ManifestError(
             f"cannot read {name}: {error.strerror or type(error).__name__}",
             hint="pass the configuration with --manifest, or set SECRETSCTL_MANIFEST",
         ) from None
+    except InputLimitError as error:
+        raise ManifestError(error.message, hint=error.hint) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -48,7 +48,8 @@ from secretsctl.config.validate import (
     rendered_layout_problems,
     shorten,
 )
-from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
+from secretsctl.errors import InputLimitError, ManifestError, ProblemsError, SecretsctlError
+from secretsctl.limits import MAX_NESTING_DEPTH, TOO_DEEP, read_file
 from secretsctl.paths import normal_runtime_path
 from secretsctl.sops.stores import Format
 
@@ -146,6 +147,18 @@ def _object(value: Any) -> _Pairs:
 
 class _ObjectPairs(list[tuple[str, Any]]):
     """A JSON object as its members in order (Go keeps the last of a repeated field)."""
+
+
+def _too_deep(document: Any) -> bool:
+    """Whether objects and arrays nest past :data:`~secretsctl.limits.MAX_NESTING_DEPTH`."""
+    pending = [(document, 1)] if isinstance(document, list) else []
+    while pending:
+        value, level = pending.pop()
+        if level > MAX_NESTING_DEPTH:
+            return True
+        items = (item for _, item in value) if isinstance(value, _ObjectPairs) else value
+        pending.extend((item, level + 1) for item in items if isinstance(item, list))
+    return False
 
 
 def replace_runtime_dir(path: str, runtime_dir: str) -> str:
@@ -331,12 +344,13 @@ class _Reader:
             if file:
                 source = file
                 try:
-                    with open(file, "rb") as handle:
-                        content = handle.read().decode("utf-8", "surrogateescape")
+                    content = read_file(file).decode("utf-8", "surrogateescape")
                 except OSError as error:
                     self.problems.append(
                         problem(origin, "file", f"cannot read {file}: {error.strerror or 'error'}")
                     )
+                except InputLimitError as error:
+                    self.problems.append(problem(origin, "file", error.message))
             else:
                 self.problems.append(
                     problem(
@@ -384,9 +398,13 @@ def parse_manifest(
         if isinstance(error, json.JSONDecodeError):
             where += f":{error.lineno}:{error.colno}"
             error_text = error.msg
+        elif isinstance(error, RecursionError):
+            error_text = TOO_DEEP
         else:
             error_text = "not JSON text"
         raise ManifestError(f"{where}: failed to parse manifest: {error_text}") from None
+    if _too_deep(document):
+        raise ManifestError(f"{path}: failed to parse manifest: {TOO_DEEP}")
     reader = _Reader(path, None)
     try:
         top = _fields(_object(document), _TOP_FIELDS)
@@ -529,12 +547,13 @@ def load_manifest(
     """
     name = os.fspath(path)
     try:
-        with open(name, "rb") as handle:
-            data = handle.read()
+        data = read_file(name)
     except OSError as error:
         raise ManifestError(
             f"failed to open manifest: {name}: {error.strerror or type(error).__name__}"
         ) from None
+    except InputLimitError as error:
+        raise ManifestError(error.message, hint=error.hint) from None
     return parse_manifest(
         data, name, environ=environ, check_only=check_only, ignore_passwd=ignore_passwd
     )

@@ -250,13 +250,17 @@ def _loaded(name: str, identities: Sequence[LoadedIdentity], detail: str | None)
 
 
 def _read_file(path: str) -> bytes:
+    from secretsctl.errors import InputLimitError
+    from secretsctl.limits import read_file
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_file(path)
     except OSError as error:
         raise KeySourceError(
             f"cannot read {path}: {error.strerror or type(error).__name__}"
         ) from None
+    except InputLimitError as error:
+        raise KeySourceError(error.message, hint=error.hint) from None
 
 
 def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], list[str]]:

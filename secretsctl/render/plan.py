@@ -353,9 +353,10 @@ def _load_identities(
 
 
 def _read(path: str) -> bytes:
+    from secretsctl.limits import read_file
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_file(path)
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or type(error).__name__}") from None
 

@@ -62,14 +62,19 @@ def _indent(stores: Any, name: str) -> int | None:
 def load_config(path: str | os.PathLike[str]) -> SopsConfig:
     """Read and parse ``.sops.yaml``."""
     path = Path(path)
-    from secretsctl.errors import SecretsctlError
+    from secretsctl.errors import InputLimitError, SecretsctlError
+    from secretsctl.limits import read_file
     from secretsctl.sops.stores import yaml as yaml_store
 
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as exc:
         raise ConfigError(
             f"cannot read {path}: {exc.strerror}", exit_code=ExitCode.ERROR_READING_CONFIG
+        ) from None
+    except InputLimitError as exc:
+        raise ConfigError(
+            exc.message, hint=exc.hint, exit_code=ExitCode.ERROR_READING_CONFIG
         ) from None
     try:
         documents = yaml_store.load_plain(data) if data.strip() else [Branch()]

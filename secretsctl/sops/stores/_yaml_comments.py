@@ -23,6 +23,7 @@ import bisect
 import re
 from typing import Any, Final
 
+from secretsctl import limits
 from secretsctl.errors import InputError
 from secretsctl.sops.stores._yaml_load import (
     ALIAS,
@@ -34,6 +35,8 @@ from secretsctl.sops.stores._yaml_load import (
     merge_value_ok,
     parse_error,
     structure_error,
+    too_deep_error,
+    too_many_aliases_error,
 )
 from secretsctl.sops.stores._yaml_resolve import (
     MAP_TAG,
@@ -1240,6 +1243,9 @@ class _Composer:
         self.parser = parser
         self.event: _Event | None = None
         self.anchors: dict[str, Node] = {}
+        # The ids of anchored nodes, and (size, height) of each once complete (for the limits).
+        self.anchored: set[int] = set()
+        self.expanded: dict[int, tuple[int, int]] = {}
         self.started = False
 
     def peek(self) -> int:
@@ -1315,6 +1321,7 @@ class _Composer:
     def set_anchor(self, node: Node, anchor: str | None) -> None:
         if anchor is not None:
             self.anchors[anchor] = node
+            self.anchored.add(id(node))
 
     def scalar(self) -> Node:
         event = self.event
@@ -1501,6 +1508,50 @@ class _Converter:
         return branch
 
 
+class _Limits:
+    """The nesting and alias limits (:mod:`secretsctl.limits`) over one document's nodes.
+
+    Nodes are visited in document order and counted as :mod:`._yaml_load` counts events, so
+    both loaders refuse the same documents; this runs before anything expands an alias.
+    """
+
+    __slots__ = ("aliased", "anchored", "direct", "expanded")
+
+    def __init__(self, composer: _Composer) -> None:
+        self.anchored = composer.anchored
+        self.expanded = composer.expanded
+        self.direct = 0
+        self.aliased = 0
+
+    def visit(self, node: Node, level: int) -> tuple[int, int]:
+        """Check ``node`` under ``level`` open containers; return its size and height."""
+        kind = node.kind
+        if kind == ALIAS:
+            found = self.expanded.get(id(node.alias)) if node.alias is not None else None
+            if found is None:
+                return 0, 0  # an alias to its own container: the converter refuses it
+            size, height = found
+            if level + height > limits.MAX_NESTING_DEPTH:
+                raise too_deep_error(node.line)
+            if not limits.alias_expansion_allowed(self.direct, self.aliased + size):
+                raise too_many_aliases_error(node.line)
+            self.aliased += size
+            return size, height
+        size, height = 1, 0
+        if kind in (MAPPING, SEQUENCE):
+            if level >= limits.MAX_NESTING_DEPTH:
+                raise too_deep_error(node.line)
+            for child in node.content:
+                child_size, child_height = self.visit(child, level + 1)
+                size += child_size
+                height = max(height, child_height)
+            height += 1
+        self.direct += 1
+        if id(node) in self.anchored:
+            self.expanded[id(node)] = (size, height)
+        return size, height
+
+
 def _check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> None:
     """yaml.v3's checks when decoding into ``map[string]interface{}`` (see _yaml_load)."""
     kind = node.kind
@@ -1511,12 +1562,9 @@ def _check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> N
         if id(target) in active:
             raise structure_error("anchor value contains itself", node.line)
         active.add(id(target))
-        strict.alias_depth += 1
         _check_strict(target, strict, root, active)
-        strict.alias_depth -= 1
         active.discard(id(target))
         return
-    strict.count(1, strict.alias_depth > 0)
     if kind == SCALAR:
         try:
             if not node.indicated_string():
@@ -1644,13 +1692,29 @@ def _libyaml_tokens(text: str) -> list[Any]:
     """Validate with libyaml's event parser, then return its tokens."""
     from _ruamel_yaml import CParser
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.events import (
+        MappingEndEvent,
+        MappingStartEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+    )
 
+    opening = (MappingStartEvent, SequenceStartEvent)
+    closing = (MappingEndEvent, SequenceEndEvent)
     parse_text = text
     for _attempt in range(256):
         try:
             validator = CParser(parse_text)
+            depth = 0
             while validator.check_event():
-                validator.get_event()
+                event = validator.get_event()
+                if event.__class__ in opening:
+                    depth += 1
+                    if depth > limits.MAX_NESTING_DEPTH:
+                        # Before libyaml goes deeper: its time per token grows with depth.
+                        raise too_deep_error(event.start_mark.line + 1)
+                elif event.__class__ in closing:
+                    depth -= 1
             lexer = CParser(parse_text)
             tokens = []
             while lexer.check_token():
@@ -1688,6 +1752,7 @@ def compose(text: str, first_checks: str | None) -> list[tuple[Any, int, int]]:
         if document is None:
             return documents
         root = document.content[0]
+        _Limits(composer).visit(root, 0)
         strict = first_document_checks(first_checks) if not documents else None
         if strict is not None and strict.root_only:
             if root.kind == MAPPING:

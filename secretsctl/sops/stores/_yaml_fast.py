@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from secretsctl.limits import MAX_NESTING_DEPTH
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
 from secretsctl.sops.tree import Branch, Comment, Seq
 
@@ -49,11 +50,18 @@ def _indent_of(line: str) -> int:
 
 
 class _Reader:
-    __slots__ = ("count", "lines")
+    __slots__ = ("count", "depth", "lines")
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self.count = len(lines)
+        self.depth = 0
+
+    def enter(self) -> None:
+        """Open a container; past the nesting limit, the full loader reports where."""
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            raise _Fallback
 
     def documents(self) -> list[Branch]:
         documents = []
@@ -81,6 +89,7 @@ class _Reader:
         return key, rest
 
     def mapping(self, pos: int, indent: int) -> tuple[Branch, int]:
+        self.enter()
         lines, count = self.lines, self.count
         branch = Branch()
         seen: set[str] = set()
@@ -113,6 +122,7 @@ class _Reader:
                 value, pos = self.value(rest, pos, indent)
                 comment_ok = rest[0] not in "|[{"
             branch.append((key, value))
+        self.depth -= 1
         return branch, pos
 
     def head_comments(self, pos: int, indent: int, branch: Branch) -> int:
@@ -147,29 +157,37 @@ class _Reader:
             return self.sequence(pos, here)
         return self.mapping(pos, here)
 
-    def sequence(self, pos: int, indent: int) -> tuple[Seq, int]:
+    def sequence(self, pos: int, indent: int, compact: bool = False) -> tuple[Seq, int]:
+        """Read a block sequence whose dashes are at ``indent``.
+
+        ``compact``: its first entry is on line ``pos`` after the dashes of the entries that
+        hold it (``- - x``); those count as spaces. The line is not copied per level, so a
+        long line of dashes costs its length once, not once per level.
+        """
+        self.enter()
         lines, count = self.lines, self.count
         seq = Seq()
         while pos < count:
             line = lines[pos]
-            body = line.lstrip(" ")
-            here = len(line) - len(body)
+            if compact:
+                here, compact = indent, False
+            else:
+                here = len(line) - len(line.lstrip(" "))
             if here < indent or line == "---":
                 break
-            if here > indent or body[:2] != "- ":
+            if here > indent or not line.startswith("- ", here):
                 raise _Fallback
-            item = body[2:]
             inner = indent + 2
             value: Any
-            if item[:2] == "- ":
-                lines[pos] = " " * inner + item
-                value, pos = self.sequence(pos, inner)
-            elif _KEY.match(item):
-                lines[pos] = " " * inner + item
+            if line.startswith("- ", inner):
+                value, pos = self.sequence(pos, inner, True)
+            elif _KEY.match(line, inner):
+                lines[pos] = " " * inner + line[inner:]
                 value, pos = self.mapping(pos, inner)
             else:
-                value, pos = self.value(item, pos + 1, indent)
+                value, pos = self.value(line[inner:], pos + 1, indent)
             seq.append(value)
+        self.depth -= 1
         return seq, pos
 
     def value(self, text: str, pos: int, indent: int) -> tuple[Any, int]:

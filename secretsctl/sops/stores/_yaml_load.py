@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from secretsctl.errors import ExitCode, InputError
+from secretsctl import limits
+from secretsctl.errors import ExitCode, InputError, InputLimitError
 from secretsctl.sops.stores._yaml_resolve import (
     _HINTS,
     MERGE_TAG,
@@ -23,7 +24,7 @@ from secretsctl.sops.stores._yaml_resolve import (
     scalar_value,
     short_tag,
 )
-from secretsctl.sops.tree import Branch, Comment, Seq
+from secretsctl.sops.tree import Branch, Seq
 
 # Node kinds, as yaml.v3 numbers them (they matter for duplicate-key detection).
 SCALAR: Final = 8
@@ -101,51 +102,27 @@ def copy_value(value: Any) -> Any:
 class Strict:
     """The checks yaml.v3 makes when it decodes a document into ``map[string]interface{}``."""
 
-    __slots__ = ("alias_count", "alias_depth", "decode_count", "root_only")
+    __slots__ = ("root_only",)
 
     def __init__(self, root_only: bool = False) -> None:
         # root_only: the lighter checks of sops's first pass over an encrypted file, which
         # decodes the first document into a struct (only its top-level keys are looked at).
         self.root_only = root_only
-        self.decode_count = 0
-        self.alias_count = 0
-        self.alias_depth = 0
-
-    def count(self, nodes: int, aliased: bool) -> None:
-        """Count decoded nodes and refuse billion-laughs expansion as yaml.v3 does."""
-        self.decode_count += nodes
-        if aliased:
-            self.alias_count += nodes
-        if (
-            self.alias_count > 100
-            and self.decode_count > 1000
-            and self.alias_count / self.decode_count > _allowed_alias_ratio(self.decode_count)
-        ):
-            raise structure_error("document contains excessive aliasing")
 
 
-def _allowed_alias_ratio(decode_count: int) -> float:
-    low, high = 400_000, 4_000_000
-    if decode_count <= low:
-        return 0.99
-    if decode_count >= high:
-        return 0.10
-    return 0.99 - 0.89 * ((decode_count - low) / (high - low))
+def too_deep_error(line: int) -> InputLimitError:
+    """Build the error for nesting past :data:`~secretsctl.limits.MAX_NESTING_DEPTH`."""
+    return InputLimitError(f"yaml: line {line}: {limits.TOO_DEEP}")
 
 
-def tree_size(value: Any) -> int:
-    """How many nodes a value has (for the aliasing check)."""
-    cls = value.__class__
-    if cls is Branch:
-        return 1 + sum(tree_size(k) + tree_size(v) for k, v in value if k.__class__ is not Comment)
-    if cls is Seq:
-        return 1 + sum(tree_size(v) for v in value if v.__class__ is not Comment)
-    return 1
+def too_many_aliases_error(line: int) -> InputLimitError:
+    """Build the error for an alias that would expand the document past the allowed share."""
+    return InputLimitError(f"yaml: line {line}: {limits.TOO_MANY_ALIASES}")
 
 
 class _Frame:
     __slots__ = ("anchor", "bad", "container", "is_map", "key", "key_info", "keys", "line",
-                 "merge", "values")  # fmt: skip
+                 "marks", "merge", "values")  # fmt: skip
 
     def __init__(self, container: Any, is_map: bool, anchor: str | None, line: int) -> None:
         self.container = container
@@ -160,6 +137,8 @@ class _Frame:
         self.merge = False
         # The line of a merge key, inside this value, whose value cannot be merged.
         self.bad = 0
+        # Counts when the container opened, for its size and height as an anchor's value.
+        self.marks = (0, 0, 0)
 
 
 def _strict_scalar_error(exc: ResolveError, line: int) -> InputError:
@@ -222,8 +201,13 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
             )
         strict = first_document_checks(first_checks) if not documents else None
         plain_checks = strict is not None and not strict.root_only
+        # An anchor's entry: (value, kind, bad merge line, size, height), aliases expanded.
         anchors: dict[str, Any] = {}
         stack: list[_Frame] = []
+        # Nodes decoded directly and through aliases, and the deepest level since the
+        # innermost open container began (the limits of secretsctl.limits).
+        direct = aliased_nodes = deepest = 0
+        max_depth = limits.MAX_NESTING_DEPTH
         root: Any = _IN_PROGRESS
         root_kind = SCALAR
         root_line = 0
@@ -251,9 +235,8 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                             raise _strict_scalar_error(exc, event.start_mark.line + 1) from None
                         value = None
                 if event.anchor is not None:
-                    anchors[event.anchor] = (value, SCALAR, 0)
-                if plain_checks:
-                    strict.count(1, False)  # type: ignore[union-attr]
+                    anchors[event.anchor] = (value, SCALAR, 0, 1, 0)
+                direct += 1
                 key_raw = raw
                 merge_candidate = raw == "<<" and (
                     (tag is None and not style) or tag == "!" or short_tag(tag or "") == MERGE_TAG
@@ -261,9 +244,15 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 event_line = event.start_mark.line + 1
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 is_map = cls is MappingStartEvent
+                level = len(stack) + 1
+                if level > max_depth:
+                    # Before libyaml goes deeper: its scanner's time per token grows with depth.
+                    raise too_deep_error(event.start_mark.line + 1)
                 frame = _Frame(
                     Branch() if is_map else Seq(), is_map, event.anchor, event.start_mark.line + 1
                 )
+                frame.marks = (direct + aliased_nodes, deepest, level)
+                deepest = level
                 if event.anchor is not None:
                     anchors[event.anchor] = _IN_PROGRESS
                 stack.append(frame)
@@ -272,16 +261,19 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                 frame = stack.pop()
                 value = frame.container
                 kind = MAPPING if frame.is_map else SEQUENCE
+                direct += 1
+                decoded_before, deepest_before, level = frame.marks
+                height = deepest - level + 1
+                deepest = max(deepest, deepest_before)
                 if strict is not None:
-                    if plain_checks:
-                        strict.count(1, False)
                     bad = (
                         _check_frame(frame, plain_checks, plain_checks or not stack)
                         if (frame.is_map)
                         else frame.bad
                     )
                 if frame.anchor is not None:
-                    anchors[frame.anchor] = (value, kind, bad)
+                    size = direct + aliased_nodes - decoded_before
+                    anchors[frame.anchor] = (value, kind, bad, size, height)
                 key_raw = ""
                 merge_candidate = False
                 event_line = frame.line
@@ -292,10 +284,15 @@ def _compose(parser: Any, first_checks: str | None) -> list[tuple[Any, int, int]
                     raise structure_error("unknown anchor referenced", event_line)
                 if target is _IN_PROGRESS:
                     raise structure_error("anchor value contains itself", event_line)
-                value, kind, bad = target
+                value, kind, bad, size, height = target
+                # Checked before copying: the copy is what would exhaust memory.
+                if len(stack) + height > max_depth:
+                    raise too_deep_error(event_line)
+                if not limits.alias_expansion_allowed(direct, aliased_nodes + size):
+                    raise too_many_aliases_error(event_line)
+                aliased_nodes += size
+                deepest = max(deepest, len(stack) + height)
                 value = copy_value(value)
-                if plain_checks:
-                    strict.count(tree_size(value), True)  # type: ignore[union-attr]
                 key_raw = event.anchor
                 aliased = True
                 merge_candidate = False

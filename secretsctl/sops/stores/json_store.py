@@ -22,7 +22,8 @@ import json
 import re
 from typing import Any, Final
 
-from secretsctl.errors import ExitCode, InputError, MetadataError, SecretsctlError
+from secretsctl.errors import ExitCode, InputError, InputLimitError, MetadataError, SecretsctlError
+from secretsctl.limits import MAX_NESTING_DEPTH, TOO_DEEP
 from secretsctl.sops.grammar import GoTime, format_float_json
 from secretsctl.sops.metadata import METADATA_KEY, NilList
 from secretsctl.sops.tree import Branch, Comment, Documents, Seq
@@ -48,6 +49,10 @@ class _NumberOutOfRange(ValueError):
 
 class _NotJson(ValueError):
     """``NaN``/``Infinity``: Python's json module accepts them, Go's does not."""
+
+
+class _TooDeep(Exception):
+    """Nesting past :data:`~secretsctl.limits.MAX_NESTING_DEPTH`."""
 
 
 _INF: Final = float("inf")
@@ -117,7 +122,7 @@ def _parse_object(data: bytes, context: str, exit_code: ExitCode) -> Branch:
         raise fail(f"invalid character looking for beginning of value at {_position(text, start)}")
     try:
         branch, end = _DECODER.raw_decode(text, start)
-        _adopt_branch(branch, lossy)
+        _adopt_branch(branch, lossy, 1)
     except json.JSONDecodeError as exc:
         # exc.msg is one of the decoder's fixed phrases; it never quotes the document.
         raise fail(f"{exc.msg.removesuffix(' at')} at {_position(text, exc.pos)}") from None
@@ -125,8 +130,11 @@ def _parse_object(data: bytes, context: str, exit_code: ExitCode) -> Branch:
         raise fail("a number is out of range for a 64-bit float") from None
     except _NotJson:
         raise fail("NaN and Infinity are not JSON values") from None
+    except _TooDeep:
+        raise InputLimitError(f"{context}: {TOO_DEEP}") from None
     except RecursionError:
-        raise fail("the document is nested too deeply") from None
+        # The decoder recursed past Python's limit, itself beyond the nesting limit.
+        raise InputLimitError(f"{context}: {TOO_DEEP}") from None
     while end < end_of_text and text[end] in _WHITESPACE:
         end += 1
     if end != end_of_text:
@@ -138,29 +146,36 @@ def _fix_text(text: str) -> str:
     return _SURROGATES_RE.sub("\ufffd", text) if _SURROGATES_RE.search(text) else text
 
 
-def _adopt_branch(branch: Branch, lossy: bool) -> None:
-    """Turn the decoder's lists into :class:`Seq` and, if needed, mend invalid text."""
+def _adopt_branch(branch: Branch, lossy: bool, level: int) -> None:
+    """Turn the decoder's lists into :class:`Seq` and, if needed, mend invalid text.
+
+    ``level`` is the branch's nesting level, checked against the limit.
+    """
+    if level > MAX_NESTING_DEPTH:
+        raise _TooDeep
     for index, (key, value) in enumerate(branch):
         cls = value.__class__
         if cls is list:
-            branch[index] = (_fix_text(key) if lossy else key, _adopt_list(value, lossy))
+            branch[index] = (_fix_text(key) if lossy else key, _adopt_list(value, lossy, level + 1))
             continue
         if cls is Branch:
-            _adopt_branch(value, lossy)
+            _adopt_branch(value, lossy, level + 1)
         elif lossy and cls is str:
             value = _fix_text(value)
         if lossy:
             branch[index] = (_fix_text(key), value)
 
 
-def _adopt_list(items: list[Any], lossy: bool) -> Seq:
+def _adopt_list(items: list[Any], lossy: bool, level: int) -> Seq:
+    if level > MAX_NESTING_DEPTH:
+        raise _TooDeep
     seq = Seq(items)
     for index, value in enumerate(seq):
         cls = value.__class__
         if cls is list:
-            seq[index] = _adopt_list(value, lossy)
+            seq[index] = _adopt_list(value, lossy, level + 1)
         elif cls is Branch:
-            _adopt_branch(value, lossy)
+            _adopt_branch(value, lossy, level + 1)
         elif lossy and cls is str:
             seq[index] = _fix_text(value)
     return seq

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from secretsctl.errors import ExitCode, InputError, MetadataError, SecretsctlError
+from secretsctl.errors import (
+    ExitCode,
+    InputError,
+    InputLimitError,
+    MetadataError,
+    SecretsctlError,
+)
 from secretsctl.sops.tree import Branch, Documents
 
 _METADATA_KEY = "sops"
@@ -67,6 +73,8 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
 
     try:
         documents = _parse(data, "encrypted") if data else []
+    except InputLimitError:
+        raise
     except InputError as exc:
         # sops exits 1 for an encrypted file that does not parse (2 is for plaintext).
         raise InputError(exc.message, hint=exc.hint, exit_code=ExitCode.GENERIC) from None
