@@ -1,37 +1,47 @@
-"""Unwrapping and wrapping the sops data key with age (pyrage).
+"""Unwrapping and wrapping the sops data key, with every key kind secretsctl knows.
 
 Every ``age`` entry of a sops file is a complete armoured age file with one recipient stanza,
 whose plaintext is the 32-byte data key, or with several key groups the group's 33-byte Shamir
-share (:mod:`secretsctl.keys.shamir`).
+share (:mod:`secretsctl.keys.shamir`); a ``pgp`` entry holds the same in an OpenPGP message.
+The work of each kind (X25519, SSH, post-quantum, plugins, PGP) is done by its module in
+:mod:`secretsctl.keys.kinds`; this module only decides what to try in which order.
 
 :func:`unwrap_data_key` tries every loaded identity against every entry, as sops does, but in an
 order that keeps the usual case cheap: for each entry, the identities whose public key is the
-entry's recorded recipient go first, in one pyrage call (so the armour is parsed once for them),
-and the others only if those fail. A group stops at its first success, and groups stop once
-enough shares are in hand. When nothing works, :class:`NoMatchingIdentityError` (exit 128) names
-the file, its recipients, the stanza types in their age headers and every key location looked
-at, and never any key material.
+entry's recorded recipient go first, in one call per kind (so the armour is parsed once for
+them), and the others only if those fail. A group stops at its first success, and groups stop
+once enough shares are in hand. When nothing works, :class:`NoMatchingIdentityError` (exit 128)
+names the file, its recipients, the stanza types in their age headers and every key location
+looked at, and never any key material.
 
-:func:`wrap_data_key` encrypts the data key (or each group's share) once per recipient, in the
-armour layout sops writes, and returns metadata key groups.
+:func:`wrap_data_key` encrypts the data key (or each group's share) once per recipient, with
+the recipient's kind, and returns metadata key groups.
 
-pyrage returns immutable ``bytes``: the data key cannot be wiped from memory after use. It is
-handed around as a :class:`~secretsctl.redact.Secret` so that it at least never reaches a
-message, a log or a repr.
+The data key is immutable ``bytes`` and cannot be wiped from memory after use. It is handed
+around as a :class:`~secretsctl.redact.Secret` so that it at least never reaches a message, a
+log or a repr.
 """
 
 from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Final
 
 from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
-from secretsctl.keys.sources import IdentitySet, LoadedIdentity
-from secretsctl.record import Record, repr_without
+from secretsctl.keys.kinds import (
+    KIND_MODULES,
+    NO_MATCH,
+    LoadedIdentity,
+    Recipient,
+    RecipientError,
+    kind_named,
+    parse_recipient,
+)
+from secretsctl.keys.sources import IdentitySet
 from secretsctl.redact import Secret
-from secretsctl.sops.metadata import AgeKey, KeyGroup, Metadata
+from secretsctl.sops.metadata import AgeKey, ForeignKey, KeyGroup, Metadata
 
 __all__ = [
     "DATA_KEY_SIZE",
@@ -52,11 +62,8 @@ SHARE_SIZE: Final = DATA_KEY_SIZE + 1
 
 ARMOUR_BEGIN: Final = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOUR_END: Final = "-----END AGE ENCRYPTED FILE-----"
-ARMOUR_COLUMNS: Final = 64
 _AGE_MAGIC: Final = b"age-encryption.org/"
 _GREASE_SUFFIX: Final = "-grease"
-# rage's text for "no identity fits"; any other decrypt error is a malformed entry.
-_NO_MATCH_TEXT: Final = "No matching keys found"
 _MAX_HEADER_LINES: Final = 4096
 
 
@@ -88,12 +95,6 @@ class DataKeyError(SecretsctlError):
     """An entry opened but its content is not a usable data key or share (exit 128)."""
 
     exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
-
-
-class RecipientError(SecretsctlError):
-    """A recipient string cannot be used for encryption (sops exits 1 here too)."""
-
-    exit_code = ExitCode.GENERIC
 
 
 class KeyGroupError(SecretsctlError):
@@ -163,57 +164,80 @@ class _GroupOutcome:
         self.note = note
 
 
-def _decrypt(data: bytes, batch: Sequence[LoadedIdentity]) -> bytes | str:
-    """Plaintext, or pyrage's error text. Never raises for bad input."""
-    import pyrage
-
-    try:
-        return bytes(pyrage.decrypt(data, [loaded.identity.reveal() for loaded in batch]))
-    except (pyrage.DecryptError, ValueError, TypeError) as error:
-        return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+_Unwrap = Callable[[AgeKey | ForeignKey, Sequence[LoadedIdentity]], bytes | str]
 
 
-def _entry_outcome(entry: AgeKey, errors: list[str]) -> _EntryOutcome:
-    if not errors:
-        return _EntryOutcome(entry.recipient, "no identities to try")
-    malformed = [error for error in errors if error != _NO_MATCH_TEXT]
-    if malformed:
-        return _EntryOutcome(entry.recipient, f"malformed age data ({malformed[0]})")
-    return _EntryOutcome(entry.recipient, "no identity matched")
+def _unwrap(entry: AgeKey | ForeignKey, batch: Sequence[LoadedIdentity]) -> bytes | list[str]:
+    """Return the entry's plaintext, or each kind's reason for failing.
+
+    Identities go to their kind's ``unwrap`` together, one call per function, so the kinds
+    pyrage implements (X25519 and SSH) parse an entry once for all of theirs.
+    """
+    if isinstance(entry, ForeignKey):
+        result = kind_named(entry.kind).unwrap(entry, batch)
+        return result if isinstance(result, bytes) else [result]
+    calls: dict[_Unwrap, list[LoadedIdentity]] = {}
+    for loaded in batch:
+        calls.setdefault(kind_named(loaded.kind).unwrap, []).append(loaded)
+    reasons = []
+    for unwrap, identities in calls.items():
+        result = unwrap(entry, identities)
+        if isinstance(result, bytes):
+            return result
+        reasons.append(result)
+    return reasons
+
+
+def _entry_outcome(label: str, reasons: list[str]) -> _EntryOutcome:
+    if not reasons:
+        return _EntryOutcome(label, "no identities to try")
+    other = [reason for reason in reasons if reason != NO_MATCH]
+    return _EntryOutcome(label, other[0] if other else NO_MATCH)
+
+
+_Plan = tuple[AgeKey | ForeignKey, str, tuple[LoadedIdentity, ...], tuple[LoadedIdentity, ...]]
 
 
 def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | _GroupOutcome:
     """Return the group's key or share, trying likely pairs before all the others.
 
-    First pass: each entry with the identities whose public key is its recorded recipient.
-    Second pass: each entry with the remaining identities. So a host whose key is the last of
-    many recipients costs one decryption, not one per recipient before it.
+    First pass: each age entry with the identities whose public key is its recorded
+    recipient. Then the entries of other kinds that secretsctl knows (PGP), each with its
+    kind's identities. Last: each age entry with the remaining identities. So a host whose key
+    is the last of many recipients costs one decryption, not one per recipient before it.
     """
-    plans = []
-    for entry in group.age:
-        likely, rest = identities.candidates(entry.recipient)
-        plans.append((entry, entry.enc.lstrip().encode("utf-8", "surrogateescape"), likely, rest))
-    errors: list[list[str]] = [[] for _ in plans]
+    plans: list[_Plan] = []
+    for age_key in group.age:
+        likely, rest = identities.candidates(age_key.recipient)
+        plans.append((age_key, age_key.recipient, likely, rest))
+    foreign: list[str] = []
+    for key in group.foreign:
+        if key.kind in KIND_MODULES:
+            own = tuple(i for i in identities.identities if i.kind == key.kind)
+            plans.append((key, key.label, own, ()))
+        else:
+            foreign.append(key.label)
+    reasons: list[list[str]] = [[] for _ in plans]
     opened: dict[int, _EntryOutcome] = {}
     for first_pass in (True, False):
-        for index, (entry, data, likely, rest) in enumerate(plans):
+        for index, (entry, label, likely, rest) in enumerate(plans):
             batch = likely if first_pass else rest
-            if not batch or index in opened:
+            # A PGP entry is tried once even without loaded identities: gpg has its own.
+            tried_anyway = first_pass and isinstance(entry, ForeignKey)
+            if index in opened or not (batch or tried_anyway):
                 continue
-            result = _decrypt(data, batch)
-            if isinstance(result, str):
-                errors[index].append(result)
+            result = _unwrap(entry, batch)
+            if isinstance(result, list):
+                reasons[index].extend(result)
             elif len(result) != size:
                 opened[index] = _EntryOutcome(
-                    entry.recipient,
-                    f"opened, but holds {len(result)} bytes instead of {size}",
-                    opened=True,
+                    label, f"opened, but holds {len(result)} bytes instead of {size}", opened=True
                 )
             else:
                 return result
-    outcome = _GroupOutcome(foreign=[key.label for key in group.foreign])
-    for index, (entry, *_) in enumerate(plans):
-        outcome.outcomes.append(opened.get(index) or _entry_outcome(entry, errors[index]))
+    outcome = _GroupOutcome(foreign=foreign)
+    for index, (_, label, *_) in enumerate(plans):
+        outcome.outcomes.append(opened.get(index) or _entry_outcome(label, reasons[index]))
     return outcome
 
 
@@ -258,7 +282,7 @@ def _no_match_error(
     if identities.identities:
         counts: dict[str, int] = {}
         for loaded in identities.identities:
-            label = loaded.kind.value + (" (from ssh-ed25519)" if loaded.converted else "")
+            label = loaded.kind + (" (from ssh-ed25519)" if loaded.converted else "")
             counts[label] = counts.get(label, 0) + 1
         tried = ", ".join(f"{n} {label}" for label, n in counts.items())
         lines.append(f"  identities tried: {tried}")
@@ -343,91 +367,8 @@ def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str)
 # --- wrapping -------------------------------------------------------------------------------------
 
 
-class Recipient(Record):
-    """A parsed recipient: its stanza type, the string stored in metadata, and pyrage's object."""
-
-    kind: str
-    text: str
-    parsed: Any
-
-    def __repr__(self) -> str:
-        return repr_without(self, "parsed")
-
-    # pyrage's object is derived from the text: two parses of one recipient are equal.
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Recipient):
-            return NotImplemented
-        return (self.kind, self.text) == (other.kind, other.text)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.text))
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= 72 else text[:60] + "…"
-
-
-def parse_recipient(text: str) -> Recipient:
-    """Parse a recipient as sops 3.11 does (surrounding whitespace is dropped).
-
-    ``age1…`` is X25519; ``ssh-ed25519 …`` and ``ssh-rsa …`` lines are kept verbatim, comment
-    included. Plugin and post-quantum ``age1…`` recipients (more than one ``1``) and anything
-    else raise :class:`RecipientError`.
-    """
-    import pyrage
-
-    text = text.strip()
-    if text.startswith("age1"):
-        if text.count("1") > 1:
-            raise RecipientError(
-                f"age plugin and post-quantum recipients are not supported: `{_shorten(text)}`",
-                hint="secretsctl runs no age plugins; use an X25519 (age1…) or SSH recipient",
-            )
-        try:
-            return Recipient("X25519", text, pyrage.x25519.Recipient.from_str(text))
-        except pyrage.RecipientError:
-            raise RecipientError(f"malformed age recipient `{_shorten(text)}`") from None
-    for kind in ("ssh-ed25519", "ssh-rsa"):
-        if text.startswith(kind + " "):
-            try:
-                return Recipient(kind, text, pyrage.ssh.Recipient.from_str(text))
-            except pyrage.RecipientError:
-                raise RecipientError(f"malformed {kind} recipient `{_shorten(text)}`") from None
-    if text.startswith("ssh-"):
-        raise RecipientError(
-            f"unsupported SSH recipient `{_shorten(text)}`",
-            hint="age accepts ssh-ed25519 and ssh-rsa keys",
-        )
-    raise RecipientError(f"unknown recipient type: `{_shorten(text)}`")
-
-
-def _check_armour(armour: str) -> None:
-    """Refuse armour that is not in the layout sops writes (64 columns, final newline)."""
-    lines = armour.split("\n")
-    body = lines[1:-2]
-    if (
-        len(lines) < 4
-        or lines[0] != ARMOUR_BEGIN
-        or lines[-2] != ARMOUR_END
-        or lines[-1] != ""
-        or any(len(line) != ARMOUR_COLUMNS for line in body[:-1])
-        or not 0 < len(body[-1]) <= ARMOUR_COLUMNS
-    ):
-        raise DataKeyError("pyrage returned age armour in an unexpected layout")
-
-
-def _encrypt(part: bytes, recipient: Recipient) -> str:
-    import pyrage
-
-    try:
-        armour = bytes(pyrage.encrypt(part, [recipient.parsed], armored=True)).decode("ascii")
-    except (pyrage.EncryptError, UnicodeDecodeError):
-        raise RecipientError(f"cannot encrypt to `{_shorten(recipient.text)}`") from None
-    _check_armour(armour)
-    return armour
+def _wrap(part: bytes, recipient: Recipient) -> AgeKey | ForeignKey:
+    return kind_named(recipient.kind).wrap(part, recipient)
 
 
 def generate_data_key() -> Secret[bytes]:
@@ -470,7 +411,13 @@ def wrap_data_key(
                 f"could not split the data key into parts for Shamir: {error.message}",
                 hint=f"shamir_threshold must be from 2 to the number of key groups, {len(parsed)}",
             ) from None
-    return tuple(
-        KeyGroup(age=tuple(AgeKey(r.text, _encrypt(part, r)) for r in group))
-        for group, part in zip(parsed, parts, strict=True)
-    )
+    groups_out = []
+    for recipients, part in zip(parsed, parts, strict=True):
+        entries = [_wrap(part, recipient) for recipient in recipients]
+        groups_out.append(
+            KeyGroup(
+                age=tuple(e for e in entries if isinstance(e, AgeKey)),
+                foreign=tuple(e for e in entries if isinstance(e, ForeignKey)),
+            )
+        )
+    return tuple(groups_out)

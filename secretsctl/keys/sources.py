@@ -21,8 +21,8 @@ Every source is tried and a broken one never blocks the others: its failure is k
 
 Beyond sops, and as sops-nix does, an ed25519 SSH key gives two identities: the SSH identity
 for ``ssh-ed25519`` recipients, and its ssh-to-age conversion for ``age1…`` recipients. Nothing
-ever prompts: passphrase-protected SSH keys, passphrase-encrypted age identity files and age
-plugin identities are reported as problems instead.
+ever prompts: passphrase-protected SSH keys and passphrase-encrypted age identity files are
+reported as problems instead.
 """
 
 from __future__ import annotations
@@ -31,15 +31,13 @@ import enum
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
-from secretsctl.errors import ExitCode, SecretsctlError
-from secretsctl.record import Record, repr_without
-from secretsctl.redact import Secret
+from secretsctl.keys.kinds import KeySourceError, LoadedIdentity
+from secretsctl.record import Record
 
 __all__ = [
     "DEFAULT_KEY_CMD_TIMEOUT",
-    "IdentityKind",
     "IdentitySet",
     "KeyLocation",
     "KeySourceError",
@@ -59,20 +57,9 @@ USER_KEYS_PATH: Final = ("sops", "age", "keys.txt")
 
 DEFAULT_KEY_CMD_TIMEOUT: Final = 30.0
 
-_X25519_PREFIX: Final = b"AGE-SECRET-KEY-1"
-_PLUGIN_PREFIX: Final = b"AGE-PLUGIN-"
 # sops peeks at exactly these 14 bytes to detect a passphrase-encrypted identity file.
 _ENCRYPTED_KEY_FILE_MARKERS: Final = (b"age-encryption", b"-----BEGIN AGE")
-_PEM_BEGIN: Final = b"-----BEGIN "
 _NO_PROMPT: Final = "is not supported non-interactively; secretsctl never prompts"
-
-
-class IdentityKind(enum.Enum):
-    """The kind of an identity, named like the age stanza type it opens."""
-
-    X25519 = "X25519"
-    SSH_ED25519 = "ssh-ed25519"
-    SSH_RSA = "ssh-rsa"
 
 
 class LocationStatus(enum.Enum):
@@ -83,35 +70,6 @@ class LocationStatus(enum.Enum):
     NO_KEYS = "no keys"
     LOADED = "loaded"
     FAILED = "failed"
-
-
-class LoadedIdentity(Record):
-    """One usable identity and where it came from.
-
-    ``recipient`` is the public side when it is known (``age1…``, or ``<ssh type> <base64>``
-    without a comment); it lets the keyring try the identity that fits an entry first.
-    ``identity`` holds the pyrage object; ``str()`` of an X25519 one is the secret key, hence
-    the :class:`Secret` wrapper.
-    """
-
-    kind: IdentityKind
-    location: str
-    recipient: str | None
-    identity: Secret[Any]
-    converted: bool = False
-
-    def describe(self) -> str:
-        """Describe the identity in public terms: recipient (or kind) and origin."""
-        if self.recipient is None:
-            public = f"{self.kind.value} key"
-        elif self.converted:
-            public = f"{self.recipient} (converted from ssh-ed25519)"
-        else:
-            public = self.recipient
-        return f"{public} from {self.location}"
-
-    def __repr__(self) -> str:
-        return repr_without(self, "identity")
 
 
 class KeyLocation(Record):
@@ -214,7 +172,7 @@ class _Collector:
         self.identities: list[LoadedIdentity] = []
         self.locations: list[KeyLocation] = []
         self.problems: list[SourceProblem] = []
-        self._seen: set[tuple[IdentityKind, str]] = set()
+        self._seen: set[tuple[str, str]] = set()
 
     def add(self, location: KeyLocation, identities: Sequence[LoadedIdentity] = ()) -> None:
         self.locations.append(location)
@@ -232,16 +190,6 @@ class _Collector:
 
     def result(self) -> IdentitySet:
         return IdentitySet(tuple(self.identities), tuple(self.locations), tuple(self.problems))
-
-
-class KeySourceError(SecretsctlError):
-    """A key source cannot be used. The message is short and holds no key material.
-
-    Its exit code is sops's for a data key that cannot be had (128), so a script sees the same
-    code for a missing key file as for a key that opens nothing.
-    """
-
-    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
 
 
 def _loaded(name: str, identities: Sequence[LoadedIdentity], detail: str | None) -> KeyLocation:
@@ -267,15 +215,15 @@ def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], li
     r"""Parse age key text as sops 3.11 does; return the identities and non-fatal notes.
 
     One identity per line; empty lines and lines starting with ``#`` are skipped; a ``\r``
-    before the newline is dropped; nothing else is trimmed, so a padded line is an error. Only
-    ``AGE-SECRET-KEY-1`` in upper case is an X25519 identity (pyrage alone would also accept
-    lower case). A line sops cannot parse makes the whole source fail, as in sops; an
-    ``AGE-PLUGIN-`` line is skipped with a note, because secretsctl runs no plugins.
-    Raises :class:`KeySourceError` with a message that names the line number only.
+    before the newline is dropped; nothing else is trimmed, so a padded line is an error. Each
+    line goes to the key kind its prefix names (:mod:`secretsctl.keys.kinds`); only
+    ``AGE-SECRET-KEY-1`` in upper case is an X25519 identity. A line sops cannot parse makes
+    the whole source fail, as in sops. Raises :class:`KeySourceError` with a message that
+    names the line number only.
     """
     if data[:14] in _ENCRYPTED_KEY_FILE_MARKERS:
         raise KeySourceError(f"a passphrase-encrypted age identity file {_NO_PROMPT}")
-    import pyrage
+    from secretsctl.keys.kinds import identity_kind, kind_named
 
     identities: list[LoadedIdentity] = []
     notes: list[str] = []
@@ -287,20 +235,13 @@ def parse_key_text(data: bytes, location: str) -> tuple[list[LoadedIdentity], li
             line = line[:-1]
         if not line or line.startswith(b"#"):
             continue
-        if line.startswith(_PLUGIN_PREFIX):
-            notes.append(f"line {number}: age plugin identities are not supported")
-            continue
-        if not line.startswith(_X25519_PREFIX):
+        name = identity_kind(line)
+        if name is None:
             raise KeySourceError(f"line {number}: unknown identity type")
         try:
-            identity = pyrage.x25519.Identity.from_str(line.decode("ascii"))
-        except (UnicodeDecodeError, pyrage.IdentityError):
-            raise KeySourceError(f"line {number}: malformed AGE-SECRET-KEY identity") from None
-        identities.append(
-            LoadedIdentity(
-                IdentityKind.X25519, location, str(identity.to_public()), Secret(identity)
-            )
-        )
+            identities.extend(kind_named(name).parse_identity(line, location))
+        except KeySourceError as error:
+            raise KeySourceError(f"line {number}: {error.message}") from None
     return identities, notes
 
 
@@ -314,62 +255,11 @@ def _load_key_text(out: _Collector, name: str, data: bytes, detail: str | None =
     out.problems.extend(SourceProblem(name, note) for note in notes)
 
 
-def _ssh_identities(data: bytes, name: str) -> list[LoadedIdentity]:
-    """Load the identities of one SSH private key file; raises :class:`KeySourceError`."""
-    import pyrage
-
-    from secretsctl.keys import ssh_to_age
-
-    start = data.find(_PEM_BEGIN)
-    pem = data[start:] if start >= 0 else data
-    recipient: str | None = None
-    if pem.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
-        try:
-            key = ssh_to_age.parse_openssh_private_key(pem)
-        except ssh_to_age.SshKeyError as error:
-            raise KeySourceError(error.message) from None
-        if key.encrypted:
-            raise KeySourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
-        if key.key_type not in (ssh_to_age.ED25519, ssh_to_age.RSA):
-            raise KeySourceError(
-                f"unsupported SSH key type {key.key_type} (age uses ssh-ed25519 and ssh-rsa)"
-            )
-        kind = IdentityKind(key.key_type)
-        recipient = key.public_line
-    elif pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----"):
-        if b"ENCRYPTED" in pem.split(b"\n\n", 1)[0]:
-            raise KeySourceError(f"a passphrase-protected SSH key {_NO_PROMPT}")
-        kind = IdentityKind.SSH_RSA
-    elif pem.startswith(_PEM_BEGIN):
-        raise KeySourceError(
-            "unsupported private key format (use the OpenSSH format: `ssh-keygen -p -f <key>`)"
-        )
-    else:
-        raise KeySourceError("not an SSH private key")
-    try:
-        ssh_identity = pyrage.ssh.Identity.from_buffer(pem)
-    except pyrage.IdentityError:
-        raise KeySourceError(f"malformed {kind.value} private key") from None
-    identities = [LoadedIdentity(kind, name, recipient, Secret(ssh_identity))]
-    if kind is IdentityKind.SSH_ED25519:
-        secret, _ = ssh_to_age.ssh_private_key_to_age(pem)
-        converted = pyrage.x25519.Identity.from_str(secret.reveal())
-        # The recipient comes from pyrage, so it is the public key of the very scalar in use.
-        identities.append(
-            LoadedIdentity(
-                IdentityKind.X25519,
-                name,
-                str(converted.to_public()),
-                Secret(converted),
-                converted=True,
-            )
-        )
-    return identities
-
-
 def _load_ssh_key(out: _Collector, name: str, path: str, detail: str | None = None) -> None:
     try:
-        identities = _ssh_identities(_read_file(path), name)
+        from secretsctl.keys.kinds import kind_named
+
+        identities = kind_named("ssh-ed25519").parse_identity(_read_file(path), name)
     except KeySourceError as error:
         out.fail(name, str(error), detail)
         return

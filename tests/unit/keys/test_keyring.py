@@ -20,6 +20,7 @@ from secretsctl.keys.keyring import (
     unwrap_data_key,
     wrap_data_key,
 )
+from secretsctl.keys.kinds._pyrage import check_armour
 from secretsctl.keys.sources import load_identities
 from secretsctl.redact import Secret
 from secretsctl.sops.metadata import AgeKey, ForeignKey, KeyGroup, Metadata
@@ -133,13 +134,13 @@ def test_shamir_2_of_3_opens_with_any_two(names: str) -> None:
 
 def test_shamir_stops_once_the_threshold_is_met(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = keyring._decrypt
+    real = keyring._unwrap
 
-    def counting(data: bytes, batch: object) -> object:
+    def counting(data: object, batch: object) -> object:
         calls.append(len(batch))  # type: ignore[arg-type]
         return real(data, batch)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keyring, "_decrypt", counting)
+    monkeypatch.setattr(keyring, "_unwrap", counting)
     identities = from_text(*(key_line(n) for n in "abc"))
     unwrap_data_key(read_metadata(KEYS / "shamir-2of3.yaml"), identities, file="f")
     assert calls == [1, 1]
@@ -147,13 +148,13 @@ def test_shamir_stops_once_the_threshold_is_met(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_matching_identity_is_tried_alone_first(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = keyring._decrypt
+    real = keyring._unwrap
 
-    def counting(data: bytes, batch: object) -> object:
+    def counting(data: object, batch: object) -> object:
         calls.append(len(batch))  # type: ignore[arg-type]
         return real(data, batch)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keyring, "_decrypt", counting)
+    monkeypatch.setattr(keyring, "_unwrap", counting)
     others = [str(pyrage.x25519.Identity.generate()) for _ in range(20)]
     identities = load_identities(
         environ={"SOPS_AGE_KEY": "\n".join(others)},
@@ -168,13 +169,13 @@ def test_a_host_key_last_of_many_recipients_costs_one_decryption(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
-    real = keyring._decrypt
+    real = keyring._unwrap
 
-    def counting(data: bytes, batch: object) -> object:
+    def counting(data: object, batch: object) -> object:
         calls.append(len(batch))  # type: ignore[arg-type]
         return real(data, batch)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keyring, "_decrypt", counting)
+    monkeypatch.setattr(keyring, "_unwrap", counting)
     data_key = os.urandom(32)
     admins = [str(pyrage.x25519.Identity.generate().to_public()) for _ in range(10)]
     host = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"
@@ -216,7 +217,7 @@ def test_wrong_key_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         "  age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw: no identity matched"
         in lines
     )
-    assert "  pgp:7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: not supported by secretsctl" in lines
+    assert "  pgp:7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: PGP keys are not supported yet" in lines
     assert "  identities tried: 1 X25519" in lines
     assert f"    SOPS_AGE_KEY_FILE ({key_file}): 1 identity" in lines
     assert "    SOPS_AGE_KEY: failed" in lines
@@ -494,8 +495,8 @@ def test_wrap_without_recipients(groups: list[list[str]]) -> None:
 @pytest.mark.parametrize(
     ("recipient", "match"),
     [
-        ("age1yubikey1qwerty", "plugin and post-quantum recipients are not supported"),
-        ("age1pq1" + "q" * 1900, "plugin and post-quantum recipients are not supported"),
+        ("age1yubikey1qwerty", "are not supported yet"),
+        ("age1pq1" + "q" * 1900, "are not supported yet"),
         ("age1bogus", "malformed age recipient `age1bogus`"),
         ("AGE1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3290GQ", "unknown recipient"),
         ("ssh-ed25519 AAAAbogus", "malformed ssh-ed25519 recipient"),
@@ -514,11 +515,11 @@ def test_wrap_refuses_unusable_recipients(recipient: str, match: str) -> None:
 def test_recipients_are_all_checked_before_encrypting(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def record(part: bytes, recipient: keyring.Recipient) -> str:
+    def record(part: bytes, recipient: keyring.Recipient) -> object:
         calls.append(recipient.text)
-        return ""
+        return None
 
-    monkeypatch.setattr(keyring, "_encrypt", record)
+    monkeypatch.setattr(keyring, "_wrap", record)
     good = str(pyrage.x25519.Identity.generate().to_public())
     with pytest.raises(RecipientError):
         wrap_data_key(os.urandom(32), [[good], ["bogus"]], 2)
@@ -531,7 +532,7 @@ def test_wrap_refuses_a_wrong_length_key() -> None:
 
 
 def test_armour_layout_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    keyring._check_armour(
+    check_armour(
         entry(os.urandom(32), str(pyrage.x25519.Identity.generate().to_public())).enc
     )
     for bad in (
@@ -540,4 +541,4 @@ def test_armour_layout_check(monkeypatch: pytest.MonkeyPatch) -> None:
         "-----BEGIN AGE ENCRYPTED FILE-----\nAA\nAAAA\n-----END AGE ENCRYPTED FILE-----\n",
     ):
         with pytest.raises(DataKeyError, match="unexpected layout"):
-            keyring._check_armour(bad)
+            check_armour(bad)

@@ -13,7 +13,7 @@ import pyrage
 import pytest
 
 from secretsctl.keys import sources
-from secretsctl.keys.sources import IdentityKind, LocationStatus, load_identities
+from secretsctl.keys.sources import LocationStatus, load_identities
 from tests.conftest import SOPS_NIX_VECTORS
 from tests.keys_support import assert_not_leaked, encrypted_openssh
 
@@ -103,11 +103,11 @@ def test_every_source_combined_in_order(tmp_path: Path, isolated_env: Path) -> N
     assert recipients(result)[4] == rsa_pub
     assert recipients(result)[5:] == [k[1] for k in keys]
     assert [i.kind for i in result.identities[:5]] == [
-        IdentityKind.SSH_ED25519,
-        IdentityKind.X25519,
-        IdentityKind.SSH_ED25519,
-        IdentityKind.X25519,
-        IdentityKind.SSH_RSA,
+        "ssh-ed25519",
+        "X25519",
+        "ssh-ed25519",
+        "X25519",
+        "ssh-rsa",
     ]
     assert [i.converted for i in result.identities[:5]] == [False, True, False, True, False]
     assert all(loc.status is LocationStatus.LOADED for loc in result.locations)
@@ -168,7 +168,7 @@ def test_sops_age_key_cmd(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sops_age_ssh_private_key_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOPS_AGE_SSH_PRIVATE_KEY_FILE", str(SOPS_NIX_VECTORS / "ssh-ed25519-key"))
     result = load_identities()
-    assert [i.kind for i in result.identities] == [IdentityKind.SSH_ED25519, IdentityKind.X25519]
+    assert [i.kind for i in result.identities] == ["ssh-ed25519", "X25519"]
     assert result.identities[1].recipient == VECTOR_CONVERTED
     assert result.identities[1].describe() == (
         f"{VECTOR_CONVERTED} (converted from ssh-ed25519) from SOPS_AGE_SSH_PRIVATE_KEY_FILE"
@@ -182,9 +182,9 @@ def test_home_ssh_keys(name: str, isolated_env: Path) -> None:
     result = load_identities()
     kinds = [i.kind for i in result.identities]
     if name == "id_rsa":
-        assert kinds == [IdentityKind.SSH_RSA]
+        assert kinds == ["ssh-rsa"]
     else:
-        assert kinds == [IdentityKind.SSH_ED25519, IdentityKind.X25519]
+        assert kinds == ["ssh-ed25519", "X25519"]
     assert status(result, f"{isolated_env}/.ssh/{name}") is LocationStatus.LOADED
 
 
@@ -317,13 +317,13 @@ def test_empty_key_text_is_no_keys(tmp_path: Path) -> None:
     assert result.problems == ()
 
 
-def test_plugin_identities_are_skipped_with_a_note(tmp_path: Path) -> None:
-    identity, recipient = new_key()
+def test_plugin_identities_are_refused_until_plugins_land(tmp_path: Path) -> None:
+    identity, _ = new_key()
     text = f"AGE-PLUGIN-YUBIKEY-1QQQQQQ\n{identity}\n"
     result = load_identities(environ={"SOPS_AGE_KEY": text}, home=tmp_path)
-    assert recipients(result) == [recipient]
+    assert recipients(result) == []
     assert [str(p) for p in result.problems] == [
-        "SOPS_AGE_KEY: line 1: age plugin identities are not supported"
+        "SOPS_AGE_KEY: line 1: age plugins are not supported yet"
     ]
 
 
@@ -391,7 +391,7 @@ def test_pem_rsa_key_loads(tmp_path: Path) -> None:
         key.private_bytes(s.Encoding.PEM, s.PrivateFormat.TraditionalOpenSSL, s.NoEncryption())
     )
     result = load_identities(environ={"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(path)}, home=tmp_path)
-    assert [(i.kind, i.recipient) for i in result.identities] == [(IdentityKind.SSH_RSA, None)]
+    assert [(i.kind, i.recipient) for i in result.identities] == [("ssh-rsa", None)]
     assert result.identities[0].describe() == "ssh-rsa key from SOPS_AGE_SSH_PRIVATE_KEY_FILE"
 
 
