@@ -310,6 +310,11 @@ def _open_live(symlink_path: str) -> TreeSnapshot | None:
         raise ActivationError(
             f"cannot request units to restart: cannot read {symlink_path}: {exc.strerror}"
         ) from None
+    return _snapshot(fd)
+
+
+def _snapshot(fd: int) -> TreeSnapshot:
+    """Walk the open generation folder ``fd``, then close it."""
     try:
         return fsops.TreeSnapshot(fd)
     except OSError as exc:
@@ -334,14 +339,7 @@ def _open_generation(ctx: _Context, number: int) -> TreeSnapshot | None:
             f"cannot request units to restart: cannot read {ctx.mount_point}/{number}: "
             f"{exc.strerror}"
         ) from None
-    try:
-        return fsops.TreeSnapshot(fd)
-    except OSError as exc:
-        raise ActivationError(
-            f"cannot request units to restart: cannot read the live generation: {exc.strerror}"
-        ) from None
-    finally:
-        os.close(fd)
+    return _snapshot(fd)
 
 
 def _diff(
