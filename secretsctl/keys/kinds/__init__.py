@@ -26,19 +26,42 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from secretsctl.sops.metadata import AgeKey, ForeignKey
+
+    # Only for the type checker: defining a Protocol costs start-up time on the boot path.
+    class KeyKind(Protocol):
+        """What a key kind module provides (see the module documentation)."""
+
+        NAME: str
+        METADATA: str
+
+        def parse_recipient(self, text: str) -> Recipient:
+            """Parse a recipient string of this kind."""
+
+        def parse_identity(self, line: bytes, location: str) -> list[LoadedIdentity]:
+            """Parse one identity of this kind (a key text line, or a whole key file)."""
+
+        def wrap(self, data_key: bytes, recipient: Recipient) -> AgeKey | ForeignKey:
+            """Wrap the data key for one recipient: one metadata entry."""
+
+        def unwrap(
+            self, entry: AgeKey | ForeignKey, identities: Sequence[LoadedIdentity]
+        ) -> bytes | str:
+            """Unwrap the data key from one entry, or say why not (no key material)."""
+
 
 __all__ = [
     "KIND_MODULES",
     "NO_MATCH",
-    "KeyKind",
     "KeySourceError",
     "LoadedIdentity",
     "Recipient",
@@ -51,25 +74,19 @@ __all__ = [
 ]
 
 
-class _Row(NamedTuple):
-    module: str
-    identity_prefix: bytes | None  # how a line of age key text of this kind starts
-    recipient_pattern: str | None  # a regular expression a recipient of this kind matches
-
-
 # The table: kind name -> its row, in the order recipients and identity lines are matched
 # (the post-quantum age1pq1… before the plugins' age1<name>1…, both before X25519's age1…:
 # a bech32 payload has no "1", so X25519 recipients hold exactly one). Matching needs no
 # import; a kind's module is imported when something of its kind is met.
-KIND_MODULES: Final[dict[str, _Row]] = {
-    "mlkem768x25519": _Row(
-        "secretsctl.keys.kinds.mlkem768x25519", b"AGE-SECRET-KEY-PQ-1", r"age1pq1"
-    ),
-    "plugin": _Row("secretsctl.keys.kinds.plugin", b"AGE-PLUGIN-", r"age1[^1]+1"),
-    "X25519": _Row("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$"),
-    "ssh-ed25519": _Row("secretsctl.keys.kinds.ssh", None, r"ssh-ed25519 "),
-    "ssh-rsa": _Row("secretsctl.keys.kinds.ssh", None, r"ssh-rsa "),
-    "pgp": _Row("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}$"),
+# Each row: the module, how a line of age key text of the kind starts, and a regular
+# expression its recipient strings match (None: not given that way).
+KIND_MODULES: Final[dict[str, tuple[str, bytes | None, str | None]]] = {
+    "mlkem768x25519": ("secretsctl.keys.kinds.mlkem768x25519", b"AGE-SECRET-KEY-PQ-1", r"age1pq1"),
+    "plugin": ("secretsctl.keys.kinds.plugin", b"AGE-PLUGIN-", r"age1[^1]+1"),
+    "X25519": ("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$"),
+    "ssh-ed25519": ("secretsctl.keys.kinds.ssh", None, r"ssh-ed25519 "),
+    "ssh-rsa": ("secretsctl.keys.kinds.ssh", None, r"ssh-rsa "),
+    "pgp": ("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}$"),
 }
 
 
@@ -146,27 +163,6 @@ class LoadedIdentity(Record):
         return repr_without(self, "identity")
 
 
-class KeyKind(Protocol):
-    """What a key kind module provides (see the module documentation)."""
-
-    NAME: str
-    METADATA: str
-
-    def parse_recipient(self, text: str) -> Recipient:
-        """Parse a recipient string of this kind."""
-
-    def parse_identity(self, line: bytes, location: str) -> list[LoadedIdentity]:
-        """Parse one identity of this kind (a key text line, or a whole key file)."""
-
-    def wrap(self, data_key: bytes, recipient: Recipient) -> AgeKey | ForeignKey:
-        """Wrap the data key for one recipient: one metadata entry."""
-
-    def unwrap(
-        self, entry: AgeKey | ForeignKey, identities: Sequence[LoadedIdentity]
-    ) -> bytes | str:
-        """Unwrap the data key from one entry, or say why not (no key material)."""
-
-
 _loaded: dict[str, KeyKind] = {}
 
 
@@ -174,7 +170,7 @@ def kind_named(name: str) -> KeyKind:
     """Return the module of the kind ``name`` (a key of :data:`KIND_MODULES`)."""
     module = _loaded.get(name)
     if module is None:
-        module = importlib.import_module(KIND_MODULES[name].module)
+        module = importlib.import_module(KIND_MODULES[name][0])
         _loaded[name] = module
     return module
 
@@ -188,16 +184,16 @@ def recipient_kind(text: str) -> str | None:
     """Return the name of the kind whose recipients look like ``text``, if any."""
     import re
 
-    for name, row in KIND_MODULES.items():
-        if row.recipient_pattern is not None and re.match(row.recipient_pattern, text):
+    for name, (_, _, pattern) in KIND_MODULES.items():
+        if pattern is not None and re.match(pattern, text):
             return name
     return None
 
 
 def identity_kind(line: bytes) -> str | None:
     """Return the name of the kind one line of age key text is of, if any."""
-    for name, row in KIND_MODULES.items():
-        if row.identity_prefix is not None and line.startswith(row.identity_prefix):
+    for name, (_, prefix, _) in KIND_MODULES.items():
+        if prefix is not None and line.startswith(prefix):
             return name
     return None
 
