@@ -75,7 +75,9 @@ def main() -> None:
             "X25519": (str(identity.to_public()), str(identity)),
             "PQ": (pq_recipient, pq_identity.reveal()),
         }
-        print(f"{'keys':>7} {'kind':>6} {'sops ms':>9} {'ours ms':>9} {'ours/sops':>10} {'target':>7}")
+        print(
+            f"{'keys':>7} {'kind':>6} {'sops ms':>9} {'ours ms':>9} {'ours/sops':>10} {'target':>7}"
+        )
         for keys, kind, target in CASES:
             recipient, secret = keys_of[kind]
             key_file = folder / f"keys-{kind}.txt"

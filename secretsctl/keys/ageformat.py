@@ -84,7 +84,7 @@ class _Malformed(Exception):
 
 
 def b64encode(data: bytes) -> str:
-    """Standard base64 without padding, as age writes stanza arguments and bodies."""
+    """Encode standard base64 without padding, as age writes stanza arguments and bodies."""
     return binascii.b2a_base64(data, newline=False).rstrip(b"=").decode("ascii")
 
 
@@ -195,7 +195,7 @@ def _hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
 
 
 def header_mac(file_key: bytes, stanzas: Sequence[Stanza]) -> bytes:
-    """The header MAC: HMAC-SHA256 under HKDF(file key, info ``header``) of the header."""
+    """Return the header MAC: HMAC-SHA256 of the header under HKDF(file key, ``header``)."""
     import hashlib
     import hmac
 

@@ -106,7 +106,8 @@ def test_we_write_x25519_and_pq_sops_opens_with_either(
     lines = entry["enc"].split("\n")
     assert lines[0] == "-----BEGIN AGE ENCRYPTED FILE-----"
     assert lines[-2:] == ["-----END AGE ENCRYPTED FILE-----", ""]
-    assert all(len(line) == 64 for line in lines[1:-3]) and 0 < len(lines[-3]) <= 64
+    assert all(len(line) == 64 for line in lines[1:-3])
+    assert 0 < len(lines[-3]) <= 64
 
 
 def test_we_write_shamir_with_a_pq_group_sops_needs_both(
@@ -156,7 +157,8 @@ def test_rotate_keeps_pq_recipients_and_adds_them(
     done = secretsctl("rotate", "-i", str(path), env=env_for(pq))
     assert done.returncode == 0, done.stderr.decode()
     assert recipients(path.read_bytes()) == [[sops.key.recipient, pq.recipient]]
-    assert opens(sops, path, pq) and opens(sops, path, sops.key)
+    assert opens(sops, path, pq)
+    assert opens(sops, path, sops.key)
     other = make_pq_key(tmp_path, "other.txt")
     added = secretsctl("rotate", "-i", "--add-age", other.recipient, str(path), env=env_for(pq))
     assert added.returncode == 0, added.stderr.decode()

@@ -171,10 +171,8 @@ def _low_order(classic: Any, share: bytes) -> bool:
     return False
 
 
-def _open(
-    stanzas: tuple[Stanza, ...], identities: Sequence[LoadedIdentity]
-) -> bytes | str | None:
-    """The file key from the first stanza an identity opens, as age's ``HybridIdentity``."""
+def _open(stanzas: tuple[Stanza, ...], identities: Sequence[LoadedIdentity]) -> bytes | str | None:
+    """Return the file key of the first stanza an identity opens, as age's HybridIdentity."""
     from cryptography.exceptions import InvalidTag
 
     from secretsctl.keys.ageformat import FILE_KEY_SIZE, b64decode

@@ -23,7 +23,7 @@ from secretsctl.keys.keyring import (
     wrap_data_key,
 )
 from secretsctl.keys.kinds import KeySourceError, identity_kind, mlkem768x25519, recipient_kind
-from secretsctl.keys.sources import load_identities, parse_key_text
+from secretsctl.keys.sources import IdentitySet, load_identities, parse_key_text
 from secretsctl.keys.ssh_to_age import bech32_decode, bech32_encode
 from secretsctl.sops.metadata import AgeKey, KeyGroup, Metadata
 from tests.keys_support import assert_not_leaked, mac_opens, read_metadata
@@ -41,7 +41,7 @@ PQ_RECIPIENT, PQ_IDENTITY = key_file("pq")
 A_RECIPIENT, A_IDENTITY = key_file("a")
 
 
-def from_text(*lines: str) -> object:
+def from_text(*lines: str) -> IdentitySet:
     return load_identities(environ={"SOPS_AGE_KEY": "\n".join(lines)}, home="/nonexistent")
 
 
@@ -61,8 +61,10 @@ def test_our_recipient_of_a_key_made_by_another_implementation() -> None:
 def test_generate_makes_keys_in_age_s_encodings() -> None:
     recipient, secret = mlkem768x25519.generate()
     identity = secret.reveal()
-    assert identity.startswith("AGE-SECRET-KEY-PQ-1") and identity == identity.upper()
-    assert recipient.startswith("age1pq1") and recipient == recipient.lower()
+    assert identity.startswith("AGE-SECRET-KEY-PQ-1")
+    assert identity == identity.upper()
+    assert recipient.startswith("age1pq1")
+    assert recipient == recipient.lower()
     assert bech32_decode(identity)[1].__len__() == 32
     (loaded,) = mlkem768x25519.parse_identity(identity.encode(), "new")
     assert loaded.recipient == recipient
@@ -85,8 +87,15 @@ def bad_identity(what: str) -> str:
 
 @pytest.mark.parametrize(
     "what",
-    ["mixed case", "bad checksum", "short seed", "long seed", "trailing space", "not ascii",
-     "other hrp"],
+    [
+        "mixed case",
+        "bad checksum",
+        "short seed",
+        "long seed",
+        "trailing space",
+        "not ascii",
+        "other hrp",
+    ],
 )
 def test_a_malformed_identity_line_names_the_kind_and_the_line_only(what: str) -> None:
     line = bad_identity(what)
@@ -99,7 +108,7 @@ def test_a_malformed_identity_line_names_the_kind_and_the_line_only(what: str) -
 
 
 def test_a_lower_case_identity_is_not_one() -> None:
-    with pytest.raises(KeySourceError, match="^line 1: unknown identity type$"):
+    with pytest.raises(KeySourceError, match=r"^line 1: unknown identity type$"):
         parse_key_text(PQ_IDENTITY.lower().encode(), "keys.txt")
 
 
@@ -117,7 +126,8 @@ def test_a_malformed_recipient_is_refused_in_one_short_line(what: str, text: str
         wrap_data_key(os.urandom(32), [[text]], None)
     message = str(info.value)
     assert message.startswith("malformed post-quantum age recipient `age1pq1")
-    assert len(message) < 120 and "\n" not in message
+    assert len(message) < 120
+    assert "\n" not in message
     assert info.value.exit_code == 1
 
 
@@ -146,7 +156,7 @@ def test_a_file_sops_wrote_to_x25519_and_post_quantum_opens_with_either() -> Non
     path = KEYS / "pq.yaml"
     metadata = read_metadata(path)
     for line in (PQ_IDENTITY, A_IDENTITY):
-        key = unwrap_data_key(metadata, from_text(line), file="pq.yaml")  # type: ignore[arg-type]
+        key = unwrap_data_key(metadata, from_text(line), file="pq.yaml")
         assert mac_opens(path, key.reveal())
     (group,) = metadata.key_groups
     assert [stanza_types(entry.enc) for entry in group.age] == [
@@ -158,13 +168,11 @@ def test_a_file_sops_wrote_to_x25519_and_post_quantum_opens_with_either() -> Non
 def test_sops_shamir_with_a_post_quantum_group_needs_both() -> None:
     path = KEYS / "shamir-pq.yaml"
     metadata = read_metadata(path)
-    key = unwrap_data_key(
-        metadata, from_text(A_IDENTITY, PQ_IDENTITY), file="s.yaml"  # type: ignore[arg-type]
-    )
+    key = unwrap_data_key(metadata, from_text(A_IDENTITY, PQ_IDENTITY), file="s.yaml")
     assert mac_opens(path, key.reveal())
     for line in (PQ_IDENTITY, A_IDENTITY):
         with pytest.raises(NoMatchingIdentityError) as info:
-            unwrap_data_key(metadata, from_text(line), file="s.yaml")  # type: ignore[arg-type]
+            unwrap_data_key(metadata, from_text(line), file="s.yaml")
         message = str(info.value)
         assert "1 of 2 required key groups opened" in message
         assert "stanzas: X25519, mlkem768x25519" in message
@@ -175,7 +183,7 @@ def test_no_match_names_the_kind_tried_and_never_the_key() -> None:
     _, other = mlkem768x25519.generate()
     metadata = read_metadata(KEYS / "pq.yaml")
     with pytest.raises(NoMatchingIdentityError) as info:
-        unwrap_data_key(metadata, from_text(other.reveal()), file="pq.yaml")  # type: ignore[arg-type]
+        unwrap_data_key(metadata, from_text(other.reveal()), file="pq.yaml")
     message = str(info.value)
     assert "identities tried: 1 mlkem768x25519" in message
     assert f"{PQ_RECIPIENT}: no identity matched" in message
@@ -189,17 +197,19 @@ def test_wrap_and_unwrap_mixed_groups_and_shamir() -> None:
     assert [e.recipient for e in group.age] == [A_RECIPIENT, PQ_RECIPIENT]
     entry = group.age[1]
     assert stanza_types(entry.enc) == ("mlkem768x25519",)
-    assert ageformat.armour(ageformat.dearmour(entry.enc)) == entry.enc  # type: ignore[arg-type]
+    binary = ageformat.dearmour(entry.enc)
+    assert isinstance(binary, bytes)
+    assert ageformat.armour(binary) == entry.enc
     metadata = Metadata(key_groups=(group,), lastmodified="x", mac="")
     for line in (PQ_IDENTITY, A_IDENTITY):
-        got = unwrap_data_key(metadata, from_text(line), file="f")  # type: ignore[arg-type]
+        got = unwrap_data_key(metadata, from_text(line), file="f")
         assert got.reveal() == data_key, "another key"
     groups = wrap_data_key(data_key, [[A_RECIPIENT], [PQ_RECIPIENT]], 2)
     shamir = Metadata(key_groups=groups, lastmodified="x", mac="", shamir_threshold=2)
     both = from_text(A_IDENTITY, PQ_IDENTITY)
-    assert unwrap_data_key(shamir, both, file="f").reveal() == data_key  # type: ignore[arg-type]
+    assert unwrap_data_key(shamir, both, file="f").reveal() == data_key
     with pytest.raises(NoMatchingIdentityError):
-        unwrap_data_key(shamir, from_text(PQ_IDENTITY), file="f")  # type: ignore[arg-type]
+        unwrap_data_key(shamir, from_text(PQ_IDENTITY), file="f")
 
 
 def test_a_tampered_entry_is_malformed_not_a_match() -> None:
@@ -214,7 +224,7 @@ def test_a_tampered_entry_is_malformed_not_a_match() -> None:
         mac="",
     )
     with pytest.raises(NoMatchingIdentityError) as info:
-        unwrap_data_key(bad, from_text(PQ_IDENTITY), file="f")  # type: ignore[arg-type]
+        unwrap_data_key(bad, from_text(PQ_IDENTITY), file="f")
     assert "malformed age data (the age payload does not authenticate" in str(info.value)
 
 
