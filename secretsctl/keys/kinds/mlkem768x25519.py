@@ -110,7 +110,7 @@ def parse_recipient(text: str) -> Recipient:
     return Recipient(NAME, text, parsed)
 
 
-def identity_from_seed(seed: bytes, location: str) -> LoadedIdentity:
+def _identity_from_seed(seed: bytes, location: str) -> LoadedIdentity:
     """Return the identity of a 32-byte seed, its recipient known."""
     private, public = _private_key(seed)
     return LoadedIdentity(NAME, location, _recipient_text(public), Secret(private))
@@ -128,7 +128,7 @@ def parse_identity(line: bytes, location: str) -> list[LoadedIdentity]:
         raise malformed from None
     if text != text.upper() or hrp != IDENTITY_HRP.lower() or len(seed) != SEED_SIZE:
         raise malformed
-    return [identity_from_seed(seed, location)]
+    return [_identity_from_seed(seed, location)]
 
 
 def generate() -> tuple[str, Secret[str]]:
