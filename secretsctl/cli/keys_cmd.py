@@ -69,9 +69,18 @@ def ssh_to_age(app: App, input_path: str | None, output: str | None, private_key
     is_flag=True,
     help="Print the recipient of each identity in INPUT (default: stdin), as age-keygen -y.",
 )
+@click.option(
+    "--pq",
+    "post_quantum",
+    is_flag=True,
+    help="Make a post-quantum hybrid identity (AGE-SECRET-KEY-PQ-1..., recipient age1pq1...), "
+    "as age-keygen -pq.",
+)
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False))
-def keygen(output: str | None, to_recipients: bool, input_path: str | None) -> None:
-    """Make a new age identity (X25519), in the form age-keygen writes.
+def keygen(
+    output: str | None, to_recipients: bool, post_quantum: bool, input_path: str | None
+) -> None:
+    """Make a new age identity (X25519, or post-quantum with --pq), as age-keygen writes it.
 
     The identity goes to stdout or to -o FILE; its public key (the recipient to put in
     .sops.yaml) is printed to stderr as well when the identity does not go to a terminal.
@@ -79,10 +88,13 @@ def keygen(output: str | None, to_recipients: bool, input_path: str | None) -> N
     \b
     Examples:
       secretsctl keygen -o ~/.config/sops/age/keys.txt
+      secretsctl keygen --pq -o ~/.config/sops/age/keys.txt   # recipient: age1pq1...
       secretsctl keygen -y ~/.config/sops/age/keys.txt    # its recipient: age1...
     """
     from secretsctl.keys import keygen as keys
 
+    if to_recipients and post_quantum:
+        raise UsageError("--pq cannot be used with -y", hint="secretsctl keygen -y FILE")
     if to_recipients:
         data = _read_input(input_path)
         lines = "".join(r + "\n" for r in keys.recipients_of(data, input_path or "stdin"))
@@ -95,7 +107,7 @@ def keygen(output: str | None, to_recipients: bool, input_path: str | None) -> N
         return
     if input_path:
         raise UsageError("an INPUT file goes with -y only", hint="secretsctl keygen -o FILE")
-    key = keys.generate()
+    key = keys.generate(post_quantum=post_quantum)
     if output:
         from secretsctl import fsutil
 

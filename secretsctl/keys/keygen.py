@@ -1,8 +1,9 @@
 """Making age keys, in the forms ``age-keygen`` prints.
 
 An identity file is ``# created: <RFC 3339 time>``, ``# public key: <recipient>`` and the
-``AGE-SECRET-KEY-1…`` line, so age, sops and secretsctl read it alike; :func:`recipients_of`
-is ``age-keygen -y``: the recipient of each identity in a file, in order.
+``AGE-SECRET-KEY-1…`` line (``AGE-SECRET-KEY-PQ-1…`` for a post-quantum key, as ``age-keygen
+-pq`` of age 1.3), so age, sops and secretsctl read it alike; :func:`recipients_of` is
+``age-keygen -y``: the recipient of each identity in a file, in order.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ class NewKey(Record):
     file_text: Secret[str]
 
 
-def generate() -> NewKey:
-    """Make a native X25519 identity and the text of its identity file."""
+def generate(*, post_quantum: bool = False) -> NewKey:
+    """Make a native X25519 (or post-quantum hybrid) identity and the text of its file."""
     import datetime
 
-    import pyrage
+    if post_quantum:
+        from secretsctl.keys.kinds import mlkem768x25519
 
-    identity = pyrage.x25519.Identity.generate()
-    recipient = str(identity.to_public())
+        recipient, secret = mlkem768x25519.generate()
+        identity = secret.reveal()
+    else:
+        import pyrage
+
+        x25519 = pyrage.x25519.Identity.generate()
+        recipient, identity = str(x25519.to_public()), str(x25519)
     created = datetime.datetime.now().astimezone().replace(microsecond=0).isoformat()
     if created.endswith("+00:00"):
         created = created[:-6] + "Z"  # Go's RFC 3339 writes UTC as Z

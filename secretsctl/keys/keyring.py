@@ -38,6 +38,7 @@ from secretsctl.keys.kinds import (
     RecipientError,
     kind_named,
     parse_recipient,
+    shorten,
 )
 from secretsctl.keys.sources import IdentitySet
 from secretsctl.redact import Secret
@@ -209,7 +210,7 @@ def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | 
     plans: list[_Plan] = []
     for age_key in group.age:
         likely, rest = identities.candidates(age_key.recipient)
-        plans.append((age_key, age_key.recipient, likely, rest))
+        plans.append((age_key, shorten(age_key.recipient), likely, rest))
     foreign: list[str] = []
     for key in group.foreign:
         if key.kind in KIND_MODULES:

@@ -155,3 +155,69 @@ def test_sops_encrypts_to_our_key_and_both_decrypt_with_it(
     by_us = secretsctl("decrypt", str(secrets), env={"SOPS_AGE_KEY_FILE": str(key_file)})
     assert by_us.returncode == 0, by_us.stderr
     same_secret(by_us.stdout, plain.read_bytes(), "what secretsctl decrypted")
+
+
+PQ_FILE_FORM = re.compile(
+    r"# created: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d)\n"
+    r"# public key: (age1pq1[02-9ac-hj-np-z]{1952})\n"
+    r"AGE-SECRET-KEY-PQ-1[02-9AC-HJ-NP-Z]{58}\n"
+)
+
+
+def test_keygen_pq_writes_a_post_quantum_identity_in_age_keygen_s_form(
+    secretsctl: Runner, tmp_path: Path
+) -> None:
+    target = tmp_path / "keys.txt"
+    done = secretsctl("keygen", "--pq", "-o", str(target))
+    assert (done.returncode, done.stdout) == (0, b""), done.stderr
+    match = PQ_FILE_FORM.fullmatch(target.read_text())
+    assert match is not None, "not the form age-keygen -pq writes"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert done.stderr.decode() == f"Public key: {match.group(1)}\n"
+    to_stdout = secretsctl("keygen", "--pq")
+    assert PQ_FILE_FORM.fullmatch(to_stdout.stdout.decode()) is not None
+    mixed = tmp_path / "mixed.txt"
+    x25519 = new_key(secretsctl, tmp_path / "x.txt")
+    mixed.write_bytes(target.read_bytes() + (tmp_path / "x.txt").read_bytes())
+    recipients = secretsctl("keygen", "-y", str(mixed))
+    assert (recipients.returncode, recipients.stderr) == (0, b"")
+    assert recipients.stdout.decode().splitlines() == [match.group(1), x25519]
+    both = secretsctl("keygen", "--pq", "-y", str(mixed))
+    assert both.returncode == ExitCode.CONFLICTING_PARAMETERS
+    assert b"--pq cannot be used with -y" in both.stderr
+
+
+def test_keygen_help_shows_the_pq_example(secretsctl: Runner) -> None:
+    done = secretsctl("keygen", "--help")
+    assert b"--pq" in done.stdout
+    assert b"secretsctl keygen --pq -o" in done.stdout
+
+
+@pytest.mark.interop
+def test_sops_encrypts_to_our_pq_key_and_both_decrypt_with_it(
+    secretsctl: Runner, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "keys.txt"
+    assert secretsctl("keygen", "--pq", "-o", str(key_file)).returncode == 0
+    match = PQ_FILE_FORM.fullmatch(key_file.read_text())
+    assert match is not None
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("token: a-value-for-the-test\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    sealed = subprocess.run(
+        [sops_binary(), "encrypt", "--age", match.group(1), str(plain)],
+        capture_output=True,
+        env=env,
+        check=True,
+    ).stdout
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_bytes(sealed)
+    with_key = {**env, "SOPS_AGE_KEY_FILE": str(key_file)}
+    by_sops = subprocess.run(
+        [sops_binary(), "decrypt", str(secrets)], capture_output=True, env=with_key, check=False
+    )
+    assert by_sops.returncode == 0, by_sops.stderr
+    same_secret(by_sops.stdout, plain.read_bytes(), "what sops decrypted")
+    by_us = secretsctl("decrypt", str(secrets), env={"SOPS_AGE_KEY_FILE": str(key_file)})
+    assert by_us.returncode == 0, by_us.stderr
+    same_secret(by_us.stdout, plain.read_bytes(), "what secretsctl decrypted")

@@ -496,7 +496,7 @@ def test_wrap_without_recipients(groups: list[list[str]]) -> None:
     ("recipient", "match"),
     [
         ("age1yubikey1qwerty", "are not supported yet"),
-        ("age1pq1" + "q" * 1900, "are not supported yet"),
+        ("age1pq1" + "q" * 1900, "malformed post-quantum age recipient"),
         ("age1bogus", "malformed age recipient `age1bogus`"),
         ("AGE1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3290GQ", "unknown recipient"),
         ("ssh-ed25519 AAAAbogus", "malformed ssh-ed25519 recipient"),
