@@ -308,8 +308,14 @@ def _plugin_turn(session: _Session, handle: dict[str, object]) -> list[str]:
     raise session.failure("answered with malformed data (too many commands)")
 
 
-def _asked_reason(program: str, asked: list[str]) -> str:
-    return f"{program} asked for {asked[0]}; secretsctl never prompts"
+_ASKED_HINT: Final = (
+    "set the plugin's key up to need no PIN or confirmation (e.g. a PIN policy of never),"
+    " or use another key of the file"
+)
+
+
+def _asked_reason(program: str, asked: list[str]) -> _Reason:
+    return _Reason(f"{program} asked for {asked[0]}; secretsctl never prompts", _ASKED_HINT)
 
 
 # --- wrapping -----------------------------------------------------------------------------------
@@ -341,7 +347,8 @@ def _wrap_file_key(name: str, recipient: str, file_key: bytes) -> list[Stanza]:
         raise _PluginFailure(f"{session.program}: {errors[0]}")
     if not stanzas:
         if asked:
-            raise _PluginFailure(_asked_reason(session.program, asked))
+            reason = _asked_reason(session.program, asked)
+            raise _PluginFailure(reason, reason.hint)
         raise _PluginFailure(f"{session.program} returned no stanza")
     if len(stanzas) > 1:
         raise _PluginFailure(f"{session.program} returned more stanzas than recipients")

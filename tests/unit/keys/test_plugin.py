@@ -251,6 +251,9 @@ def test_misbehaving_plugin_is_one_reason(
         line for line in str(error).splitlines() if line.startswith(f"  {plugin_key.recipient}")
     ]
     assert line.startswith(f"  {plugin_key.recipient}: {reason}")
+    if mode in ("secret", "confirm"):
+        assert error.hint is not None
+        assert error.hint.startswith("set the plugin's key up to need no PIN or confirmation")
     assert_not_leaked(str(error) + repr(error) + (error.hint or ""), plugin_key.identity, data_key)
 
 
