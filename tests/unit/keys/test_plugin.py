@@ -348,3 +348,39 @@ def test_a_plugin_entry_of_the_wrong_size_is_a_data_key_error(plugin_key: Plugin
     assert len(meta.key_groups[0].age) == 1
     with pytest.raises(DataKeyError, match="holds 7 bytes instead of 32"):
         unwrap(small, plugin_key.identity)
+
+
+# --- the X25519 boot path -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_plugin_identity", [False, True])
+def test_the_x25519_path_imports_and_starts_nothing_of_plugins(
+    with_plugin_identity: bool, plugin_key: PluginKey, plugin_log: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import SOPS_NIX_VECTORS
+
+    keys = tmp_path / "keys.txt"
+    lines = (SOPS_NIX_VECTORS / "age-keys.txt").read_text()
+    keys.write_text(f"{plugin_key.identity}\n{lines}" if with_plugin_identity else lines)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from secretsctl.api import decrypt_file\n"
+        "from secretsctl.keys.sources import load_identities\n"
+        f"ids = load_identities(use_environment=False, age_key_file={str(keys)!r})\n"
+        f"decrypt_file(Path({str(SOPS_NIX_VECTORS / 'secrets.yaml')!r}), ids)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('secretsctl.keys.kinds.')))\n"
+        "print(sorted(m for m in ('shutil', 'subprocess') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    # A plugin identity in the key file loads the plugin kind to parse it, nothing more.
+    kinds = ["secretsctl.keys.kinds._pyrage", "secretsctl.keys.kinds.x25519"]
+    if with_plugin_identity:
+        kinds.insert(1, "secretsctl.keys.kinds.plugin")
+    assert out == [str(kinds), "[]"]
+    assert runs(plugin_log) == []
