@@ -165,16 +165,22 @@ def _show(program: str, message: bytes) -> None:
 
 
 class _Session:
-    """One run of a plugin binary in one state machine, bounded by the hang guard."""
+    """One run of a plugin binary in one state machine, bounded by the hang guard.
+
+    Reads and writes wait in ``poll`` until the session's deadline, so neither a silent plugin
+    nor a helper of it that keeps the pipes open can hold secretsctl past it; at the deadline
+    the plugin's process group is killed.
+    """
 
     def __init__(self, name: str, state_machine: str) -> None:
         import shutil
         import subprocess
-        import threading
+        import time
 
         self.program = _program(name)
         self.timeout = _timeout()
         self.timed_out = False
+        self._buffer = bytearray()
         path = shutil.which(self.program)
         if path is None:
             raise _PluginFailure(f"{self.program} not found on PATH", _missing_hint(name))
@@ -184,19 +190,19 @@ class _Session:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                bufsize=0,
                 start_new_session=True,
             )
         except OSError as error:
             raise _PluginFailure(
                 f"cannot run {self.program}: {error.strerror or type(error).__name__}"
             ) from None
-        self._timer = threading.Timer(self.timeout, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        self.timed_out = True
-        self._kill()
+        self._deadline = time.monotonic() + self.timeout
+        assert self.process.stdin is not None  # noqa: S101 - Popen with stdin=PIPE
+        assert self.process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE
+        self._stdin: IO[bytes] = self.process.stdin
+        self._stdout: IO[bytes] = self.process.stdout
+        os.set_blocking(self._stdin.fileno(), False)
 
     def _kill(self) -> None:
         import contextlib
@@ -205,23 +211,28 @@ class _Session:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
-    def _stdin(self) -> IO[bytes]:
-        assert self.process.stdin is not None  # noqa: S101 - Popen with stdin=PIPE
-        return self.process.stdin
+    def _wait(self, fd: int, event: int) -> None:
+        """Wait until ``fd`` is ready for ``event`` (or hung up); at the deadline, kill."""
+        import select
+        import time
 
-    def _stdout(self) -> IO[bytes]:
-        assert self.process.stdout is not None  # noqa: S101 - Popen with stdout=PIPE
-        return self.process.stdout
+        poller = select.poll()
+        poller.register(fd, event)
+        left = self._deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            self.timed_out = True
+            self._kill()
+            raise self.failure("did not finish")
 
     def failure(self, what: str) -> _PluginFailure:
         """Describe why the session ended early: the hang guard, an exit, or ``what``."""
+        import subprocess
+
         if self.timed_out:
             return _PluginFailure(
                 f"{self.program} did not finish within {self.timeout:g} s"
                 f" (the hang guard; {TIMEOUT_ENV} sets it)"
             )
-        import subprocess
-
         try:
             code: int | None = self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:  # still running: only ``what`` is known
@@ -233,23 +244,38 @@ class _Session:
 
     def send(self, command: str, args: Sequence[str] = (), body: bytes = b"") -> None:
         """Send one command stanza."""
+        import select
+
         from secretsctl.keys.kinds._agefile import Stanza, encode_stanza
 
-        try:
-            self._stdin().write(encode_stanza(Stanza(command, tuple(args), body)))
-            self._stdin().flush()
-        except OSError:
-            raise self.failure("stopped reading its input") from None
+        data = memoryview(encode_stanza(Stanza(command, tuple(args), body)))
+        fd = self._stdin.fileno()
+        while data:
+            self._wait(fd, select.POLLOUT)
+            try:
+                data = data[os.write(fd, data) :]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise self.failure("stopped reading its input") from None
 
     def _readline(self) -> bytes:
-        line = self._stdout().readline(_MAX_LINE + 1)
-        if not line:
-            raise self.failure("closed its output before finishing")
-        if not line.endswith(b"\n"):
-            if len(line) > _MAX_LINE:
+        import select
+
+        fd = self._stdout.fileno()
+        while (end := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > _MAX_LINE:
                 raise self.failure("answered with malformed data (a line is too long)")
-            raise self.failure("closed its output before finishing")
-        return line[:-1]
+            self._wait(fd, select.POLLIN)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise self.failure("closed its output before finishing")
+            self._buffer += chunk
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        if len(line) > _MAX_LINE:
+            raise self.failure("answered with malformed data (a line is too long)")
+        return line
 
     def receive(self) -> Stanza:
         """Read one command stanza from the plugin."""
@@ -262,21 +288,22 @@ class _Session:
             raise self.failure(f"answered with malformed data ({error})") from None
 
     def close(self) -> None:
-        """End the session: close the input, reap the plugin, kill it if it lingers."""
+        """End the session: close the pipes, reap the plugin; one that lingers is killed.
+
+        A plugin that exits in time keeps what it started (an agent it spawned, say); one that
+        does not is killed with its process group, as the hang guard does.
+        """
         import contextlib
         import subprocess
 
-        self._timer.cancel()
         with contextlib.suppress(OSError):
-            self._stdin().close()
+            self._stdin.close()
+        self._stdout.close()
         try:
             self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             self._kill()
             self.process.wait()
-        finally:
-            self._stdout().close()
-            self._kill()  # a helper the plugin left behind keeps no pipe open
 
 
 def _plugin_turn(session: _Session, handle: dict[str, object]) -> list[str]:

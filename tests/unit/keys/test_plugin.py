@@ -283,6 +283,23 @@ def test_a_hanging_plugin_is_killed_with_its_children(
     assert _gone(child), "the plugin's child outlived the hang guard"
 
 
+def test_a_helper_holding_the_pipes_cannot_outlast_the_hang_guard(
+    plugin_key: PluginKey, plugin_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    meta = plugin_file(plugin_key.recipient, os.urandom(32))
+    monkeypatch.setenv(MODE, "escape")
+    monkeypatch.setenv(plugin_kind.TIMEOUT_ENV, "1")
+    try:
+        error = fails_with(meta, plugin_key.identity)
+    finally:
+        for line in runs(plugin_log):
+            if line.startswith("child "):
+                os.kill(int(line.split()[1]), signal.SIGKILL)
+    assert "age-plugin-testkey did not finish within 1 s" in str(error)
+
+
 def _gone(pid: int) -> bool:
     # A hang guard, not a timing: the child is killed at once, reaping may take a moment.
     for _ in range(100):
