@@ -360,3 +360,26 @@ def test_updatekeys_through_a_crashing_plugin_changes_nothing(
     assert "Traceback" not in out.stderr.decode()
     assert "age-plugin-testkey exited with status 3" in out.stderr.decode()
     assert path.read_bytes() == before, "the file changed"
+
+
+# --- the activation path --------------------------------------------------------------------
+
+
+def test_render_opens_a_plugin_file_with_the_configured_key_file(
+    secretsctl: Runner, sops: Sops, plugin_key: PluginKey, plain_file: Path, tmp_path: Path
+) -> None:
+    sops_encrypt(sops, plain_file, "--age", plugin_key.recipient)
+    (tmp_path / "keys.txt").write_text(plugin_key.key_file.read_text())
+    config = tmp_path / "secretsctl.yaml"
+    config.write_text(
+        "defaults:\n  sops_file: secrets.yaml\n  age_key_file: keys.txt\nsecrets:\n  password: {}\n"
+    )
+    args = ("render", "-m", str(config), "--root", str(tmp_path / "root"), "--dry-run")
+    planned = secretsctl(*args)
+    assert planned.returncode == 0, planned.stderr.decode()
+    assert "/run/secrets/password" in planned.stdout.decode()
+    missing = secretsctl(*args, env={"PATH": path_without_plugin()})
+    lines = assert_one_error(missing.stderr, ExitCode.COULD_NOT_RETRIEVE_KEY, missing.returncode)
+    assert f"  {plugin_key.recipient}: age-plugin-testkey not found on PATH" in lines
+    assert lines[-1].startswith("secretsctl: hint: install age-plugin-testkey")
+    assert not (tmp_path / "root").exists() or not any((tmp_path / "root").rglob("password"))
