@@ -226,6 +226,7 @@ class _Session:
 
     def failure(self, what: str) -> _PluginFailure:
         """Describe why the session ended early: the hang guard, an exit, or ``what``."""
+        import contextlib
         import subprocess
 
         if self.timed_out:
@@ -233,6 +234,8 @@ class _Session:
                 f"{self.program} did not finish within {self.timeout:g} s"
                 f" (the hang guard; {TIMEOUT_ENV} sets it)"
             )
+        with contextlib.suppress(OSError):
+            self._stdin.close()  # the session is over: a plugin waiting for input can exit
         try:
             code: int | None = self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:  # still running: only ``what`` is known

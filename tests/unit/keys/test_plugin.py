@@ -401,3 +401,73 @@ def test_the_x25519_path_imports_and_starts_nothing_of_plugins(
         kinds.insert(1, "secretsctl.keys.kinds.plugin")
     assert out == [str(kinds), "[]"]
     assert runs(plugin_log) == []
+
+
+# --- whatever a plugin writes: a reason or a key, never an exception ---------------------------
+
+ECHO_PLUGIN = '#!/bin/sh\ncat "$AGE_PLUGIN_ECHO_OUTPUT"\nexec cat >/dev/null\n'
+words = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1)
+commands = st.one_of(
+    st.tuples(
+        st.sampled_from(
+            (
+                *("msg", "confirm", "request-secret", "request-public", "error", "file-key"),
+                *("recipient-stanza", "done", "ok", "labels"),
+            )
+        ),
+        st.lists(st.one_of(st.just("0"), words), max_size=3),
+        st.binary(max_size=40),
+    ).map(lambda c: plugin_stanza(*c)),
+    st.binary(max_size=80),
+)
+
+
+def plugin_stanza(command: str, args: list[str], body: bytes) -> bytes:
+    from secretsctl.keys.kinds._agefile import Stanza, encode_stanza
+
+    return encode_stanza(Stanza(command, tuple(args), body))
+
+
+@pytest.fixture(scope="module")
+def echo_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("echo-plugin")
+    script = folder / "age-plugin-echo"
+    script.write_text(ECHO_PLUGIN)
+    script.chmod(0o755)
+    return folder
+
+
+@settings(max_examples=40, deadline=None)
+@given(output=st.lists(commands, max_size=6).map(b"".join))
+def test_any_plugin_output_is_a_reason_or_a_key(
+    output: bytes, echo_plugin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from secretsctl.keys.kinds import _agefile
+    from secretsctl.keys.kinds._agefile import Stanza
+    from secretsctl.sops.metadata import AgeKey
+
+    written = tmp_path_factory.mktemp("output") / "out"
+    written.write_bytes(output)
+    data_key = os.urandom(32)
+    entry = AgeKey(
+        "age1echo1qqqqqqqq",
+        _agefile.armour(_agefile.seal(os.urandom(16), [Stanza("echo", (), b"x")], data_key)),
+    )
+    identity = bech32_encode("age-plugin-echo-", b"id").upper()
+    (loaded,) = plugin_kind.parse_identity(identity.encode(), "here")
+    recipient = parse_recipient(bech32_encode("age1echo", b"r"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{echo_plugin}{os.pathsep}{os.environ['PATH']}")
+        patch.setenv("AGE_PLUGIN_ECHO_OUTPUT", str(written))
+        patch.setenv(plugin_kind.TIMEOUT_ENV, "5")
+        result = plugin_kind.unwrap(entry, [loaded])
+        assert isinstance(result, str)
+        assert len(result) < 300
+        try:
+            made = plugin_kind.wrap(data_key, recipient)
+        except RecipientError as error:
+            message = error.message
+        else:
+            message = ""
+            assert made.recipient == recipient.text
+        assert len(message) < 400
