@@ -26,7 +26,7 @@ the post-quantum hybrid, scrypt): a file of X25519 entries never starts one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Final
 
 from secretsctl.keys.kinds import (
@@ -309,7 +309,7 @@ class _Session:
             self.process.wait()
 
 
-def _plugin_turn(session: _Session, handle: dict[str, object]) -> list[str]:
+def _plugin_turn(session: _Session, handle: dict[str, Callable[[Stanza], None]]) -> list[str]:
     """Run the plugin's phase: answer its requests until ``done``; return what it asked for.
 
     ``handle`` maps the state machine's own commands to callables taking the stanza and
@@ -330,8 +330,7 @@ def _plugin_turn(session: _Session, handle: dict[str, object]) -> list[str]:
             asked.append(f'{what} ("{_clean(command.body)}")')
             session.send("fail")
         elif command.type in handle:
-            handler = handle[command.type]
-            handler(command)  # type: ignore[operator]
+            handle[command.type](command)
             session.send("ok")
         else:
             session.send("unsupported")
