@@ -181,3 +181,7 @@ def systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Systemctl:
     from tests.activate_support import install_systemctl
 
     return install_systemctl(tmp_path / "bin", monkeypatch)
+
+
+# The test age plugin's fixtures (tests/plugins/age-plugin-testkey).
+from tests.plugin_support import plugin_key, plugin_log, plugin_on_path  # noqa: E402, F401

@@ -299,9 +299,11 @@ def _no_match_error(
             f"the data key of {file} is malformed (stanzas: {stanzas})\n{details}",
             hint="the file may be corrupted or tampered with; restore it from version control",
         )
+    # A kind's reason may carry its own hint (e.g. how to install a missing plugin).
+    hints = [getattr(o.reason, "hint", None) for _, g in groups if g for o in g.outcomes]
     return NoMatchingIdentityError(
         f"no identity matched {file} (stanzas: {stanzas})\n{details}",
-        hint=_hint(identities),
+        hint=next((hint for hint in hints if hint), None) or _hint(identities),
         file=file,
         recipients=recipients,
         stanza_types=tuple(types),

@@ -495,7 +495,7 @@ def test_wrap_without_recipients(groups: list[list[str]]) -> None:
 @pytest.mark.parametrize(
     ("recipient", "match"),
     [
-        ("age1yubikey1qwerty", "are not supported yet"),
+        ("age1yubikey1qwerty", "malformed age plugin recipient"),
         ("age1pq1" + "q" * 1900, "malformed post-quantum age recipient"),
         ("age1bogus", "malformed age recipient `age1bogus`"),
         ("AGE1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3290GQ", "unknown recipient"),

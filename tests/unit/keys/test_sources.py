@@ -317,13 +317,48 @@ def test_empty_key_text_is_no_keys(tmp_path: Path) -> None:
     assert result.problems == ()
 
 
-def test_plugin_identities_are_refused_until_plugins_land(tmp_path: Path) -> None:
+def plugin_identity() -> str:
+    from secretsctl.keys.ssh_to_age import bech32_encode
+
+    return bech32_encode("age-plugin-yubikey-", os.urandom(32)).upper()
+
+
+@pytest.mark.parametrize(
+    "source", ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "keys.txt", "explicit"]
+)
+def test_plugin_identities_load_from_every_source(source: str, tmp_path: Path) -> None:
+    identity, recipient = new_key()
+    plugin = plugin_identity()
+    text = f"{plugin}\n{identity}\n"
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text(text)
+    environ = {
+        "SOPS_AGE_KEY": {"SOPS_AGE_KEY": text},
+        "SOPS_AGE_KEY_FILE": {"SOPS_AGE_KEY_FILE": str(key_file)},
+        "SOPS_AGE_KEY_CMD": {"SOPS_AGE_KEY_CMD": f"cat {key_file}"},
+        "keys.txt": {"XDG_CONFIG_HOME": str(tmp_path / "config")},
+        "explicit": {},
+    }[source]
+    if source == "keys.txt":
+        (tmp_path / "config" / "sops" / "age").mkdir(parents=True)
+        key_file.rename(tmp_path / "config" / "sops" / "age" / "keys.txt")
+    result = load_identities(
+        environ=environ, home=tmp_path, age_key_file=key_file if source == "explicit" else None
+    )
+    assert [loaded.kind for loaded in result.identities] == ["plugin", "X25519"]
+    assert recipients(result) == [None, recipient]
+    assert result.problems == ()
+    assert result.identities[0].describe().startswith("plugin key from ")
+    assert_no_secret(result, plugin, identity)
+
+
+def test_malformed_plugin_identity_fails_its_source_as_in_sops(tmp_path: Path) -> None:
     identity, _ = new_key()
     text = f"AGE-PLUGIN-YUBIKEY-1QQQQQQ\n{identity}\n"
     result = load_identities(environ={"SOPS_AGE_KEY": text}, home=tmp_path)
     assert recipients(result) == []
     assert [str(p) for p in result.problems] == [
-        "SOPS_AGE_KEY: line 1: age plugins are not supported yet"
+        "SOPS_AGE_KEY: line 1: malformed AGE-PLUGIN identity"
     ]
 
 
