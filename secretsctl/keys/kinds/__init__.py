@@ -25,7 +25,7 @@ asks this table.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from secretsctl.errors import ExitCode, SecretsctlError
@@ -47,6 +47,7 @@ __all__ = [
     "kind_named",
     "parse_recipient",
     "recipient_kind",
+    "recipients_for",
     "shorten",
 ]
 
@@ -55,6 +56,7 @@ class _Row(NamedTuple):
     module: str
     identity_prefix: bytes | None  # how a line of age key text of this kind starts
     recipient_pattern: str | None  # a regular expression a recipient of this kind matches
+    metadata: str = "age"  # the list of a key group its entries live in (the kind's METADATA)
 
 
 # The table: kind name -> its row, in the order recipients and identity lines are matched
@@ -69,7 +71,7 @@ KIND_MODULES: Final[dict[str, _Row]] = {
     "X25519": _Row("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$"),
     "ssh-ed25519": _Row("secretsctl.keys.kinds.ssh", None, r"ssh-ed25519 "),
     "ssh-rsa": _Row("secretsctl.keys.kinds.ssh", None, r"ssh-rsa "),
-    "pgp": _Row("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}$"),
+    "pgp": _Row("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}!?$", "pgp"),
 }
 
 
@@ -217,3 +219,32 @@ def parse_recipient(text: str) -> Recipient:
             )
         raise RecipientError(f"unknown recipient type: `{shorten(text)}`")
     return kind_named(name).parse_recipient(text)
+
+
+def recipients_for(metadata: str, texts: Iterable[str]) -> list[str]:
+    """Return the recipients given for one list of a key group (``age`` or ``pgp``), as kept.
+
+    Surrounding whitespace goes, and for ``pgp`` every space (sops keeps fingerprints so).
+    A recipient of another list's kind is refused as sops refuses it: a hex fingerprint given
+    as an age recipient is never taken for a PGP key. Raises :class:`RecipientError`.
+    """
+    out: list[str] = []
+    for raw in texts:
+        text = raw.strip().replace(" ", "") if metadata == "pgp" else raw.strip()
+        if not text:
+            continue
+        name = recipient_kind(text)
+        if metadata == "pgp" and (name is None or KIND_MODULES[name].metadata != "pgp"):
+            raise RecipientError(
+                f"malformed PGP fingerprint `{shorten(text)}`",
+                hint="give the key's fingerprint in hex, as `gpg --list-keys` prints it",
+            )
+        if name is not None and KIND_MODULES[name].metadata != metadata:
+            other = KIND_MODULES[name].metadata
+            raise RecipientError(
+                f"unknown {metadata} recipient type: `{shorten(text)}`",
+                hint=f"this looks like a {other} key; pass it with --{other}"
+                f" (or under `{other}:` in .sops.yaml)",
+            )
+        out.append(text)
+    return out

@@ -217,7 +217,11 @@ def test_wrong_key_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         "  age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw: no identity matched"
         in lines
     )
-    assert "  pgp:7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: PGP keys are not supported yet" in lines
+    # gpg ran (in an empty home) and said why, after the fingerprint.
+    assert (
+        "  pgp:7FB89715AADA920D65D25E63F9BA9DEBD03F57C0: gpg: decryption failed: No secret key"
+        in lines
+    )
     assert "  identities tried: 1 X25519" in lines
     assert f"    SOPS_AGE_KEY_FILE ({key_file}): 1 identity" in lines
     assert "    SOPS_AGE_KEY: failed" in lines
