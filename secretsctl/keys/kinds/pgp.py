@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 from secretsctl.keys.kinds import (
@@ -44,6 +45,7 @@ __all__ = [
     "SOPS_GPG_EXEC",
     "GpgError",
     "import_ssh_keys",
+    "imported_home",
     "parse_identity",
     "parse_recipient",
     "ssh_rsa_to_openpgp",
@@ -64,6 +66,10 @@ _NO_SECRET_KEY: Final = "No secret key"
 
 class GpgError(Exception):
     """gpg could not be run, or failed; the message is one line, without key material."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing  # the program itself was not found
 
 
 def fingerprint(text: str) -> str:
@@ -138,8 +144,13 @@ def run_gpg(
             start_new_session=True,
         )
     except OSError as error:
-        reason = "not found" if isinstance(error, FileNotFoundError) else error.strerror
-        raise GpgError(f"cannot run `{program}`: {reason or type(error).__name__}") from None
+        if isinstance(error, FileNotFoundError):
+            raise GpgError(
+                f"cannot run `{program}`: not found (install GnuPG, or set {SOPS_GPG_EXEC})",
+                missing=True,
+            ) from None
+        reason = error.strerror or type(error).__name__
+        raise GpgError(f"cannot run `{program}`: {reason}") from None
     try:
         stdout, stderr = process.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -181,7 +192,9 @@ def wrap(data_key: bytes, recipient: Recipient) -> ForeignKey:
     except GpgError as error:
         raise RecipientError(
             f"cannot encrypt to PGP key {fp}: {error}",
-            hint="import the public key into the GnuPG home in use ($GNUPGHOME or ~/.gnupg)",
+            hint=None
+            if error.missing
+            else "import the public key into the GnuPG home in use ($GNUPGHOME or ~/.gnupg)",
         ) from None
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return ForeignKey(
@@ -363,3 +376,36 @@ def stop_agent(home: str) -> None:
             timeout=10,
             check=False,
         )
+
+
+class ImportedHome:
+    """A temporary GnuPG home holding imported SSH RSA keys, and how the import went."""
+
+    __slots__ = ("home", "imported", "problems")
+
+    def __init__(
+        self, home: str, imported: list[tuple[str, str]], problems: list[tuple[str, str]]
+    ) -> None:
+        self.home = home
+        self.imported = imported  # (path, fingerprint)
+        self.problems = problems  # (path, message)
+
+
+@contextmanager
+def imported_home(paths: Sequence[str], parent: str) -> Iterator[ImportedHome]:
+    """Import SSH RSA keys into a fresh 0700 GnuPG home under ``parent``, for the block.
+
+    sops-nix's ``setupGPGKeyring``: the home is removed afterwards (its gpg-agent stopped
+    first), on every way out. ``parent`` should be RAM-backed: gpg-agent keeps the imported
+    private keys there unencrypted, as sops-nix's secring does.
+    """
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="gpg", dir=parent)
+    try:
+        imported, problems = import_ssh_keys(paths, home)
+        yield ImportedHome(home, imported, problems)
+    finally:
+        stop_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
