@@ -15,7 +15,8 @@ then the GnuPG home for PGP entries, as sops's gpg finds it: ``$GNUPGHOME``, els
 ``~/.gnupg`` (listed only when it exists: without it gpg has no keys either).
 
 Explicit sources (the boot path: an age key file, SSH host keys and a GnuPG home from a
-configuration) come before all of these, SSH keys first as sops-nix writes them into its combined key file; with
+configuration) come before all of these, SSH keys first as sops-nix writes them into its
+combined key file; with
 ``use_environment=False`` they are the only ones, and neither ``$HOME`` nor any ``SOPS_*``
 variable is looked at.
 

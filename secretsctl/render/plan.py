@@ -368,8 +368,7 @@ def _load_identities(
     ):
         problems.append(
             ManifestError(
-                f"{manifest.source}: no key source is configured, so no secret can be"
-                " decrypted",
+                f"{manifest.source}: no key source is configured, so no secret can be decrypted",
                 hint="set age_key_file, ssh_key_paths or gnupg_home under defaults (ageKeyFile,"
                 " ageSshKeyPaths, gnupgHome or sshKeyPaths in a sops-nix manifest)",
             )

@@ -110,7 +110,7 @@ def _key_list(value: Any, name: str, where: str) -> list[str]:
 
 
 def _recipients(container: Branch, where: str) -> list[str]:
-    """The age and PGP recipients of a rule or key group, each list checked for its kind."""
+    """Return the age and PGP recipients of a rule or key group, each checked for its kind."""
     from secretsctl.keys.kinds import RecipientError, recipients_for
 
     try:

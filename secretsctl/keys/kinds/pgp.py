@@ -61,7 +61,7 @@ _NO_PROMPT: Final = ("--batch", "--no-tty")
 _FINGERPRINT: Final = re.compile(r"(?:[0-9A-Fa-f]{4}){4,10}!?")
 _MESSAGE_CHARS: Final = 200
 # gpg's words when none of its secret keys fits the message.
-_NO_SECRET_KEY: Final = "No secret key"
+_NO_SECRET_KEY: Final = "No secret key"  # noqa: S105 - a message, not a password
 
 
 class GpgError(Exception):
@@ -164,7 +164,7 @@ def run_gpg(
 
 
 def _short_id(fp: str) -> str:
-    """sops's ``shortenFingerprint``: the last 16 hex digits (and a trailing ``!``)."""
+    """Return sops's ``shortenFingerprint``: the last 16 hex digits (and a trailing ``!``)."""
     offset = len(fp) - 16 - (1 if fp.endswith("!") else 0)
     return fp[offset:] if offset > 0 else fp
 
@@ -282,6 +282,7 @@ def ssh_rsa_to_openpgp(data: bytes) -> ImportedKey:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+    key: object
     try:
         if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
             key = serialization.load_ssh_private_key(data, password=None)
