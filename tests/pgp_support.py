@@ -62,11 +62,15 @@ class GnupgHome:
         """Generate a key without passphrase ("rsa2048" or "ed25519"); return its fingerprint."""
         uid = f"{name} <{name}@secretsctl.test>"
         if algo == "ed25519":
-            self.gpg("--passphrase", "", "--quick-gen-key", uid, "future-default", "default", "never")
+            self.gpg(
+                "--passphrase", "", "--quick-gen-key", uid, "future-default", "default", "never"
+            )
         else:
             self.gpg("--passphrase", "", "--quick-gen-key", uid, algo, "sign,encr", "never")
         listing = self.gpg("--with-colons", "--list-keys", uid).stdout.decode()
-        fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+        fingerprint = next(
+            line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")
+        )
         self.keys[name] = fingerprint
         return fingerprint
 

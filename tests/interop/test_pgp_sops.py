@@ -19,6 +19,7 @@ import pytest
 
 from secretsctl.errors import ExitCode
 from tests.conftest import AgeKey, Runner, make_age_key, sops_binary
+from tests.leds.secrets_support import same_secret
 from tests.pgp_support import (  # noqa: F401 - fixtures
     VECTOR_PGP,
     GnupgHome,
@@ -71,12 +72,21 @@ def test_sops_encrypts_to_pgp_we_decrypt(
     key: str, session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path
 ) -> None:
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
-    encrypted = ok(sops("encrypt", "--pgp", session_gnupg.keys[key], str(plain), cwd=tmp_path, env=session_gnupg.env))
+    encrypted = ok(
+        sops(
+            "encrypt",
+            "--pgp",
+            session_gnupg.keys[key],
+            str(plain),
+            cwd=tmp_path,
+            env=session_gnupg.env,
+        )
+    )
     assert pgp_fps(encrypted) == [session_gnupg.keys[key]]
     target = write(tmp_path, "s.yaml", encrypted)
     done = secretsctl("decrypt", str(target), env=session_gnupg.env)
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout == PLAIN_YAML, "decrypted text differs"
+    same_secret(done.stdout, PLAIN_YAML, "the decrypted text")
 
 
 @pytest.mark.parametrize("keys", [("rsa",), ("ed",), ("rsa", "ed")])
@@ -91,7 +101,7 @@ def test_we_encrypt_to_pgp_sops_decrypts(
     assert pgp_fps(done.stdout) == fps
     target = write(tmp_path, "s.yaml", done.stdout)
     decrypted = ok(sops("decrypt", str(target), cwd=tmp_path, env=session_gnupg.env))
-    assert decrypted == PLAIN_YAML, "sops decrypted other text"
+    same_secret(decrypted, PLAIN_YAML, "the text sops decrypted")
 
 
 def test_sops_pgp_fp_and_spaced_fingerprints(
@@ -105,7 +115,11 @@ def test_sops_pgp_fp_and_spaced_fingerprints(
     assert done.returncode == 0, done.stderr.decode()
     assert pgp_fps(done.stdout) == [fp]
     target = write(tmp_path, "s.yaml", done.stdout)
-    assert ok(sops("decrypt", str(target), cwd=tmp_path, env=session_gnupg.env)) == PLAIN_YAML
+    same_secret(
+        ok(sops("decrypt", str(target), cwd=tmp_path, env=session_gnupg.env)),
+        PLAIN_YAML,
+        "the text sops decrypted",
+    )
 
 
 def _masked(document: bytes) -> str:
@@ -113,7 +127,9 @@ def _masked(document: bytes) -> str:
     text = document.decode()
     text = re.sub(r"ENC\[[^\]]*\]", "ENC", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
-    text = re.sub(r"-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", "PGP", text, flags=re.S)
+    text = re.sub(
+        r"-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", "PGP", text, flags=re.S
+    )
     return re.sub(r"(?:\\n|\n)(?:[A-Za-z0-9+/=]+)(?=\\n|\n)", "", text)
 
 
@@ -121,6 +137,7 @@ def _masked(document: bytes) -> str:
     ("store", "plain"),
     [("yaml", PLAIN_YAML), ("json", b'{"password": "hunter2", "nested": {"token": "abc123"}}'),
      ("dotenv", PLAIN_FLAT), ("ini", b"[s]\npassword = hunter2\ntoken = abc123\n")],
+    ids=["yaml", "json", "dotenv", "ini"],  # never the plaintext in a test name
 )  # fmt: skip
 def test_our_pgp_entries_have_sops_layout(
     store: str, plain: bytes, session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path
@@ -128,7 +145,9 @@ def test_our_pgp_entries_have_sops_layout(
     fps = ",".join((session_gnupg.keys["rsa"], session_gnupg.keys["ed"]))
     source = write(tmp_path, f"plain.{store}", plain)
     types = ("--input-type", store, "--output-type", store)
-    theirs = ok(sops("encrypt", *types, "--pgp", fps, str(source), cwd=tmp_path, env=session_gnupg.env))
+    theirs = ok(
+        sops("encrypt", *types, "--pgp", fps, str(source), cwd=tmp_path, env=session_gnupg.env)
+    )
     ours = secretsctl("encrypt", *types, "--pgp", fps, str(source), env=session_gnupg.env)
     assert ours.returncode == 0, ours.stderr.decode()
     if store == "ini":
@@ -195,7 +214,7 @@ def test_shamir_groups_mixing_age_and_pgp_open_with_any_two(
         env = _decrypt_env(home, age, log)
         ours = secretsctl("decrypt", str(target), env=env)
         assert ours.returncode == 0, ours.stderr.decode()
-        assert ours.stdout == PLAIN_YAML, "decrypted text differs"
+        same_secret(ours.stdout, PLAIN_YAML, "the decrypted text")
         ok(sops("decrypt", str(target), cwd=tmp_path, env=env))
     # One sufficient key alone is not enough with threshold 2.
     alone = secretsctl("decrypt", str(target), env=_decrypt_env(session_gnupg, None, log))
@@ -210,7 +229,16 @@ def test_one_group_of_age_and_pgp_opens_with_either_and_age_never_runs_gpg(
     fp = session_gnupg.keys["rsa"]
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
     encrypted = ok(
-        sops("encrypt", "--age", age.recipient, "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)
+        sops(
+            "encrypt",
+            "--age",
+            age.recipient,
+            "--pgp",
+            fp,
+            str(plain),
+            cwd=tmp_path,
+            env=session_gnupg.env,
+        )
     )
     target = write(tmp_path, "s.yaml", encrypted)
     log = tmp_path / "gpg.log"
@@ -219,7 +247,7 @@ def test_one_group_of_age_and_pgp_opens_with_either_and_age_never_runs_gpg(
     assert _gpg_runs(log) == 0, "gpg ran although the age key opens the file"
     with_pgp = secretsctl("decrypt", str(target), env=_decrypt_env(session_gnupg, None, log))
     assert with_pgp.returncode == 0, with_pgp.stderr.decode()
-    assert with_pgp.stdout == PLAIN_YAML, "decrypted text differs"
+    same_secret(with_pgp.stdout, PLAIN_YAML, "the decrypted text")
     assert _gpg_runs(log) == 1
 
 
@@ -228,7 +256,9 @@ def test_an_age_only_file_never_runs_gpg_nor_imports_the_pgp_kind(
 ) -> None:
     age = make_age_key(tmp_path)
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
-    target = write(tmp_path, "s.yaml", ok(sops("encrypt", "--age", age.recipient, str(plain), cwd=tmp_path)))
+    target = write(
+        tmp_path, "s.yaml", ok(sops("encrypt", "--age", age.recipient, str(plain), cwd=tmp_path))
+    )
     log = tmp_path / "gpg.log"
     env = {
         **os.environ,
@@ -242,7 +272,9 @@ def test_an_age_only_file_never_runs_gpg_nor_imports_the_pgp_kind(
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    imported = [line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line]
+    imported = [
+        line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line
+    ]
     assert "secretsctl.keys.kinds.pgp" not in imported
     assert "subprocess" not in imported
     assert _gpg_runs(log) == 0, "gpg ran for a file without PGP entries"
@@ -274,7 +306,11 @@ def test_updatekeys_adds_and_keeps_pgp_entries(
     assert fp_ed in done.stdout.decode() + done.stderr.decode()
     assert pgp_fps(target.read_bytes()) == [fp_rsa, fp_ed]
     home_ed = {**session_gnupg.env}  # both secret keys are in the session home
-    assert ok(sops("decrypt", str(target), cwd=tmp_path, env=home_ed)) == PLAIN_YAML
+    same_secret(
+        ok(sops("decrypt", str(target), cwd=tmp_path, env=home_ed)),
+        PLAIN_YAML,
+        "the text sops decrypted",
+    )
 
 
 def test_rotate_keeps_adds_and_removes_pgp(
@@ -284,7 +320,9 @@ def test_rotate_keeps_adds_and_removes_pgp(
     fp_rsa, fp_ed = session_gnupg.keys["rsa"], session_gnupg.keys["ed"]
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
     env = {**session_gnupg.env, "SOPS_AGE_KEY_FILE": str(age.key_file)}
-    encrypted = ok(sops("encrypt", "--age", age.recipient, "--pgp", fp_rsa, str(plain), cwd=tmp_path, env=env))
+    encrypted = ok(
+        sops("encrypt", "--age", age.recipient, "--pgp", fp_rsa, str(plain), cwd=tmp_path, env=env)
+    )
     target = write(tmp_path, "s.yaml", encrypted)
     old_enc = re.findall(r"BEGIN PGP MESSAGE-----\n\n\s*(\S+)", target.read_text())
     done = secretsctl("rotate", "-i", str(target), env=env)
@@ -292,11 +330,19 @@ def test_rotate_keeps_adds_and_removes_pgp(
     assert pgp_fps(target.read_bytes()) == [fp_rsa]
     assert re.findall(r"BEGIN PGP MESSAGE-----\n\n\s*(\S+)", target.read_text()) != old_enc
     only_gpg = {**session_gnupg.env}
-    assert ok(sops("decrypt", str(target), cwd=tmp_path, env=only_gpg)) == PLAIN_YAML
+    same_secret(
+        ok(sops("decrypt", str(target), cwd=tmp_path, env=only_gpg)),
+        PLAIN_YAML,
+        "the text sops decrypted",
+    )
     done = secretsctl("rotate", "-i", "--add-pgp", fp_ed, "--rm-pgp", fp_rsa, str(target), env=env)
     assert done.returncode == 0, done.stderr.decode()
     assert pgp_fps(target.read_bytes()) == [fp_ed]
-    assert ok(sops("decrypt", str(target), cwd=tmp_path, env=only_gpg)) == PLAIN_YAML
+    same_secret(
+        ok(sops("decrypt", str(target), cwd=tmp_path, env=only_gpg)),
+        PLAIN_YAML,
+        "the text sops decrypted",
+    )
     # A fingerprint given to --add-age is refused, not taken as PGP; nothing changes.
     before = target.read_bytes()
     refused = secretsctl("rotate", "-i", "--add-age", fp_rsa, str(target), env=env)
@@ -305,10 +351,16 @@ def test_rotate_keeps_adds_and_removes_pgp(
     assert target.read_bytes() == before
 
 
-def test_edit_keeps_pgp_entries(session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path) -> None:
+def test_edit_keeps_pgp_entries(
+    session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path
+) -> None:
     fp = session_gnupg.keys["ed"]
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
-    target = write(tmp_path, "s.yaml", ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)))
+    target = write(
+        tmp_path,
+        "s.yaml",
+        ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)),
+    )
     entry = re.search(r"    pgp:\n.*?fp: [0-9A-F]+\n", target.read_text(), re.S)
     assert entry is not None
     editor = tmp_path / "editor.sh"
@@ -318,7 +370,8 @@ def test_edit_keeps_pgp_entries(session_gnupg: GnupgHome, secretsctl: Runner, tm
     done = secretsctl("edit", str(target), env=env)
     assert done.returncode == 0, done.stderr.decode()
     assert entry.group(0) in target.read_text(), "the pgp entry changed"
-    assert b"changed" in ok(sops("decrypt", str(target), cwd=tmp_path, env=session_gnupg.env))
+    edited = b"changed" in ok(sops("decrypt", str(target), cwd=tmp_path, env=session_gnupg.env))
+    assert edited, "the edit did not reach the file (text not shown)"
     # A new file through --pgp.
     new = tmp_path / "new.yaml"
     writer = tmp_path / "writer.sh"
@@ -338,7 +391,11 @@ def test_wrong_or_missing_secret_key_exits_128_naming_the_fingerprint(
 ) -> None:
     fp = session_gnupg.keys["rsa"]
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
-    target = write(tmp_path, "s.yaml", ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)))
+    target = write(
+        tmp_path,
+        "s.yaml",
+        ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)),
+    )
     # The public key only, and another secret key: gpg has nothing that opens the entry.
     gnupg_home.gpg("--import", input=session_gnupg.export_public(fp))
     gnupg_home.generate("other", "ed25519")
@@ -358,7 +415,11 @@ def test_gpg_missing_is_a_clean_error(
 ) -> None:
     fp = session_gnupg.keys["rsa"]
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
-    target = write(tmp_path, "s.yaml", ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)))
+    target = write(
+        tmp_path,
+        "s.yaml",
+        ok(sops("encrypt", "--pgp", fp, str(plain), cwd=tmp_path, env=session_gnupg.env)),
+    )
     env = {**session_gnupg.env}
     if how == "path":
         env["PATH"] = str(tmp_path / "empty-bin")
@@ -373,15 +434,21 @@ def test_gpg_missing_is_a_clean_error(
     encrypted = secretsctl("encrypt", "--pgp", fp, str(plain), env=env)
     assert encrypted.returncode == ExitCode.GENERIC
     (line,) = encrypted.stderr.decode().splitlines()
-    assert line.startswith(f"secretsctl: error: {plain}: cannot encrypt to PGP key {fp}: cannot run")
+    assert line.startswith(
+        f"secretsctl: error: {plain}: cannot encrypt to PGP key {fp}: cannot run"
+    )
     assert encrypted.stdout == b""
 
 
-def test_a_fingerprint_given_to_age_is_refused(session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path) -> None:
+def test_a_fingerprint_given_to_age_is_refused(
+    session_gnupg: GnupgHome, secretsctl: Runner, tmp_path: Path
+) -> None:
     plain = write(tmp_path, "plain.yaml", PLAIN_YAML)
     out = tmp_path / "out.yaml"
     for fp in (session_gnupg.keys["rsa"], session_gnupg.keys["rsa"][-16:]):
-        done = secretsctl("encrypt", "--age", fp, "--output", str(out), str(plain), env=session_gnupg.env)
+        done = secretsctl(
+            "encrypt", "--age", fp, "--output", str(out), str(plain), env=session_gnupg.env
+        )
         assert done.returncode == ExitCode.GENERIC
         assert done.stderr.decode().splitlines() == [
             f"secretsctl: error: unknown age recipient type: `{fp}`",
@@ -394,10 +461,12 @@ def test_a_fingerprint_given_to_age_is_refused(session_gnupg: GnupgHome, secrets
     assert theirs.returncode != 0
 
 
-def test_the_sops_nix_vector_opens_with_key_asc(session_gnupg: GnupgHome, secretsctl: Runner) -> None:
+def test_the_sops_nix_vector_opens_with_key_asc(
+    session_gnupg: GnupgHome, secretsctl: Runner
+) -> None:
     from tests.conftest import SOPS_NIX_VECTORS
 
     done = secretsctl("decrypt", str(SOPS_NIX_VECTORS / "secrets.json"), env=session_gnupg.env)
     assert done.returncode == 0, done.stderr.decode()
-    assert json.loads(done.stdout) == {"test_key": "test_value"}
+    same_secret(json.loads(done.stdout), {"test_key": "test_value"}, "the decrypted document")
     assert VECTOR_PGP in (SOPS_NIX_VECTORS / "secrets.json").read_text()

@@ -54,7 +54,9 @@ def test_fingerprint_forms_sops_accepts(text: str, kept: str) -> None:
     assert recipients_for("pgp", [text]) == [kept]
 
 
-@pytest.mark.parametrize("text", ["age1xyz", "ABCDEFG123456789", FP[:12], "ssh-rsa AAAA", FP + "00"])
+@pytest.mark.parametrize(
+    "text", ["age1xyz", "ABCDEFG123456789", FP[:12], "ssh-rsa AAAA", FP + "00"]
+)
 def test_a_pgp_list_takes_fingerprints_only(text: str) -> None:
     with pytest.raises(RecipientError, match="malformed PGP fingerprint"):
         recipients_for("pgp", [text])
@@ -120,14 +122,18 @@ def test_gnupghome_and_dot_gnupg_are_the_environment_identities(
     assert [str(p) for p in result.problems] == ["GNUPGHOME: the GnuPG home is not a folder"]
 
 
-def test_an_explicit_gnupg_home_only_in_system_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_explicit_gnupg_home_only_in_system_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GNUPGHOME", str(tmp_path))
     result = load_identities(use_environment=False, gnupg_home=tmp_path / "explicit")
     assert result.identities == ()
     assert result.locations_tried == (str(tmp_path / "explicit"),)
     (tmp_path / "explicit").mkdir()
     result = load_identities(use_environment=False, gnupg_home=tmp_path / "explicit")
-    assert [(i.kind, i.location) for i in result.identities] == [("pgp", str(tmp_path / "explicit"))]
+    assert [(i.kind, i.location) for i in result.identities] == [
+        ("pgp", str(tmp_path / "explicit"))
+    ]
     assert pgp.parse_identity(os.fsencode(tmp_path), "x")[0].identity.reveal() == str(tmp_path)
     with pytest.raises(KeySourceError):
         pgp.parse_identity(b"relative", "x")
@@ -136,7 +142,9 @@ def test_an_explicit_gnupg_home_only_in_system_mode(tmp_path: Path, monkeypatch:
 # --- unwrap never raises -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("enc", ["", "not pgp", "-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----"])
+@pytest.mark.parametrize(
+    "enc", ["", "not pgp", "-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----"]
+)
 def test_unwrap_of_garbage_is_a_reason(enc: str, gnupg_home: GnupgHome) -> None:
     from secretsctl.keys.sources import load_identities as load
 
@@ -158,7 +166,9 @@ def test_a_passphrase_protected_key_fails_at_once_instead_of_prompting(
         "--quick-gen-key", uid, "future-default", "default", "never",
     )  # fmt: skip
     # A fresh agent has no passphrase cached.
-    subprocess.run(["gpgconf", "--homedir", str(gnupg_home.path), "--kill", "gpg-agent"], check=False)
+    subprocess.run(
+        ["gpgconf", "--homedir", str(gnupg_home.path), "--kill", "gpg-agent"], check=False
+    )
     monkeypatch.setenv("GNUPGHOME", str(gnupg_home.path))
     entry = pgp.wrap(os.urandom(32), parse_recipient(_fingerprint(gnupg_home, uid)))
     identities = load_identities(use_environment=False, gnupg_home=gnupg_home.path).identities
@@ -185,17 +195,23 @@ def test_the_sops_nix_rsa_vector_gets_sops_nix_s_fingerprint() -> None:
 def test_pem_and_openssh_forms_of_one_key_give_one_fingerprint() -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     openssh = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
     )
     pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
     assert pgp.ssh_rsa_to_openpgp(openssh).fingerprint == pgp.ssh_rsa_to_openpgp(pem).fingerprint
 
 
 def test_only_unencrypted_rsa_keys_are_imported() -> None:
     ed = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
     )
     with pytest.raises(KeySourceError, match="only RSA keys"):
         pgp.ssh_rsa_to_openpgp(ed)
