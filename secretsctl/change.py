@@ -436,8 +436,18 @@ class KeyUpdate(Record):
 
 
 def _group_names(metadata: Metadata) -> list[list[str]]:
+    """Each group's keys by the strings a creation rule names them with (sops's ``ToString``).
+
+    Keys of a kind secretsctl cannot wrap for (cloud KMS, Vault) keep their label.
+    """
+    from secretsctl.keys.kinds import KIND_MODULES
+
     return [
-        [key.recipient for key in group.age] + [key.label for key in group.foreign]
+        [key.recipient for key in group.age]
+        + [
+            key.recipient if key.kind in KIND_MODULES and key.recipient else key.label
+            for key in group.foreign
+        ]
         for group in metadata.key_groups
     ]
 
@@ -559,10 +569,13 @@ def rotate_files(
     identities: IdentitySet | None = None,
     ignore_mac: bool = False,
     stores: StoreSettings | None = None,
+    add_pgp: Sequence[str] = (),
+    remove_pgp: Sequence[str] = (),
 ) -> list[tuple[str, bytes]]:
     """Re-encrypt every file under a new data key; return ``(path, new bytes)`` for each.
 
-    ``add_age`` recipients join key group 1 (once), ``remove_age`` leave every group. Every
+    ``add_age`` recipients and ``add_pgp`` fingerprints join key group 1 (once),
+    ``remove_age`` and ``remove_pgp`` leave every group (each list checked for its kind). Every
     value, comment and the MAC get fresh random IVs: sops 3.11 keeps the old IVs under the new
     key, which is safe but gains nothing. Nothing is written; every failure is raised together.
     """
@@ -574,8 +587,10 @@ def rotate_files(
         from secretsctl.keys.sources import load_identities
 
         identities = load_identities()
-    added = [text.strip() for text in add_age if text.strip()]
-    removed = {text.strip() for text in remove_age if text.strip()}
+    from secretsctl.keys.kinds import KIND_MODULES, recipients_for
+
+    added = [*recipients_for("age", add_age), *recipients_for("pgp", add_pgp)]
+    removed = {*recipients_for("age", remove_age), *recipients_for("pgp", remove_pgp)}
 
     def rotate(path: str) -> tuple[str, bytes]:
         if (added or removed) and not os.path.exists(path):
@@ -586,21 +601,32 @@ def rotate_files(
             )
         opened = _open_existing(path, fmt, identities, ignore_mac)
         metadata = opened.decrypted.metadata
-        foreign = [key.label for group in metadata.key_groups for key in group.foreign]
+        foreign = [
+            key.label
+            for group in metadata.key_groups
+            for key in group.foreign
+            if key.kind not in KIND_MODULES or not key.recipient
+        ]
         if foreign:
             raise SecretsctlError(
                 f"{path}: cannot rotate: secretsctl cannot wrap a data key for"
                 f" {', '.join(foreign)}",
                 hint="rotate it with sops, or remove those keys with `secretsctl updatekeys`",
             )
-        groups = [[key.recipient for key in group.age] for group in metadata.key_groups]
+        groups = [
+            [key.recipient for key in group.age]
+            + [key.recipient for key in group.foreign if key.recipient]
+            for group in metadata.key_groups
+        ]
         groups[0].extend(r for r in dict.fromkeys(added) if r not in groups[0])
         groups = [[r for r in group if r not in removed] for group in groups]
         for index, group in enumerate(groups):
             if not group:
                 raise SecretsctlError(
-                    f"{path}: --rm-age would leave key group {index + 1} without recipients",
-                    hint="every key group needs a recipient; --add-age adds to the first group",
+                    f"{path}: --rm-age/--rm-pgp would leave key group {index + 1} without"
+                    " recipients",
+                    hint="every key group needs a recipient; --add-age and --add-pgp add to the"
+                    " first group",
                 )
         data_key = generate_data_key()
         wrapped = wrap_data_key(data_key, groups, metadata.shamir_threshold or None)

@@ -35,6 +35,9 @@ _ISOLATED_VARS = (
     "EDITOR",
     "SOPS_DECRYPTION_ORDER",
     "XDG_CONFIG_HOME",
+    "GNUPGHOME",
+    "SOPS_PGP_FP",
+    "SOPS_GPG_EXEC",
 )
 
 

@@ -277,6 +277,8 @@ def _recipients(text: str | None) -> list[str]:
 )
 @click.option("--add-age", help="Comma-separated age recipients to add to the first key group.")
 @click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
+@click.option("--add-pgp", help="Comma-separated PGP fingerprints to add to the first key group.")
+@click.option("--rm-pgp", help="Comma-separated PGP fingerprints to remove from every key group.")
 @_input_type
 @_ignore_mac
 @sops_config_option
@@ -287,6 +289,8 @@ def rotate(
     in_place: bool,
     add_age: str | None,
     rm_age: str | None,
+    add_pgp: str | None,
+    rm_pgp: str | None,
     input_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
@@ -310,6 +314,8 @@ def rotate(
         [os.path.abspath(file) for file in files],
         add_age=_recipients(add_age),
         remove_age=_recipients(rm_age),
+        add_pgp=_recipients(add_pgp),
+        remove_pgp=_recipients(rm_pgp),
         fmt=_format(input_type),
         ignore_mac=ignore_mac,
         stores=config.stores if config else None,

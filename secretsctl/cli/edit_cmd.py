@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import sops_config_option
+from secretsctl.cli.options import flag_key_group, pgp_option, sops_config_option
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     help="For a new FILE: comma-separated age recipients instead of the .sops.yaml creation"
     " rule's. Env: SOPS_AGE_RECIPIENTS.",
 )
+@pgp_option
 @sops_config_option
 @click.pass_obj
 def edit(
@@ -60,6 +61,7 @@ def edit(
     ignore_mac: bool,
     allow_disk_tmp: bool,
     age: str | None,
+    pgp: str | None,
     config_path: str | None,
 ) -> None:
     """Edit FILE in $SOPS_EDITOR or $EDITOR; create it from .sops.yaml if it does not exist.
@@ -97,7 +99,7 @@ def edit(
             allow_disk_tmp=allow_disk_tmp, on_invalid=on_invalid,
         )  # fmt: skip
     else:
-        settings = _new_file_settings(config, path, age, indent)
+        settings = _new_file_settings(config, path, flag_key_group(age, pgp), indent)
         result = core.create_file(
             path, settings, fmt=fmt, temp_base=location.path, allow_disk_tmp=allow_disk_tmp,
             on_invalid=on_invalid,
@@ -108,9 +110,9 @@ def edit(
 
 
 def _new_file_settings(
-    config: SopsConfig | None, path: str, age: str | None, indent: int | None
+    config: SopsConfig | None, path: str, flag_group: tuple[str, ...], indent: int | None
 ) -> EncryptionSettings:
-    """Return the creation rule's settings for a new file, recipients replaced by ``--age``."""
+    """Return the creation rule's settings for a new file, recipients replaced by the flags'."""
     from secretsctl.sops.creation_rules import EncryptionSettings, rule_for
 
     creation: EncryptionSettings | None = None
@@ -118,10 +120,10 @@ def _new_file_settings(
         try:
             creation = rule_for(config, path)
         except ConfigError:
-            if not age:
+            if not flag_group:
                 raise
-    if age:
-        groups = (tuple(part.strip() for part in age.split(",") if part.strip()),)
+    if flag_group:
+        groups = (flag_group,)
         if creation is None:
             return EncryptionSettings(key_groups=groups, indent=indent)
         return creation._replace(key_groups=groups, shamir_threshold=None, indent=indent)
@@ -129,6 +131,7 @@ def _new_file_settings(
         raise ConfigError(
             "config file not found, or has no creation rules, and no keys provided through"
             " command line options",
-            hint="pass --age RECIPIENT, or create a .sops.yaml with a creation rule",
+            hint="pass --age RECIPIENT or --pgp FINGERPRINT, or create a .sops.yaml with a"
+            " creation rule",
         )
     return creation._replace(indent=indent)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import sops_config_option
+from secretsctl.cli.options import flag_key_group, pgp_option, sops_config_option
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -186,6 +186,7 @@ def _rule_options(func: Any) -> Any:
     help="Comma-separated age recipients (age1… or ssh-ed25519 …); by default the matching"
     " .sops.yaml creation rule. Env: SOPS_AGE_RECIPIENTS.",
 )
+@pgp_option
 @_rule_options
 @click.option("--mac-only-encrypted", is_flag=True, help="Leave unencrypted values out of the MAC.")
 @click.option(
@@ -206,15 +207,17 @@ def encrypt(
     filename_override: str | None,
     config_path: str | None,
     age: str | None,
+    pgp: str | None,
     mac_only_encrypted: bool,
     threshold: int | None,
     **rule_flags: str | None,
 ) -> None:
-    """Encrypt FILE (or stdin) to age recipients and print the sops file.
+    """Encrypt FILE (or stdin) to age recipients and PGP keys and print the sops file.
 
     \b
     Examples:
       secretsctl encrypt --age age1... plain.yaml > secrets.yaml
+      secretsctl encrypt --pgp 85D77543B3D624B63CEA9E6DBC17301B491B3F21 plain.yaml
       secretsctl encrypt -i secrets.yaml     # recipients from .sops.yaml
     """
     from secretsctl.api import encrypt_to_bytes, indent_for
@@ -223,6 +226,7 @@ def encrypt(
     from secretsctl.sops.tree import CryptRule
 
     io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    flag_group = flag_key_group(age, pgp)
     config = find_sops_config(app, config_path)
     flags = [(name, value) for name, value in rule_flags.items() if value]
     creation: EncryptionSettings | None = None
@@ -231,13 +235,14 @@ def encrypt(
             creation = rule_for(config, io.name or os.path.abspath("stdin"))
         except ConfigError:
             # With --age the keys are given; a rule only adds settings, so none matching is fine.
-            if not age:
+            if not flag_group:
                 raise
-    if not age and creation is None:
+    if not flag_group and creation is None:
         raise ConfigError(
             "config file not found, or has no creation rules, and no keys provided through"
             " command line options",
-            hint="pass --age RECIPIENT, or create a .sops.yaml with a creation rule",
+            hint="pass --age RECIPIENT or --pgp FINGERPRINT, or create a .sops.yaml with a"
+            " creation rule",
         )
     rule = CryptRule(*flags[0]) if len(flags) == 1 else None
     if len(flags) > 1:
@@ -248,10 +253,8 @@ def encrypt(
         )
     if rule is None and creation is not None:
         rule = creation.rule
-    if age:
-        groups: tuple[tuple[str, ...], ...] = (
-            tuple(part.strip() for part in age.split(",") if part.strip()),
-        )
+    if flag_group:
+        groups: tuple[tuple[str, ...], ...] = (flag_group,)
     else:
         assert creation is not None  # noqa: S101 - set above when --age is absent
         groups = creation.key_groups

@@ -122,7 +122,13 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
 
     plan = build_plan(manifest, ignore_passwd=ignore_passwd)
     if manifest.log_key_import:
-        # sops-nix prints these on stderr, prefixed with its program name.
+        # sops-nix prints these prefixed with its program name: GPG imports on stdout first
+        # (its keyring is set up before the age keys), age imports on stderr.
+        for path, fingerprint in plan.imported_gpg_keys:
+            sys.stdout.write(
+                f"sops-install-secrets: Imported {path} as GPG key with fingerprint {fingerprint}\n"
+            )
+        sys.stdout.flush()
         for path, recipient in plan.imported_keys:
             sys.stderr.write(
                 f"sops-install-secrets: Imported {path} as age key with fingerprint {recipient}\n"

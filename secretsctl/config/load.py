@@ -7,6 +7,7 @@ The file has three sections, all optional::
       format: yaml
       age_key_file: /var/lib/secretsctl/age-keys.txt
       ssh_key_paths: [/etc/ssh/ssh_host_ed25519_key]
+      gnupg_home: /var/lib/secretsctl/gnupg   # for PGP-encrypted files
       mount_point: /run/secrets.d
       symlink_path: /run/secrets
       keep_generations: 1
@@ -87,6 +88,7 @@ DEFAULTS_FIELDS: Final = (
     "format",
     "age_key_file",
     "ssh_key_paths",
+    "gnupg_home",
     "mount_point",
     "symlink_path",
     "keep_generations",
@@ -459,6 +461,11 @@ class _Loader:
                 else None
             ),
             age_ssh_key_paths=self.paths(d.get("ssh_key_paths"), "defaults.ssh_key_paths"),
+            gnupg_home=(
+                self.input_path(d["gnupg_home"], "defaults.gnupg_home")
+                if "gnupg_home" in d
+                else None
+            ),
             use_environment=bool(
                 "use_environment" in d
                 and self.boolean(d["use_environment"], "defaults.use_environment")

@@ -128,8 +128,8 @@ class KeySettings(Record):
 
     age_key_file: str | None = None
     age_ssh_key_paths: tuple[str, ...] = ()
-    ssh_key_paths: tuple[str, ...] = ()  # sops-nix's GPG import: unsupported, warned about
-    gnupg_home: str | None = None  # unsupported, warned about
+    ssh_key_paths: tuple[str, ...] = ()  # SSH RSA keys imported as GPG keys (sops-nix)
+    gnupg_home: str | None = None  # the GnuPG home gpg decrypts PGP entries with
     use_environment: bool = False  # also read SOPS_AGE_* and ~/.ssh, as the sops CLI does
 
 

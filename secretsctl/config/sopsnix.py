@@ -14,9 +14,9 @@ Where secretsctl does better, it says so instead of guessing: an unknown ``forma
 error (missing, ``null`` and ``""`` still mean yaml), a mode must be permission bits only
 ``key: sops`` is refused, and names that would leave the generation directory
 (``../x``, ``/x``) or clash (``a`` and ``a/b``, two secrets of one name) are refused. Every
-problem is collected; sops-nix stops at the first. ``sshKeyPaths`` and ``gnupgHome``
-are kept for their checks, and :func:`~secretsctl.render.plan.build_plan` warns that they are
-not used (secretsctl has no PGP).
+problem is collected; sops-nix stops at the first. ``gnupgHome`` is the GnuPG home for PGP
+entries, and ``sshKeyPaths`` are SSH RSA keys imported into a temporary one, as in sops-nix
+(:func:`~secretsctl.render.plan.build_plan`).
 """
 
 from __future__ import annotations

@@ -9,10 +9,14 @@ in its error message:
 4. ``SOPS_AGE_KEY`` (key text), 5. ``SOPS_AGE_KEY_FILE`` (a path to key text),
 6. ``SOPS_AGE_KEY_CMD`` (a command printing key text; split shell-style, run without a shell,
    stdin closed, with a timeout),
-7. ``$XDG_CONFIG_HOME/sops/age/keys.txt``, else ``~/.config/sops/age/keys.txt``.
+7. ``$XDG_CONFIG_HOME/sops/age/keys.txt``, else ``~/.config/sops/age/keys.txt``;
 
-Explicit sources (the boot path: an age key file and SSH host keys from a configuration) come
-before all of these, SSH keys first as sops-nix writes them into its combined key file; with
+then the GnuPG home for PGP entries, as sops's gpg finds it: ``$GNUPGHOME``, else
+``~/.gnupg`` (listed only when it exists: without it gpg has no keys either).
+
+Explicit sources (the boot path: an age key file, SSH host keys and a GnuPG home from a
+configuration) come before all of these, SSH keys first as sops-nix writes them into its
+combined key file; with
 ``use_environment=False`` they are the only ones, and neither ``$HOME`` nor any ``SOPS_*``
 variable is looked at.
 
@@ -53,6 +57,7 @@ SOPS_AGE_SSH_PRIVATE_KEY_FILE: Final = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
 SOPS_AGE_KEY: Final = "SOPS_AGE_KEY"
 SOPS_AGE_KEY_FILE: Final = "SOPS_AGE_KEY_FILE"
 SOPS_AGE_KEY_CMD: Final = "SOPS_AGE_KEY_CMD"
+GNUPGHOME: Final = "GNUPGHOME"
 USER_KEYS_PATH: Final = ("sops", "age", "keys.txt")
 
 DEFAULT_KEY_CMD_TIMEOUT: Final = 30.0
@@ -266,6 +271,29 @@ def _load_ssh_key(out: _Collector, name: str, path: str, detail: str | None = No
     out.add(_loaded(name, identities, detail), identities)
 
 
+def _load_gnupg_home(out: _Collector, name: str, path: str, detail: str | None = None) -> None:
+    """Add a GnuPG home as the identity of PGP entries (gpg reads it; nothing is run here)."""
+    from secretsctl.redact import Secret
+
+    if not os.path.isabs(path):
+        out.fail(name, "a GnuPG home must be an absolute path", detail)
+    elif not os.path.isdir(path):
+        out.fail(name, "the GnuPG home is not a folder", detail)
+    elif not any(i.kind == "pgp" and i.identity.reveal() == path for i in out.identities):
+        # Built here, not by the pgp kind's module: loading keys must not import it.
+        identity = LoadedIdentity("pgp", path, None, Secret(path))
+        out.add(KeyLocation(name, LocationStatus.LOADED, 1, detail), [identity])
+
+
+def _load_gnupg_environment(out: _Collector, environ: Mapping[str, str], home: str | None) -> None:
+    if environ.get(GNUPGHOME):
+        path = environ[GNUPGHOME]
+        _load_gnupg_home(out, GNUPGHOME, path, path)
+    elif home and os.path.isdir(os.path.join(home, ".gnupg")):
+        path = os.path.join(home, ".gnupg")
+        _load_gnupg_home(out, path, path)
+
+
 def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> bytes:
     """Run ``SOPS_AGE_KEY_CMD`` and return its stdout; raises :class:`KeySourceError`.
 
@@ -407,6 +435,7 @@ def load_identities(
     use_environment: bool = True,
     age_key_file: str | os.PathLike[str] | None = None,
     ssh_key_paths: Sequence[str | os.PathLike[str]] = (),
+    gnupg_home: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
     key_cmd_timeout: float = DEFAULT_KEY_CMD_TIMEOUT,
@@ -415,7 +444,8 @@ def load_identities(
     """Collect identities from the explicit sources and, unless told not to, the environment.
 
     ``environ`` defaults to ``os.environ`` and ``home`` to its ``HOME``; tests pass both. The
-    explicit ``ssh_key_paths`` and ``age_key_file`` are read first, in that order. A missing
+    explicit ``ssh_key_paths``, ``age_key_file`` and ``gnupg_home`` are read first, in that
+    order; the environment's GnuPG home comes last. A missing
     explicit file is a problem like any other; whether that is fatal is the caller's choice.
     ``platform`` (default ``sys.platform``) only picks the user configuration directory.
     """
@@ -429,10 +459,14 @@ def load_identities(
             _load_key_text(out, path, _read_file(path))
         except KeySourceError as error:
             out.fail(path, str(error))
+    if gnupg_home is not None:
+        path = os.fspath(gnupg_home)
+        _load_gnupg_home(out, path, path)
     if use_environment:
         env = os.environ if environ is None else environ
         home_dir = os.fspath(home) if home is not None else env.get("HOME") or None
         _load_environment(
             out, env, home_dir, key_cmd_timeout, platform if platform is not None else sys.platform
         )
+        _load_gnupg_environment(out, env, home_dir)
     return out.result()

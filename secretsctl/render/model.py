@@ -48,3 +48,5 @@ class RenderPlan(Record):
     check_only: bool = False
     # SSH keys used as age identities: (path, age recipient), for sops-nix's keyImport log.
     imported_keys: tuple[tuple[str, str], ...] = ()
+    # SSH RSA keys imported as GPG keys (sshKeyPaths): (path, fingerprint), for the same log.
+    imported_gpg_keys: tuple[tuple[str, str], ...] = ()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
@@ -312,26 +313,75 @@ def _with_origin(error: SecretsctlError, origin: Origin, field_name: str) -> Sec
     return error
 
 
+def _gpg_home_for_ssh_keys(
+    manifest: Manifest,
+    cleanup: ExitStack,
+    problems: list[SecretsctlError],
+    warnings: list[str],
+    imported: list[tuple[str, str]],
+) -> str | None:
+    """Import ``sshKeyPaths`` into a temporary GnuPG home, as sops-nix does; return it.
+
+    The home lives on a RAM-backed folder (``$XDG_RUNTIME_DIR`` or ``/dev/shm``) until the
+    plan is built. A key that cannot be imported is skipped with a warning, as in sops-nix.
+    """
+    from secretsctl.edit import temp_location
+    from secretsctl.keys.kinds import pgp
+
+    try:
+        parent = temp_location(os.environ).path
+    except SecretsctlError as error:
+        problems.append(
+            InputError(f"{manifest.source}: cannot import sshKeyPaths as GPG keys: {error}")
+        )
+        return None
+    try:
+        result = cleanup.enter_context(pgp.imported_home(manifest.keys.ssh_key_paths, parent))
+    except OSError as error:
+        problems.append(
+            InputError(
+                f"{manifest.source}: cannot create a GnuPG home in {parent}: {error.strerror}"
+            )
+        )
+        return None
+    warnings.extend(f"sshKeyPaths {path}: {message} (skipped)" for path, message in result.problems)
+    imported.extend(result.imported)
+    return result.home
+
+
 def _load_identities(
-    manifest: Manifest, problems: list[SecretsctlError], warnings: list[str]
+    manifest: Manifest,
+    problems: list[SecretsctlError],
+    warnings: list[str],
+    cleanup: ExitStack,
+    imported: list[tuple[str, str]],
 ) -> IdentitySet | None:
     from secretsctl.keys.sources import LocationStatus, load_identities
 
     keys = manifest.keys
-    if keys.age_key_file is None and not keys.age_ssh_key_paths and not keys.use_environment:
+    if (
+        keys.age_key_file is None
+        and not keys.age_ssh_key_paths
+        and not keys.use_environment
+        and not keys.gnupg_home
+        and not keys.ssh_key_paths
+    ):
         problems.append(
             ManifestError(
-                f"{manifest.source}: no age key source is configured, so no secret can be"
-                " decrypted",
-                hint="set age_key_file or ssh_key_paths under defaults (ageKeyFile or"
-                " ageSshKeyPaths in a sops-nix manifest)",
+                f"{manifest.source}: no key source is configured, so no secret can be decrypted",
+                hint="set age_key_file, ssh_key_paths or gnupg_home under defaults (ageKeyFile,"
+                " ageSshKeyPaths, gnupgHome or sshKeyPaths in a sops-nix manifest)",
             )
         )
         return None
+    gnupg_home = keys.gnupg_home
+    if keys.ssh_key_paths:
+        gnupg_home = _gpg_home_for_ssh_keys(manifest, cleanup, problems, warnings, imported)
     identities = load_identities(
         use_environment=keys.use_environment,
         age_key_file=keys.age_key_file,
         ssh_key_paths=keys.age_ssh_key_paths,
+        gnupg_home=gnupg_home,
     )
     failed = {
         location.name
@@ -383,18 +433,38 @@ def build_plan(
     one of them and are neither decrypted nor resolved (templates still know their names).
     Raises :class:`ProblemsError` with every problem found.
     """
+    # A GnuPG home made for sshKeyPaths lives until every file is decrypted.
+    with ExitStack() as cleanup:
+        return _build_plan(
+            manifest,
+            identities=identities,
+            ignore_passwd=ignore_passwd,
+            check_only=check_only,
+            accounts=accounts,
+            unprivileged=unprivileged,
+            earlier=earlier,
+            skip=skip,
+            cleanup=cleanup,
+        )
+
+
+def _build_plan(
+    manifest: Manifest,
+    *,
+    identities: IdentitySet | None,
+    ignore_passwd: bool,
+    check_only: bool,
+    accounts: Accounts | None,
+    unprivileged: bool,
+    earlier: Sequence[SecretsctlError],
+    skip: Collection[str],
+    cleanup: ExitStack,
+) -> RenderPlan:
     from secretsctl.sops import codec
 
     problems: list[SecretsctlError] = list(earlier)
     warnings: list[str] = []
-    keys = manifest.keys
-    if keys.ssh_key_paths:
-        warnings.append(
-            "sshKeyPaths (SSH RSA keys imported for GPG) is ignored: secretsctl has no PGP;"
-            " use ageSshKeyPaths or ageKeyFile"
-        )
-    if keys.gnupg_home:
-        warnings.append("gnupgHome is ignored: secretsctl has no PGP; use an age key")
+    imported_gpg: list[tuple[str, str]] = []
     secrets = manifest.secrets
     contents: list[bytes | None] = [None] * len(secrets)
     owners = _Owners(accounts or SystemAccounts(), ignore_passwd, unprivileged)
@@ -412,7 +482,7 @@ def build_plan(
             )
     failed_files = False
     if secrets and not check_only and identities is None:
-        identities = _load_identities(manifest, problems, warnings)
+        identities = _load_identities(manifest, problems, warnings, cleanup, imported_gpg)
     if secrets and (identities is not None or check_only):
         for group in _group_secrets(secrets, skip):
             first = secrets[group.indices[0]]
@@ -459,7 +529,7 @@ def build_plan(
         for loaded in (identities.identities if identities is not None else ())
         if loaded.converted and loaded.recipient is not None
     )
-    return RenderPlan(tuple(files), tuple(warnings), check_only, imported)
+    return RenderPlan(tuple(files), tuple(warnings), check_only, imported, tuple(imported_gpg))
 
 
 def _planned(kind: ItemKind, spec: Any, owner: _Owner, content: Secret[bytes]) -> PlannedFile:

@@ -17,7 +17,7 @@ from secretsctl.errors import ConfigError, ExitCode
 from secretsctl.record import Record
 from secretsctl.sops.tree import RULE_FIELDS, Branch, CryptRule
 
-_UNSUPPORTED_KEYS: Final = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
+_UNSUPPORTED_KEYS: Final = ("kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
 
 
 class StoreSettings(Record):
@@ -109,15 +109,28 @@ def _key_list(value: Any, name: str, where: str) -> list[str]:
     raise ConfigError(f"{where}: invalid {name} key configuration: expected a string or a list")
 
 
+def _recipients(container: Branch, where: str) -> list[str]:
+    """Return the age and PGP recipients of a rule or key group, each checked for its kind."""
+    from secretsctl.keys.kinds import RecipientError, recipients_for
+
+    try:
+        return [
+            *recipients_for("age", _key_list(container.get("age"), "age", where)),
+            *recipients_for("pgp", _key_list(container.get("pgp"), "pgp", where)),
+        ]
+    except RecipientError as exc:
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
 def _group_recipients(group: Branch, where: str) -> list[str]:
-    for name in ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault"):
+    for name in ("kms", "gcp_kms", "azure_keyvault", "hc_vault"):
         if group.get(name):
             raise ConfigError(
                 f"{where}: the key group lists {name} keys; secretsctl encrypts to age"
-                " recipients only",
-                hint="use age recipients (age1… or ssh-ed25519 …) in this rule",
+                " and PGP recipients only",
+                hint="use age recipients (age1… or ssh-ed25519 …) or PGP fingerprints",
             )
-    recipients = _key_list(group.get("age"), "age", where)
+    recipients = _recipients(group, where)
     for merged in group.get("merge") or []:
         if isinstance(merged, Branch):
             recipients.extend(_group_recipients(merged, where))
@@ -144,10 +157,10 @@ def _rule_settings(raw: Branch, where: str) -> EncryptionSettings:
             if raw.get(name):
                 raise ConfigError(
                     f"{where}: the rule lists {name} keys; secretsctl encrypts to age"
-                    " recipients only",
-                    hint="use age recipients (age1… or ssh-ed25519 …) in this rule",
+                    " and PGP recipients only",
+                    hint="use age recipients (age1… or ssh-ed25519 …) or PGP fingerprints",
                 )
-        groups = (tuple(_key_list(raw.get("age"), "age", where)),)
+        groups = (tuple(_recipients(raw, where)),)
     threshold = raw.get("shamir_threshold")
     return EncryptionSettings(
         key_groups=groups,

@@ -57,14 +57,20 @@ class ForeignKey(Record):
     fields: tuple[tuple[str, Any], ...]
 
     @property
-    def label(self) -> str:
-        """A public name for messages: the fingerprint, ARN, resource or vault key."""
+    def recipient(self) -> str | None:
+        """The key's own name, as sops's ``ToString``: fingerprint, ARN, resource or key."""
         wanted = {"pgp": "fp", "kms": "arn", "gcp_kms": "resource_id", "azure_kv": "name",
                   "hc_vault": "key_name"}[self.kind]  # fmt: skip
         for name, value in self.fields:
             if name == wanted:
-                return f"{self.kind}:{value}"
-        return self.kind
+                return str(value)
+        return None
+
+    @property
+    def label(self) -> str:
+        """A public name for messages: the kind and :attr:`recipient`."""
+        recipient = self.recipient
+        return self.kind if recipient is None else f"{self.kind}:{recipient}"
 
     def __repr__(self) -> str:
         return repr_without(self, "fields")

@@ -32,6 +32,15 @@ from tests.activate_support import (
 )
 from tests.cli.test_render import Cli, keys_gid, make_cli, mounts
 from tests.conftest import SOPS_NIX_VECTORS
+from tests.pgp_support import (  # noqa: F401 - a fixture
+    VECTOR_KEY_ASC,
+    VECTOR_PGP,
+    VECTOR_SSH_PGP,
+    VECTOR_SSH_RSA,
+    GnupgHome,
+    gnupg_home,
+    require_gpg,
+)
 
 PROGRAM = str(Path(sys.executable).parent / "sops-install-secrets")
 USAGE = "Usage: sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] MANIFEST"
@@ -445,14 +454,14 @@ def test_ignore_passwd(
 
 
 def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
-    """ageSshKeyPaths alone opens the vectors; sshKeyPaths (PGP) is named in a warning."""
+    """ageSshKeyPaths alone opens the vectors; a non-RSA sshKeyPaths key is skipped, named."""
     manifest = nix_manifest(
         tmp_path,
         [nix_secret("test_key", "test_key")],
         [],
         ageKeyFile=None,
         ageSshKeyPaths=[str(SOPS_NIX_VECTORS / "ssh-ed25519-key")],
-        sshKeyPaths=["/etc/ssh/ssh_host_rsa_key"],
+        sshKeyPaths=[str(SOPS_NIX_VECTORS / "ssh-ed25519-key")],
     )
     cli = installer(tmp_path)
 
@@ -467,9 +476,81 @@ def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
             " with fingerprint age1a8pk"
         )
         assert rest == [
-            "secretsctl: warning: sshKeyPaths (SSH RSA keys imported for GPG) is ignored:"
-            " secretsctl has no PGP; use ageSshKeyPaths or ageKeyFile"
+            f"secretsctl: warning: sshKeyPaths {SOPS_NIX_VECTORS / 'ssh-ed25519-key'}: only RSA"
+            " keys can be imported as GPG keys (skipped)"
         ]
+
+    in_fresh_run(body)
+
+
+def test_ssh_rsa_key_paths_are_imported_as_gpg_keys(tmp_path: Path) -> None:
+    """sops-nix's sshKeyPaths: the RSA host key opens the PGP entry, and its log line."""
+    require_gpg()
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key")],
+        [],
+        ageKeyFile=None,
+        sshKeyPaths=[str(VECTOR_SSH_RSA)],
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        shm_before = set(os.listdir("/dev/shm"))
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        first = done.stdout.splitlines()[0]
+        assert first == (
+            f"sops-install-secrets: Imported {VECTOR_SSH_RSA} as GPG key with fingerprint"
+            f" {VECTOR_SSH_PGP.lower()}"
+        )
+        assert done.stderr == ""
+        left = {p for p in set(os.listdir("/dev/shm")) - shm_before if p.startswith("gpg")}
+        assert not left, "the temporary GnuPG home was left behind"
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_gnupg_home_opens_a_json_file(tmp_path: Path, gnupg_home: GnupgHome) -> None:
+    """gnupgHome: sops-nix's PGP-only secrets.json through the home holding key.asc."""
+    gnupg_home.import_key(VECTOR_KEY_ASC)
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", format="json", sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"))],
+        [],
+        ageKeyFile=None,
+        gnupgHome=str(gnupg_home.path),
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_gnupg_home_without_the_key_fails_naming_it(tmp_path: Path, gnupg_home: GnupgHome) -> None:
+    gnupg_home.generate("other", "ed25519")
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", format="json", sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"))],
+        [],
+        ageKeyFile=None,
+        gnupgHome=str(gnupg_home.path),
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY, done.stderr
+        assert f"pgp:{VECTOR_PGP}: gpg: decryption failed: No secret key" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not LIVE.exists(), "a generation went live"
 
     in_fresh_run(body)
 

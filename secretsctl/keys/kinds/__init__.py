@@ -25,7 +25,7 @@ asks this table.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from secretsctl.errors import ExitCode, SecretsctlError
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
         ) -> bytes | str:
             """Unwrap the data key from one entry, or say why not (no key material)."""
 
-
 __all__ = [
     "KIND_MODULES",
     "NO_MATCH",
@@ -70,6 +69,7 @@ __all__ = [
     "kind_named",
     "parse_recipient",
     "recipient_kind",
+    "recipients_for",
     "shorten",
 ]
 
@@ -78,15 +78,18 @@ __all__ = [
 # (the post-quantum age1pq1… before the plugins' age1<name>1…, both before X25519's age1…:
 # a bech32 payload has no "1", so X25519 recipients hold exactly one). Matching needs no
 # import; a kind's module is imported when something of its kind is met.
-# Each row: the module, how a line of age key text of the kind starts, and a regular
-# expression its recipient strings match (None: not given that way).
-KIND_MODULES: Final[dict[str, tuple[str, bytes | None, str | None]]] = {
-    "mlkem768x25519": ("secretsctl.keys.kinds.mlkem768x25519", b"AGE-SECRET-KEY-PQ-1", r"age1pq1"),
-    "plugin": ("secretsctl.keys.kinds.plugin", b"AGE-PLUGIN-", r"age1[^1]+1"),
-    "X25519": ("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$"),
-    "ssh-ed25519": ("secretsctl.keys.kinds.ssh", None, r"ssh-ed25519 "),
-    "ssh-rsa": ("secretsctl.keys.kinds.ssh", None, r"ssh-rsa "),
-    "pgp": ("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}$"),
+# Each row: the module; how a line of age key text of the kind starts; a regular expression
+# its recipient strings match (None: not given that way); the list of a key group its entries
+# live in (the kind's METADATA). Plain tuples: the boot path pays for every class made here.
+KIND_MODULES: Final[dict[str, tuple[str, bytes | None, str | None, str]]] = {
+    "mlkem768x25519": (
+        "secretsctl.keys.kinds.mlkem768x25519", b"AGE-SECRET-KEY-PQ-1", r"age1pq1", "age"
+    ),
+    "plugin": ("secretsctl.keys.kinds.plugin", b"AGE-PLUGIN-", r"age1[^1]+1", "age"),
+    "X25519": ("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$", "age"),
+    "ssh-ed25519": ("secretsctl.keys.kinds.ssh", None, r"ssh-ed25519 ", "age"),
+    "ssh-rsa": ("secretsctl.keys.kinds.ssh", None, r"ssh-rsa ", "age"),
+    "pgp": ("secretsctl.keys.kinds.pgp", None, r"(?:[0-9A-Fa-f]{4} ?){4,10}!?$", "pgp"),
 }
 
 
@@ -184,7 +187,7 @@ def recipient_kind(text: str) -> str | None:
     """Return the name of the kind whose recipients look like ``text``, if any."""
     import re
 
-    for name, (_, _, pattern) in KIND_MODULES.items():
+    for name, (_, _, pattern, _) in KIND_MODULES.items():
         if pattern is not None and re.match(pattern, text):
             return name
     return None
@@ -192,7 +195,7 @@ def recipient_kind(text: str) -> str | None:
 
 def identity_kind(line: bytes) -> str | None:
     """Return the name of the kind one line of age key text is of, if any."""
-    for name, (_, prefix, _) in KIND_MODULES.items():
+    for name, (_, prefix, _, _) in KIND_MODULES.items():
         if prefix is not None and line.startswith(prefix):
             return name
     return None
@@ -213,3 +216,32 @@ def parse_recipient(text: str) -> Recipient:
             )
         raise RecipientError(f"unknown recipient type: `{shorten(text)}`")
     return kind_named(name).parse_recipient(text)
+
+
+def recipients_for(metadata: str, texts: Iterable[str]) -> list[str]:
+    """Return the recipients given for one list of a key group (``age`` or ``pgp``), as kept.
+
+    Surrounding whitespace goes, and for ``pgp`` every space (sops keeps fingerprints so).
+    A recipient of another list's kind is refused as sops refuses it: a hex fingerprint given
+    as an age recipient is never taken for a PGP key. Raises :class:`RecipientError`.
+    """
+    out: list[str] = []
+    for raw in texts:
+        text = raw.strip().replace(" ", "") if metadata == "pgp" else raw.strip()
+        if not text:
+            continue
+        name = recipient_kind(text)
+        if metadata == "pgp" and (name is None or KIND_MODULES[name][3] != "pgp"):
+            raise RecipientError(
+                f"malformed PGP fingerprint `{shorten(text)}`",
+                hint="give the key's fingerprint in hex, as `gpg --list-keys` prints it",
+            )
+        if name is not None and KIND_MODULES[name][3] != metadata:
+            other = KIND_MODULES[name][3]
+            raise RecipientError(
+                f"unknown {metadata} recipient type: `{shorten(text)}`",
+                hint=f"this looks like a {other} key; pass it with --{other}"
+                f" (or under `{other}:` in .sops.yaml)",
+            )
+        out.append(text)
+    return out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,15 @@ from secretsctl.render.plan import build_plan
 from secretsctl.sops import codec
 from secretsctl.sops.stores import Format
 from tests.conftest import SOPS_NIX_VECTORS, AgeKey
+from tests.pgp_support import (  # noqa: F401 - a fixture
+    VECTOR_KEY_ASC,
+    VECTOR_PGP,
+    VECTOR_SSH_PGP,
+    VECTOR_SSH_RSA,
+    GnupgHome,
+    gnupg_home,
+    require_gpg,
+)
 from tests.unit.render.conftest import Encryptor, FakeAccounts
 
 PLACEHOLDER = "<SOPS:92488e1e3eeecdf99f3ed2ce59233efb4b4fb612d5655c0ce9ea52b5a502e655:PLACEHOLDER>"
@@ -99,14 +110,62 @@ def test_sops_nix_scenario_with_its_ssh_key(accounts: FakeAccounts) -> None:
     assert contents(plan)["test_key"] == b"test_value"
 
 
-def test_pgp_options_are_warned_about(accounts: FakeAccounts) -> None:
-    document = nix_manifest(sshKeyPaths=["/etc/ssh/ssh_host_rsa_key"])
+def test_ssh_rsa_key_paths_open_the_pgp_entries(accounts: FakeAccounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sops-nix's sshKeyPaths: the RSA key is imported with gpg into a home that goes after."""
+    require_gpg()
+    runtime = Path(tempfile.mkdtemp(prefix="sc-run-", dir="/dev/shm"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    try:
+        document = nix_manifest(ageKeyFile=None, sshKeyPaths=[str(VECTOR_SSH_RSA)])
+        plan = build_plan(load_nix(document), accounts=accounts)
+        assert contents(plan)["test_key"] == b"test_value"
+        assert plan.imported_gpg_keys == ((str(VECTOR_SSH_RSA), VECTOR_SSH_PGP.lower()),)
+        assert plan.warnings == ()
+        assert list(runtime.iterdir()) == [], "the temporary GnuPG home was left behind"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_key_sshkeypaths_cannot_import_is_skipped_with_a_warning(accounts: FakeAccounts) -> None:
+    require_gpg()
+    document = nix_manifest(sshKeyPaths=[str(SOPS_NIX_VECTORS / "ssh-ed25519-key"), "/nonexistent/key"])
     plan = build_plan(load_nix(document), accounts=accounts)
-    assert len(plan.warnings) == 1
-    assert "sshKeyPaths" in plan.warnings[0]
-    document = nix_manifest(gnupgHome="/root/.gnupg", ageKeyFile=None,
-                            ageSshKeyPaths=[str(SOPS_NIX_VECTORS / "ssh-ed25519-key")])  # fmt: skip
-    assert "gnupgHome" in build_plan(load_nix(document), accounts=accounts).warnings[0]
+    assert contents(plan)["test_key"] == b"test_value"  # through ageKeyFile
+    assert plan.imported_gpg_keys == ()
+    assert plan.warnings == (
+        f"sshKeyPaths {SOPS_NIX_VECTORS / 'ssh-ed25519-key'}: only RSA keys can be imported as"
+        " GPG keys (skipped)",
+        "sshKeyPaths /nonexistent/key: cannot read ssh key: No such file or directory (skipped)",
+    )
+
+
+def test_gnupg_home_opens_the_pgp_entries(accounts: FakeAccounts, gnupg_home: GnupgHome) -> None:
+    gnupg_home.import_key(VECTOR_KEY_ASC)
+    document = nix_manifest(ageKeyFile=None, gnupgHome=str(gnupg_home.path))
+    plan = build_plan(load_nix(document), accounts=accounts)
+    assert contents(plan)["test_key"] == b"test_value"
+    assert plan.warnings == ()
+
+
+def test_gnupg_home_in_secretsctl_yaml(tmp_path: Path, accounts: FakeAccounts, gnupg_home: GnupgHome) -> None:
+    gnupg_home.import_key(VECTOR_KEY_ASC)
+    manifest = config(
+        tmp_path,
+        f"defaults: {{sops_file: {SOPS_NIX_VECTORS / 'secrets.json'}, format: json,"
+        f" gnupg_home: {gnupg_home.path}}}\nsecrets: {{test_key: {{}}}}\n",
+    )
+    assert manifest.keys.gnupg_home == str(gnupg_home.path)
+    assert contents(build_plan(manifest, accounts=accounts)) == {"test_key": b"test_value"}
+
+
+def test_a_gnupg_home_without_the_key_names_the_fingerprint(accounts: FakeAccounts, gnupg_home: GnupgHome) -> None:
+    gnupg_home.generate("other", "ed25519")
+    document = nix_manifest(ageKeyFile=None, gnupgHome=str(gnupg_home.path))
+    with pytest.raises(ProblemsError) as caught:
+        build_plan(load_nix(document), accounts=accounts)
+    assert caught.value.exit_code == ExitCode.COULD_NOT_RETRIEVE_KEY
+    (message,) = problems(caught)
+    assert f"pgp:{VECTOR_PGP}: gpg: decryption failed: No secret key" in message
 
 
 def test_ignore_passwd_is_root_without_lookups(accounts: FakeAccounts) -> None:
@@ -413,7 +472,7 @@ def test_no_key_source_at_all(tmp_path: Path, encrypt: Encryptor, accounts: Fake
     with pytest.raises(ProblemsError) as caught:
         build_plan(manifest, accounts=accounts)
     (message,) = problems(caught)
-    assert "no age key source is configured" in message
+    assert "no key source is configured" in message
     environment = config(tmp_path, "defaults: {sops_file: s.yaml, use_environment: true}\nsecrets: {a: {}}\n")
     assert contents(build_plan(environment, accounts=accounts)) == {"a": b"b"}
 

@@ -30,7 +30,20 @@ creation_rules:
                 - age: [age1b, age1a]
           - age: [age1c]
     - path_regex: pgp\\.yaml$
-      pgp: FINGERPRINT
+      pgp: 85D7 7543 B3D6 24B6 3CEA  9E6D BC17 301B 491B 3F21, 7FB89715AADA920D!
+      age: age1mixed
+    - path_regex: kms\\.yaml$
+      kms: arn:aws:kms:us-east-1:0:key/x
+    - path_regex: pgp-groups\\.yaml$
+      key_groups:
+          - pgp: [2504791468B153B8A3963CC97BA53D1919C5DFD4]
+            age: [age1g]
+          - merge:
+                - pgp: [7FB89715AADA920D65D25E63F9BA9DEBD03F57C0]
+    - path_regex: wrong-fp\\.yaml$
+      pgp: age1notafingerprint
+    - path_regex: hex-age\\.yaml$
+      age: 2504791468B153B8A3963CC97BA53D1919C5DFD4
     - age:
           - age1default
 """
@@ -63,10 +76,37 @@ def test_key_groups_merge_and_deduplicate(config: Path) -> None:
     assert settings.shamir_threshold == 2
 
 
-def test_non_age_keys_are_refused_not_dropped(config: Path) -> None:
-    with pytest.raises(ConfigError, match="pgp keys") as info:
-        rule_for(load_config(config), config.parent / "pgp.yaml")
+def test_cloud_keys_are_refused_not_dropped(config: Path) -> None:
+    with pytest.raises(ConfigError, match="kms keys") as info:
+        rule_for(load_config(config), config.parent / "kms.yaml")
     assert info.value.hint
+
+
+def test_pgp_fingerprints_join_the_group_without_spaces(config: Path) -> None:
+    settings = rule_for(load_config(config), config.parent / "pgp.yaml")
+    assert settings.key_groups == (
+        ("age1mixed", "85D77543B3D624B63CEA9E6DBC17301B491B3F21", "7FB89715AADA920D!"),
+    )
+
+
+def test_pgp_in_key_groups_and_merges(config: Path) -> None:
+    settings = rule_for(load_config(config), config.parent / "pgp-groups.yaml")
+    assert settings.key_groups == (
+        ("age1g", "2504791468B153B8A3963CC97BA53D1919C5DFD4"),
+        ("7FB89715AADA920D65D25E63F9BA9DEBD03F57C0",),
+    )
+
+
+def test_a_pgp_field_takes_fingerprints_only(config: Path) -> None:
+    with pytest.raises(ConfigError, match="malformed PGP fingerprint"):
+        rule_for(load_config(config), config.parent / "wrong-fp.yaml")
+
+
+def test_a_fingerprint_under_age_is_refused_not_taken_as_pgp(config: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown age recipient type") as info:
+        rule_for(load_config(config), config.parent / "hex-age.yaml")
+    assert info.value.hint is not None
+    assert "--pgp" in info.value.hint
 
 
 def test_no_matching_rule(tmp_path: Path) -> None:
