@@ -128,8 +128,8 @@ FILTER_MESSAGES = re.compile(
     r"the (shell|env|json) filter quotes text, not \w+"
     r"|the shell filter cannot pass a NUL character to a shell"
     r"|the env filter: the value holds a NUL character, which no environment value can"
-    r"|the env filter: the value is not valid UTF-8 text, which systemd refuses in an"
-    r" environment file"
+    r"|the env filter: the value is not valid UTF-8 text \(or holds a Unicode noncharacter\),"
+    r" which systemd refuses in an environment file"
     r"|the json filter: the value is not valid UTF-8 text"
     r"|the json filter cannot write \w+"
 )
@@ -151,6 +151,7 @@ PREFIX = "/etc/secretsctl/secretsctl.yaml:8:14: templates."
 @given(a=values, b=values)
 @example(a=SPECIAL, b=SPECIAL[::-1])
 @example(a="utf-8", b="upper")
+@example(a="x\ufdd0y", b="\U0010ffff")
 def test_no_error_path_quotes_a_value(a: str, b: str) -> None:
     failed: set[str] = set()
     for name, compiled in COMPILED.items():
