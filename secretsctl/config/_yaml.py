@@ -140,7 +140,7 @@ _PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,?\[\]{}#]*[^\s:,?\[
 # One `key: value` of a flow mapping and the `,` or `}` after it; the value is a plain or
 # quoted scalar without escapes, or a list of plain scalars.
 _FLOW_ENTRY: Final = re.compile(
-    rf""" *({_PLAIN_IN_FLOW}): +(?:"([^"\\]*)"|'((?:[^']|'')*)'|\[([^\[\]{{}}#'":]*)\]"""
+    rf""" *({_PLAIN_IN_FLOW}): +(?:"([^"\\]*)"|'((?:[^']|'')*)'|\[([^\[\]{{}}#'":?]*)\]"""
     rf"""|({_PLAIN_IN_FLOW})) *([,}}])"""
 )
 

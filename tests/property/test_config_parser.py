@@ -126,6 +126,7 @@ def strip_plain(node: Any) -> Any:
 @example("a: 'x''\n")
 @example("\na: [0?]\n")
 @example("a: {b: c?}\n")
+@example("a: {a: [0?]}\n")
 def test_the_fast_reader_reads_as_libyaml_does(text: str) -> None:
     try:
         expected = _yaml.compose(text)
