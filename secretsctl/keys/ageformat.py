@@ -1,9 +1,11 @@
 """The age v1 file format: header, header MAC, STREAM payload and ASCII armour.
 
 The kinds pyrage implements (X25519, SSH) never come here; this is for the kinds whose stanza
-pyrage cannot make or open (the post-quantum ``mlkem768x25519``). A kind supplies only its
-stanza: :func:`encrypt` calls it with the fresh file key, :func:`decrypt` hands it the parsed
-stanzas. Everything else follows age 1.3 (``filippo.io/age``) and the C2SP age specification:
+pyrage cannot make or open (the post-quantum ``mlkem768x25519``, age plugins). A kind supplies
+only its stanza: :func:`encrypt` calls it with the fresh file key, :func:`decrypt` hands it the
+parsed stanzas. The stanza grammar (:func:`read_stanza`, :func:`encode_stanza`) is also the
+framing of the age plugin protocol. Everything else follows age 1.3 (``filippo.io/age``) and
+the C2SP age specification:
 
 - header: ``age-encryption.org/v1``, then stanzas (``-> type args…``, a body of unpadded
   canonical base64 in lines of 64 columns ending with a shorter, possibly empty, line), then
@@ -30,6 +32,7 @@ __all__ = [
     "ARMOUR_BEGIN",
     "ARMOUR_END",
     "FILE_KEY_SIZE",
+    "MAX_BODY_LINES",
     "Header",
     "Stanza",
     "armour",
@@ -39,10 +42,13 @@ __all__ = [
     "decrypt",
     "decrypt_payload",
     "encode_header",
+    "encode_stanza",
     "encrypt",
     "encrypt_payload",
     "header_mac",
+    "open_payload",
     "parse_header",
+    "read_stanza",
 ]
 
 INTRO: Final = b"age-encryption.org/v1\n"
@@ -58,6 +64,9 @@ ARMOUR_END: Final = "-----END AGE ENCRYPTED FILE-----"
 # age's reader allows this much whitespace around the armour, no more.
 _MAX_WHITESPACE: Final = 1024
 _STANZA_PREFIX: Final = b"->"
+# A bound on the body lines of one stanza (header and plugin messages alike): far above any
+# real stanza, so a stream of garbage cannot make a reader collect without end.
+MAX_BODY_LINES: Final = 4096
 _FOOTER_PREFIX: Final = b"---"
 
 
@@ -78,6 +87,10 @@ class Header(NamedTuple):
 
 class _Malformed(Exception):
     """Internal: carries a reason out of the parsers; never leaves this module."""
+
+
+class _Truncated(Exception):
+    """Internal: the header ended inside a line; never leaves this module."""
 
 
 # --- base64 ---------------------------------------------------------------------------------
@@ -116,32 +129,38 @@ def _valid_argument(arg: bytes) -> bool:
     return bool(arg) and all(33 <= byte <= 126 for byte in arg)
 
 
-def _read_line(data: bytes, start: int) -> tuple[bytes, int]:
-    end = data.find(b"\n", start)
-    if end < 0:
-        raise _Malformed("the age header is truncated")
-    return data[start:end], end + 1
+def read_stanza(first: bytes, readline: Callable[[], bytes]) -> Stanza | str:
+    """Read one stanza whose ``-> …`` line is ``first``; ``readline`` gives the body lines.
+
+    Lines come without their newline. This is the one stanza grammar: the age header's and the
+    plugin protocol's (whose readline may raise; that passes through). At most
+    :data:`MAX_BODY_LINES` body lines are read. Returns a reason instead when malformed.
+    """
+    try:
+        return _read_stanza(first, readline)
+    except _Malformed as error:
+        return str(error)
 
 
-def _parse_stanza(data: bytes, start: int) -> tuple[Stanza, int]:
-    line, position = _read_line(data, start)
-    prefix, *args = line.split(b" ")
+def _read_stanza(first: bytes, readline: Callable[[], bytes]) -> Stanza:
+    prefix, *args = first.split(b" ")
     if prefix != _STANZA_PREFIX or not args or not all(_valid_argument(a) for a in args):
-        raise _Malformed("malformed stanza line in the age header")
+        raise _Malformed("malformed stanza line")
     body = bytearray()
-    while True:
-        line, position = _read_line(data, position)
+    for _ in range(MAX_BODY_LINES):
+        line = readline()
+        if len(line) > COLUMNS:
+            raise _Malformed("a stanza body line is too long")
         chunk = b64decode(line)
         if chunk is None:
             if line.startswith((_FOOTER_PREFIX, _STANZA_PREFIX)):
-                raise _Malformed("a stanza body in the age header ended without a short line")
-            raise _Malformed("malformed stanza body line in the age header")
-        if len(chunk) > BYTES_PER_LINE:
-            raise _Malformed("a stanza body line in the age header is too long")
+                raise _Malformed("a stanza body ended without a short line")
+            raise _Malformed("malformed stanza body line")
         body += chunk
-        if len(chunk) < BYTES_PER_LINE:
+        if len(line) < COLUMNS:
             words = tuple(a.decode("ascii") for a in args)
-            return Stanza(words[0], words[1:], bytes(body)), position
+            return Stanza(words[0], words[1:], bytes(body))
+    raise _Malformed("a stanza body does not end")
 
 
 def parse_header(data: bytes) -> tuple[Header, int] | str:
@@ -149,30 +168,40 @@ def parse_header(data: bytes) -> tuple[Header, int] | str:
 
     Returns a reason instead when the header is malformed, as age 1.3 would refuse it.
     """
+    if not data:
+        return "the age file is empty"
+    if not data.startswith(INTRO):
+        return "not an age v1 file"
+    position = len(INTRO)
+
+    def readline() -> bytes:
+        nonlocal position
+        end = data.find(b"\n", position)
+        if end < 0:
+            raise _Truncated
+        line, position = data[position:end], end + 1
+        return line
+
+    stanzas: list[Stanza] = []
     try:
-        if not data:
-            return "the age file is empty"
-        if not data.startswith(INTRO):
-            return "not an age v1 file"
-        position = len(INTRO)
-        stanzas: list[Stanza] = []
         while True:
             if data[position : position + 3] == _FOOTER_PREFIX:
-                line, position = _read_line(data, position)
-                prefix, *args = line.split(b" ")
+                prefix, *args = readline().split(b" ")
                 mac = b64decode(args[0]) if prefix == _FOOTER_PREFIX and len(args) == 1 else None
                 if mac is None or len(mac) != MAC_SIZE:
                     return "malformed closing line of the age header"
                 return Header(tuple(stanzas), mac), position
             if len(data) - position < 3:
                 return "the age header is truncated"
-            stanza, position = _parse_stanza(data, position)
-            stanzas.append(stanza)
+            stanzas.append(_read_stanza(readline(), readline))
+    except _Truncated:
+        return "the age header is truncated"
     except _Malformed as error:
-        return str(error)
+        return f"{error} in the age header"
 
 
-def _encode_stanza(stanza: Stanza) -> bytes:
+def encode_stanza(stanza: Stanza) -> bytes:
+    """Return the stanza as text, each line ending in a newline (header and plugin protocol)."""
     words = " ".join((stanza.type, *stanza.args))
     body = b64encode(stanza.body)
     lines = [body[i : i + COLUMNS] for i in range(0, len(body), COLUMNS)]
@@ -183,7 +212,7 @@ def _encode_stanza(stanza: Stanza) -> bytes:
 
 def encode_header(stanzas: Sequence[Stanza], mac: bytes | None = None) -> bytes:
     """Return the header with these stanzas: up to ``---`` without a MAC, else complete."""
-    out = INTRO + b"".join(_encode_stanza(stanza) for stanza in stanzas) + _FOOTER_PREFIX
+    out = INTRO + b"".join(encode_stanza(stanza) for stanza in stanzas) + _FOOTER_PREFIX
     return out if mac is None else out + f" {b64encode(mac)}\n".encode("ascii")
 
 
@@ -287,8 +316,6 @@ def decrypt(data: bytes, unwrap: Unwrap) -> bytes | str | None:
     Otherwise a reason: a malformed header, a wrong header MAC, a payload that does not
     authenticate. As in age, the MAC is checked once a file key is had, before the payload.
     """
-    import hmac
-
     parsed = parse_header(data)
     if isinstance(parsed, str):
         return parsed
@@ -296,9 +323,16 @@ def decrypt(data: bytes, unwrap: Unwrap) -> bytes | str | None:
     file_key = unwrap(header.stanzas)
     if file_key is None or isinstance(file_key, str):
         return file_key
+    return open_payload(file_key, header, data[start:])
+
+
+def open_payload(file_key: bytes, header: Header, payload: bytes) -> bytes | str:
+    """Check the header MAC under ``file_key``, then decrypt the payload; or say why not."""
+    import hmac
+
     if not hmac.compare_digest(header_mac(file_key, header.stanzas), header.mac):
         return "the age header MAC does not match (corrupted or tampered with)"
-    return decrypt_payload(file_key, data[start:])
+    return decrypt_payload(file_key, payload)
 
 
 # --- armour ---------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The work is done by the plugin binary ``age-plugin-<name>``, found on ``PATH`` as age and sops
 find it, spoken to over its standard input and output with the age plugin protocol (C2SP
 age-plugin.md): the ``recipient-v1`` state machine wraps a file key, ``identity-v1`` unwraps
-one. The rest of the age file (header MAC, payload, armour) is :mod:`._agefile`'s.
+one. The rest of the age file (header MAC, payload, armour) and the protocol's stanza framing
+are :mod:`secretsctl.keys.ageformat`'s.
 
 secretsctl never prompts. The plugin runs in its own session with no controlling terminal and
 its stderr discarded (it may echo what it was given); in the plugin's turn of the protocol:
@@ -42,7 +43,7 @@ from secretsctl.redact import Secret
 if TYPE_CHECKING:
     import subprocess
 
-    from secretsctl.keys.kinds._agefile import Stanza
+    from secretsctl.keys.ageformat import Stanza
     from secretsctl.sops.metadata import AgeKey, ForeignKey
 
 __all__ = [
@@ -249,7 +250,7 @@ class _Session:
         """Send one command stanza."""
         import select
 
-        from secretsctl.keys.kinds._agefile import Stanza, encode_stanza
+        from secretsctl.keys.ageformat import Stanza, encode_stanza
 
         data = memoryview(encode_stanza(Stanza(command, tuple(args), body)))
         fd = self._stdin.fileno()
@@ -282,13 +283,12 @@ class _Session:
 
     def receive(self) -> Stanza:
         """Read one command stanza from the plugin."""
-        from secretsctl.keys.kinds._agefile import read_stanza
+        from secretsctl.keys.ageformat import read_stanza
 
-        first = self._readline()
-        try:
-            return read_stanza(first, self._readline)
-        except ValueError as error:
-            raise self.failure(f"answered with malformed data ({error})") from None
+        stanza = read_stanza(self._readline(), self._readline)
+        if isinstance(stanza, str):
+            raise self.failure(f"answered with malformed data ({stanza})")
+        return stanza
 
     def close(self) -> None:
         """End the session: close the pipes, reap the plugin; one that lingers is killed.
@@ -351,7 +351,7 @@ def _asked_reason(program: str, asked: list[str]) -> _Reason:
 
 
 def _wrap_file_key(name: str, recipient: str, file_key: bytes) -> list[Stanza]:
-    from secretsctl.keys.kinds._agefile import Stanza
+    from secretsctl.keys.ageformat import Stanza
 
     session = _Session(name, "recipient-v1")
     stanzas: list[Stanza] = []
@@ -386,17 +386,18 @@ def _wrap_file_key(name: str, recipient: str, file_key: bytes) -> list[Stanza]:
 
 def wrap(data_key: bytes, recipient: Recipient) -> AgeKey:
     """Wrap ``data_key`` for a plugin recipient: an age file whose stanza the plugin made."""
-    from secretsctl.keys.kinds import _agefile
+    from secretsctl.keys import ageformat
     from secretsctl.sops.metadata import AgeKey
 
-    file_key = os.urandom(_agefile.FILE_KEY_SIZE)
     try:
-        stanzas = _wrap_file_key(recipient.parsed, recipient.text, file_key)
+        data = ageformat.encrypt(
+            data_key, lambda file_key: _wrap_file_key(recipient.parsed, recipient.text, file_key)
+        )
     except _PluginFailure as failure:
         raise RecipientError(
             f"cannot encrypt to `{shorten(recipient.text)}`: {failure.text}", hint=failure.hint
         ) from None
-    return AgeKey(recipient.text, _agefile.armour(_agefile.seal(file_key, stanzas, data_key)))
+    return AgeKey(recipient.text, ageformat.armour(data))
 
 
 # --- unwrapping ---------------------------------------------------------------------------------
@@ -404,7 +405,7 @@ def wrap(data_key: bytes, recipient: Recipient) -> AgeKey:
 
 def _unwrap_file_key(name: str, texts: Sequence[str], stanzas: Sequence[Stanza]) -> bytes | str:
     """Run ``identity-v1`` for one file; return the file key, or why not."""
-    from secretsctl.keys.kinds._agefile import FILE_KEY_SIZE
+    from secretsctl.keys.ageformat import FILE_KEY_SIZE
 
     session = _Session(name, "identity-v1")
     keys: list[bytes] = []
@@ -444,12 +445,15 @@ def unwrap(entry: AgeKey | ForeignKey, identities: Sequence[LoadedIdentity]) -> 
     Never raises for a bad entry or a failing plugin. An entry whose stanzas are all native
     starts no plugin.
     """
-    from secretsctl.keys.kinds import _agefile
+    from secretsctl.keys import ageformat
 
-    try:
-        header = _agefile.parse(_agefile.dearmour(getattr(entry, "enc", "")))
-    except ValueError as error:
-        return f"malformed age data ({error})"
+    data = ageformat.dearmour(getattr(entry, "enc", ""))
+    if isinstance(data, str):
+        return f"malformed age data ({data})"
+    parsed = ageformat.parse_header(data)
+    if isinstance(parsed, str):
+        return f"malformed age data ({parsed})"
+    header, start = parsed
     if all(s.type in _NATIVE_STANZAS or s.type.endswith("-grease") for s in header.stanzas):
         return NO_MATCH
     by_plugin: dict[str, list[str]] = {}
@@ -468,9 +472,9 @@ def unwrap(entry: AgeKey | ForeignKey, identities: Sequence[LoadedIdentity]) -> 
         if isinstance(result, str):
             reasons.append(result)
             continue
-        try:
-            return _agefile.open_payload(result, header)
-        except ValueError:
-            reasons.append(f"{_program(name)} returned a file key that does not open the entry")
+        opened = ageformat.open_payload(result, header, data[start:])
+        if isinstance(opened, bytes):
+            return opened
+        reasons.append(f"{_program(name)} returned a file key that does not open the entry")
     other = [reason for reason in reasons if reason != NO_MATCH]
     return other[0] if other else NO_MATCH

@@ -165,15 +165,13 @@ def open_armour(text: str) -> bytes | str:
 
 
 arguments = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12)
-stanzas = st.lists(
-    st.builds(
-        Stanza,
-        st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=16),
-        st.lists(arguments, max_size=3).map(tuple),
-        st.binary(max_size=200),
-    ),
-    max_size=4,
+stanza = st.builds(
+    Stanza,
+    arguments,
+    st.lists(arguments, max_size=3).map(tuple),
+    st.binary(max_size=200),
 )
+stanzas = st.lists(stanza, max_size=4)
 
 
 @given(st.binary(max_size=300))
@@ -268,3 +266,122 @@ def test_garbage_gives_a_reason_never_an_exception(garbage: bytes) -> None:
     text = garbage.decode("utf-8", "replace")
     for candidate in (text, ageformat.ARMOUR_BEGIN + "\n" + text, ageformat.armour(garbage)):
         assert isinstance(open_armour(candidate), str)
+
+
+# --- stanzas as a stream (the age plugin protocol's framing) ---------------------------------
+
+
+def read_back(text: bytes) -> Stanza | str:
+    lines = iter(text.split(b"\n"))
+    return ageformat.read_stanza(next(lines), lambda: next(lines))
+
+
+@given(stanza)
+@settings(max_examples=200, deadline=None)
+def test_stanza_text_round_trips(made: Stanza) -> None:
+    text = ageformat.encode_stanza(made)
+    assert text.endswith(b"\n")
+    assert all(len(line) <= 64 for line in text.split(b"\n")[1:])
+    assert read_back(text) == made
+    assert ageformat.encode_header([made]) == ageformat.INTRO + text + b"---"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (b"-> a\nAA=\n", "malformed stanza body line"),
+        (b"-> a\nAB\n", "malformed stanza body line"),
+        (b"-> a\nAA\r\n", "malformed stanza body line"),
+        (b"-> a\n!!!!\n", "malformed stanza body line"),
+        (b"-> a  b\n\n", "malformed stanza line"),
+        (b"->a\n\n", "malformed stanza line"),
+        (b"->\n\n", "malformed stanza line"),
+        (b"-> a\n" + b"A" * 65 + b"\n", "a stanza body line is too long"),
+        (b"-> a\n" + b"A" * 64 + b"\n--- x\n", "a stanza body ended without a short line"),
+    ],
+)
+def test_malformed_stanzas(text: bytes, reason: str) -> None:
+    assert read_back(text) == reason
+    header = ageformat.parse_header(ageformat.INTRO + text + b"--- " + b"A" * 43 + b"\n")
+    assert header == f"{reason} in the age header"
+
+
+def test_a_stanza_body_is_read_to_a_bound() -> None:
+    calls = 0
+
+    def endless() -> bytes:
+        nonlocal calls
+        calls += 1
+        return b"A" * 64
+
+    assert ageformat.read_stanza(b"-> a", endless) == "a stanza body does not end"
+    assert calls == ageformat.MAX_BODY_LINES
+
+
+def test_the_readers_failure_passes_through() -> None:
+    class Closed(Exception):
+        pass
+
+    def closed() -> bytes:
+        raise Closed
+
+    with pytest.raises(Closed):
+        ageformat.read_stanza(b"-> a", closed)
+
+
+@given(st.lists(st.binary(max_size=80), min_size=1, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_any_lines_give_a_stanza_or_a_reason(lines: list[bytes]) -> None:
+    rest = iter([*lines[1:], b""])
+    assert isinstance(ageformat.read_stanza(lines[0], lambda: next(rest)), (Stanza, str))
+
+
+# --- whole files with a stanza from elsewhere (plugins), and pyrage's files ------------------
+
+
+@given(st.lists(stanza, min_size=1, max_size=4), st.binary(max_size=100))
+@settings(max_examples=50, deadline=None)
+def test_a_file_opens_with_its_file_key_only(made: list[Stanza], plaintext: bytes) -> None:
+    keys: list[bytes] = []
+
+    def wrap(file_key: bytes) -> list[Stanza]:
+        keys.append(file_key)
+        return made
+
+    data = ageformat.encrypt(plaintext, wrap)
+    parsed = ageformat.parse_header(data)
+    assert not isinstance(parsed, str), parsed
+    header, start = parsed
+    assert header.stanzas == tuple(made)
+    assert ageformat.open_payload(keys[0], header, data[start:]) == plaintext
+    wrong = ageformat.open_payload(os.urandom(ageformat.FILE_KEY_SIZE), header, data[start:])
+    assert wrong == "the age header MAC does not match (corrupted or tampered with)"
+
+
+def test_pyrage_files_parse_and_open() -> None:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    plaintext = os.urandom(32)
+    data = ageformat.dearmour(pyrage.encrypt(plaintext, [identity.to_public()], armored=True))
+    assert isinstance(data, bytes)
+    parsed = ageformat.parse_header(data)
+    assert not isinstance(parsed, str), parsed
+    assert "X25519" in [stanza.type for stanza in parsed[0].stanzas]
+    scalar = bech32_decode(str(identity))[1]
+    opened = ageformat.decrypt(data, lambda found: open_x25519(found, [scalar]))
+    assert opened == plaintext, "pyrage's file did not open"
+
+
+@given(st.binary(max_size=400), st.integers(0, 400), st.integers(0, 3199))
+@settings(max_examples=300, deadline=None)
+def test_damaged_files_never_raise_nor_open(body: bytes, cut: int, flip: int) -> None:
+    sealed = bytearray(ageformat.encrypt(b"k" * 32, lambda _: [Stanza("t", ("a",), body)]))
+    sealed[flip % len(sealed)] ^= 1 << (flip % 8)
+    for candidate in (bytes(sealed), bytes(sealed[:cut]), body):
+        parsed = ageformat.parse_header(candidate)
+        if isinstance(parsed, str):
+            continue
+        header, start = parsed
+        result = ageformat.open_payload(os.urandom(16), header, candidate[start:])
+        assert isinstance(result, str), "a damaged file opened with a random key"

@@ -423,7 +423,7 @@ commands = st.one_of(
 
 
 def plugin_stanza(command: str, args: list[str], body: bytes) -> bytes:
-    from secretsctl.keys.kinds._agefile import Stanza, encode_stanza
+    from secretsctl.keys.ageformat import Stanza, encode_stanza
 
     return encode_stanza(Stanza(command, tuple(args), body))
 
@@ -442,8 +442,8 @@ def echo_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_any_plugin_output_is_a_reason_or_a_key(
     output: bytes, echo_plugin: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from secretsctl.keys.kinds import _agefile
-    from secretsctl.keys.kinds._agefile import Stanza
+    from secretsctl.keys import ageformat
+    from secretsctl.keys.ageformat import Stanza
     from secretsctl.sops.metadata import AgeKey
 
     written = tmp_path_factory.mktemp("output") / "out"
@@ -451,7 +451,7 @@ def test_any_plugin_output_is_a_reason_or_a_key(
     data_key = os.urandom(32)
     entry = AgeKey(
         "age1echo1qqqqqqqq",
-        _agefile.armour(_agefile.seal(os.urandom(16), [Stanza("echo", (), b"x")], data_key)),
+        ageformat.armour(ageformat.encrypt(data_key, lambda _: [Stanza("echo", (), b"x")])),
     )
     identity = bech32_encode("age-plugin-echo-", b"id").upper()
     (loaded,) = plugin_kind.parse_identity(identity.encode(), "here")
