@@ -197,9 +197,7 @@ def check(app: App, manifest_path: str | None, root: str | None) -> None:
 @_input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
 @click.pass_obj
-def status(
-    app: App, manifest_path: str | None, root: str | None, as_json: bool
-) -> None:
+def status(app: App, manifest_path: str | None, root: str | None, as_json: bool) -> None:
     """Show the live generation: each file with owner, group and mode.
 
     Warns about any file more readable than its configuration says.

@@ -53,8 +53,10 @@ class LazyGroup(click.Group):
 
 
 COMMAND_SECTIONS = (
-    ("sops-compatible commands", ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys",
-                                  "rotate")),
+    (
+        "sops-compatible commands",
+        ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate"),
+    ),
     ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
     ("Key commands", ("keygen", "ssh-to-age")),
     ("LED companion", ("leds",)),

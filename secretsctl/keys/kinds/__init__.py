@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         ) -> bytes | str:
             """Unwrap the data key from one entry, or say why not (no key material)."""
 
+
 __all__ = [
     "KIND_MODULES",
     "NO_MATCH",
@@ -83,7 +84,10 @@ __all__ = [
 # live in (the kind's METADATA). Plain tuples: the boot path pays for every class made here.
 KIND_MODULES: Final[dict[str, tuple[str, bytes | None, str | None, str]]] = {
     "mlkem768x25519": (
-        "secretsctl.keys.kinds.mlkem768x25519", b"AGE-SECRET-KEY-PQ-1", r"age1pq1", "age"
+        "secretsctl.keys.kinds.mlkem768x25519",
+        b"AGE-SECRET-KEY-PQ-1",
+        r"age1pq1",
+        "age",
     ),
     "plugin": ("secretsctl.keys.kinds.plugin", b"AGE-PLUGIN-", r"age1[^1]+1", "age"),
     "X25519": ("secretsctl.keys.kinds.x25519", b"AGE-SECRET-KEY-1", r"age1[^1]*$", "age"),
