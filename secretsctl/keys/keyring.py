@@ -17,6 +17,12 @@ looked at, and never any key material.
 :func:`wrap_data_key` encrypts the data key (or each group's share) once per recipient, with
 the recipient's kind, and returns metadata key groups.
 
+Both can also go through sops key services (:mod:`secretsctl.keyservice.client`): the
+identity set names them. Unwrapping tries the local identities first (unless the local
+service is disabled), then each remote service for each entry, in sops's order, and the
+remotes' reasons join the no-match lines; wrapping takes, for each recipient, the first
+service that succeeds.
+
 The data key is immutable ``bytes`` and cannot be wiped from memory after use. It is handed
 around as a :class:`~secretsctl.redact.Secret` so that it at least never reaches a message, a
 log or a repr.
@@ -354,6 +360,9 @@ def _no_match_error(
 
 def _hint(identities: IdentitySet) -> str:
     if identities.services is not None and identities.services.uris:
+        down = [remote.uri for remote in identities.remotes() if remote.unreachable]
+        if down:
+            return f"no key service answered at {', '.join(down)}: is `sops keyservice` running?"
         where = ", ".join(identities.services.uris)
         local = " or to this host" if identities.local else ""
         return f"make the key of one of the recipients above available to {where}{local}"

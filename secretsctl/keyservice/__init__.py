@@ -1,5 +1,6 @@
-"""sops's key service (``sops keyservice``), server side: the vendored protocol and its code.
+"""sops's key service (``sops keyservice``): the vendored protocol, its code, and the client.
 
-Only ``secretsctl keyservice`` imports this package, and it needs the ``keyservice`` extra
-(grpcio, protobuf); no other command's path imports it.
+The generated modules need the ``keyservice`` extra (grpcio, protobuf). Only
+``secretsctl keyservice`` and a remote key service asked by :mod:`.client` import them; no
+other command's path does.
 """

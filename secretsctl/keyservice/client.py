@@ -173,13 +173,14 @@ def remote_services(services: KeyServices) -> tuple[RemoteKeyService, ...]:
 class RemoteKeyService:
     """One remote key service: a lazily opened gRPC channel and sops's two requests."""
 
-    __slots__ = ("_down", "_stub", "_target", "timeout", "uri")
+    __slots__ = ("_down", "_stub", "_target", "timeout", "unreachable", "uri")
 
     def __init__(self, uri: str, deadline: float = DEFAULT_TIMEOUT) -> None:
         self.uri = uri
         self.timeout = deadline
         self._stub: Any = None
         self._down: str | None = None
+        self.unreachable = False  # a request found no server there, or none answering in time
         try:
             self._target: str | None = _target(uri)
         except ValueError as error:
@@ -217,6 +218,7 @@ class RemoteKeyService:
             reason = f"{_CODE_NAMES.get(name, name)}: {_one_line(details or '')}".rstrip(": ")
             if name in _DOWN_CODES:
                 self._down = reason
+                self.unreachable = True
             return f"{self.uri}: {reason}"
 
     def decrypt(self, entry: AgeKey | ForeignKey) -> bytes | str:
