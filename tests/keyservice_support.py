@@ -62,7 +62,9 @@ def _reachable(network: str, address: str) -> bool:
     return True
 
 
-def start_server(folder: Path, key: AgeKey | None, network: str = "unix") -> KeyServiceServer:
+def start_server(
+    folder: Path, key: AgeKey | None, network: str = "unix", **extra_env: str
+) -> KeyServiceServer:
     """Start `sops keyservice` on a socket in ``folder`` (or a TCP port) holding ``key``."""
     folder.mkdir(parents=True, exist_ok=True)
     home = folder / "server-home"
@@ -76,6 +78,7 @@ def start_server(folder: Path, key: AgeKey | None, network: str = "unix") -> Key
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
     if key is not None:
         env["SOPS_AGE_KEY_FILE"] = str(key.key_file)
+    env.update(extra_env)
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -96,9 +99,11 @@ def start_server(folder: Path, key: AgeKey | None, network: str = "unix") -> Key
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, key: AgeKey | None, network: str = "unix") -> Iterator[str]:
+def running_server(
+    folder: Path, key: AgeKey | None, network: str = "unix", **extra_env: str
+) -> Iterator[str]:
     """A `sops keyservice` for the duration of the block; yields its URI."""
-    server = start_server(folder, key, network)
+    server = start_server(folder, key, network, **extra_env)
     try:
         yield server.uri
     finally:

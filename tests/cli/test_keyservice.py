@@ -504,3 +504,23 @@ def test_the_configuration_reads_both_fields(tmp_path: Path) -> None:
     assert keys.enable_local_keyservice is False
     default = parse_config("defaults: {sops_file: s.yaml}\nsecrets:\n  a: {}\n", "/c.yaml").keys
     assert (default.keyservices, default.enable_local_keyservice) == ((), True)
+
+
+def test_render_without_key_services_imports_nothing_of_them(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """The boot path: a configuration without keyservices loads no key service module."""
+    sops_file(remote, tmp_path)
+    config = tmp_path / "secretsctl.yaml"
+    config.write_text(
+        f"defaults:\n  sops_file: secrets.yaml\n  age_key_file: {remote.key.key_file}\n"
+        "secrets:\n  password: {}\n"
+    )
+    args = ("render", "--dry-run", "-m", str(config), "--root", str(tmp_path / "root"))
+    loaded = modules_loaded(*args)
+    assert not {m for m in loaded if m.startswith(("grpc", "google", "secretsctl.keyservice"))}
+    config.write_text(
+        config.read_text().replace("secrets:", f'  keyservices: ["{remote.unix}"]\nsecrets:')
+    )
+    assert "secretsctl.keyservice.client" in modules_loaded(*args)
+    assert "grpc" not in modules_loaded(*args)  # the local key opened the file

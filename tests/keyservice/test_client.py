@@ -258,3 +258,61 @@ def test_reasons_hold_no_key_material(remote: Remote, tmp_path: Path) -> None:
     assert reason.startswith(f"{remote.unix}: Unknown: ")
     assert "AGE-SECRET-KEY" not in reason.upper(), "key material in a reason"
     assert remote.key.identity.upper() not in reason.upper(), "the identity in a reason"
+
+
+def test_shamir_groups_open_partly_here_and_partly_on_the_server(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """Two key groups, both needed: one opens with the key here, the other on the server."""
+    here = make_age_key(tmp_path, "here.txt")
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n"
+        f"      - age: [{here.recipient}]\n      - age: [{remote.key.recipient}]\n"
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_bytes(PLAIN)
+    done = Sops(sops_binary(), here).run("encrypt", str(plain), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    metadata = codec.parse(done.stdout, Format.YAML).metadata
+    assert len(metadata.key_groups) == 2
+    mine = load_identities(use_environment=False, age_key_file=here.key_file)
+    with pytest.raises(NoMatchingIdentityError):
+        unwrap_data_key(metadata, mine, file="s.yaml")
+    both = mine.with_services(KeyServices(True, (remote.unix,)))
+    key = unwrap_data_key(metadata, both, file="s.yaml")
+    (tmp_path / "both.txt").write_text(here.key_file.read_text() + remote.key.key_file.read_text())
+    combined = load_identities(use_environment=False, age_key_file=tmp_path / "both.txt")
+    assert key.reveal() == unwrap_data_key(metadata, combined, file="s.yaml").reveal(), (
+        "the data key rebuilt with the server's share differs"
+    )
+
+
+def test_pgp_entries_go_to_the_server_as_sops_sends_them(tmp_path: Path) -> None:
+    """A PGP-encrypted file opens through a server whose GnuPG home has the key."""
+    from tests.pgp_support import new_home, remove_home
+
+    home = new_home()
+    try:
+        fingerprint = home.generate("remote", "ed25519")
+        plain = tmp_path / "plain.yaml"
+        plain.write_bytes(PLAIN)
+        done = Sops(sops_binary(), make_age_key(tmp_path)).run(
+            "encrypt", "--pgp", fingerprint, str(plain), env=home.env
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        metadata = codec.parse(done.stdout, Format.YAML).metadata
+        with running_server(tmp_path / "pgp-server", None, **home.env) as uri:
+            key = unwrap_data_key(metadata, only_remote(uri), file="s.yaml")
+            assert len(key.reveal()) == 32
+            # And wrapping: the server encrypts to the fingerprint with its gpg.
+            (group,) = wrap_data_key(
+                key, [[fingerprint]], None, services=KeyServices(False, (uri,))
+            )
+            again = unwrap_data_key(
+                Metadata(key_groups=(group,), lastmodified="", mac=""),
+                only_remote(uri),
+                file="new.yaml",
+            )
+        assert again.reveal() == key.reveal(), "the server's PGP entry opens to another key"
+    finally:
+        remove_home(home)
