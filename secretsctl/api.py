@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from secretsctl.keys.sources import IdentitySet
+    from secretsctl.keyservice.client import KeyServices
     from secretsctl.sops.codec import Decrypted
     from secretsctl.sops.creation_rules import EncryptionSettings, StoreSettings
 
@@ -116,13 +117,16 @@ def encrypt_to_bytes(
     output_format: Format,
     settings: EncryptionSettings,
     label: str,
+    services: KeyServices | None = None,
 ) -> bytes:
-    """Encrypt plaintext bytes to a new sops file."""
+    """Encrypt plaintext bytes to a new sops file (``services`` wrap its data key)."""
     from secretsctl.errors import SecretsctlError
     from secretsctl.sops import codec
 
     try:
         documents = input_format.store.load_plain(data)
-        return codec.encrypt(documents, output_format, settings, input_format=input_format)
+        return codec.encrypt(
+            documents, output_format, settings, input_format=input_format, services=services
+        )
     except SecretsctlError as exc:
         raise exc.with_file(label) from None

@@ -549,7 +549,7 @@ def plan_updatekeys(
         if not any(d.added or d.removed for d in diffs) and new == old:
             return KeyUpdate(path, diffs, old, new, None)
         data_key = unwrap_data_key(metadata, identities, file=path)
-        groups = wrap_data_key(data_key, new_groups, new or None)
+        groups = wrap_data_key(data_key, new_groups, new or None, services=identities.services)
         written = (new or len(groups)) if len(groups) > 1 else new
         final = metadata._replace(key_groups=groups, shamir_threshold=written)
         tree = md.to_tree(final, single_value_store=file_fmt is Format.BINARY)
@@ -629,7 +629,9 @@ def rotate_files(
                     " first group",
                 )
         data_key = generate_data_key()
-        wrapped = wrap_data_key(data_key, groups, metadata.shamir_threshold or None)
+        wrapped = wrap_data_key(
+            data_key, groups, metadata.shamir_threshold or None, services=identities.services
+        )
         final = metadata._replace(key_groups=wrapped)
         content = codec.seal(
             opened.decrypted.documents,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from secretsctl.keys.sources import IdentitySet
+    from secretsctl.keyservice.client import KeyServices
     from secretsctl.sops.creation_rules import EncryptionSettings
     from secretsctl.sops.tree import Documents
 
@@ -572,11 +573,13 @@ def create_file(
     allow_disk_tmp: bool = False,
     run_editor: EditorRunner = run_editor_process,
     on_invalid: InvalidHandler = lambda _problem: False,
+    services: KeyServices | None = None,
 ) -> EditResult:
     """Create the sops file ``path`` from the store's example, as ``sops edit NEWFILE`` does.
 
-    A fresh data key is wrapped for ``settings`` (from the creation rule) before the editor
-    opens. If the example comes back unchanged nothing is written, as in sops.
+    A fresh data key is wrapped for ``settings`` (from the creation rule, by ``services``)
+    before the editor opens. If the example comes back unchanged nothing is written, as in
+    sops.
     """
     from secretsctl import change
     from secretsctl.sops import codec
@@ -585,7 +588,7 @@ def create_file(
     fmt = fmt or Format.for_path(path)
     location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
     _check_writable(path)
-    metadata, data_key = codec.new_data_key(settings)
+    metadata, data_key = codec.new_data_key(settings, services=services)
     plaintext = fmt.store.emit_plain(fmt.store.load_plain(EXAMPLES[fmt]), indent=settings.indent)
 
     def load_and_seal(edited: bytes) -> bytes:

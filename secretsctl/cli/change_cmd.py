@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import sops_config_option
+from secretsctl.cli.options import (
+    SopsCommand,
+    identities_for,
+    key_services,
+    keyservice_options,
+    sops_config_option,
+)
 from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 if TYPE_CHECKING:
@@ -47,7 +53,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
     return indent_for(fmt or Format.for_path(path), config.stores if config else None)
 
 
-@click.command("set")
+@click.command("set", cls=SopsCommand)
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.argument("path", required=False)
 @click.argument("value", required=False)
@@ -63,6 +69,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
 @_input_type
 @_ignore_mac
 @sops_config_option
+@keyservice_options
 @click.pass_obj
 def set_command(
     app: App,
@@ -75,6 +82,8 @@ def set_command(
     input_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
 ) -> None:
     """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
 
@@ -118,18 +127,20 @@ def set_command(
         fmt=fmt,
         ignore_mac=ignore_mac,
         indent=_indent(app, config_path, file, fmt),
+        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
 
 
-@click.command("unset")
+@click.command("unset", cls=SopsCommand)
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.argument("path", required=False)
 @click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
 @_input_type
 @_ignore_mac
 @sops_config_option
+@keyservice_options
 @click.pass_obj
 def unset_command(
     app: App,
@@ -139,6 +150,8 @@ def unset_command(
     input_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
 ) -> None:
     """Remove the key or list element at PATH, like '["a"][0]', from FILE.
 
@@ -161,6 +174,7 @@ def unset_command(
         fmt=fmt,
         ignore_mac=ignore_mac,
         indent=_indent(app, config_path, file, fmt),
+        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -205,7 +219,7 @@ def _approved(path: str) -> bool:
             return answer == "y"
 
 
-@click.command("updatekeys")
+@click.command("updatekeys", cls=SopsCommand)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-y", "--yes", is_flag=True, help="Approve every change without asking.")
 @click.option(
@@ -216,6 +230,7 @@ def _approved(path: str) -> bool:
 )
 @_input_type
 @sops_config_option
+@keyservice_options
 @click.pass_obj
 def updatekeys(
     app: App,
@@ -224,6 +239,8 @@ def updatekeys(
     threshold: int | None,
     input_type: str | None,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
 ) -> None:
     """Re-wrap the data key of each FILE for the recipients of its .sops.yaml creation rule.
 
@@ -247,6 +264,7 @@ def updatekeys(
         config,
         threshold=threshold,
         fmt=_format(input_type),
+        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     approved: list[tuple[str, bytes]] = []
     for update in updates:
@@ -267,7 +285,7 @@ def _recipients(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-@click.command("rotate")
+@click.command("rotate", cls=SopsCommand)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
     "-i",
@@ -282,6 +300,7 @@ def _recipients(text: str | None) -> list[str]:
 @_input_type
 @_ignore_mac
 @sops_config_option
+@keyservice_options
 @click.pass_obj
 def rotate(
     app: App,
@@ -294,6 +313,8 @@ def rotate(
     input_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
 ) -> None:
     """Re-encrypt each FILE under a new data key, in place, with a new lastmodified and MAC.
 
@@ -319,5 +340,6 @@ def rotate(
         fmt=_format(input_type),
         ignore_mac=ignore_mac,
         stores=config.stores if config else None,
+        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     change.write_all(results)

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 import click
 
 from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import flag_key_group, pgp_option, sops_config_option
+from secretsctl.cli.options import (
+    SopsCommand,
+    check_services,
+    flag_key_group,
+    identities_for,
+    key_services,
+    keyservice_options,
+    pgp_option,
+    sops_config_option,
+)
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:
@@ -30,7 +39,7 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
         return False
 
 
-@click.command()
+@click.command(cls=SopsCommand)
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--input-type",
@@ -53,6 +62,7 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
 )
 @pgp_option
 @sops_config_option
+@keyservice_options
 @click.pass_obj
 def edit(
     app: App,
@@ -63,6 +73,8 @@ def edit(
     age: str | None,
     pgp: str | None,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
 ) -> None:
     """Edit FILE in $SOPS_EDITOR or $EDITOR; create it from .sops.yaml if it does not exist.
 
@@ -78,6 +90,7 @@ def edit(
     from secretsctl.api import indent_for
     from secretsctl.sops.stores import Format
 
+    services = key_services(keyservice, enable_local_keyservice)
     path = os.path.abspath(file)
     fmt = Format(input_type) if input_type else Format.for_path(path)
     config = find_sops_config(app, config_path)
@@ -97,12 +110,14 @@ def edit(
         result = core.edit_file(
             path, fmt=fmt, ignore_mac=ignore_mac, indent=indent, temp_base=location.path,
             allow_disk_tmp=allow_disk_tmp, on_invalid=on_invalid,
+            identities=identities_for(app, services),
         )  # fmt: skip
     else:
         settings = _new_file_settings(config, path, flag_key_group(age, pgp), indent)
+        check_services(app, services)
         result = core.create_file(
             path, settings, fmt=fmt, temp_base=location.path, allow_disk_tmp=allow_disk_tmp,
-            on_invalid=on_invalid,
+            on_invalid=on_invalid, services=services,
         )  # fmt: skip
     if not result.changed:
         app.display_info("File has not changed, exiting.")

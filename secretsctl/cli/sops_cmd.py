@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import flag_key_group, pgp_option, sops_config_option
+from secretsctl.cli.options import (
+    SopsCommand,
+    check_services,
+    flag_key_group,
+    identities_for,
+    key_services,
+    keyservice_options,
+    pgp_option,
+    sops_config_option,
+)
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -42,6 +51,7 @@ def _common_options(func: Any) -> Any:
                 " (needed for stdin).",
             ),
             sops_config_option,
+            keyservice_options,
         ]
     ):
         func = option(func)
@@ -110,7 +120,7 @@ class _Io:
         fsutil.write_atomic(target, data, mode=0o600 if plaintext and not self.in_place else None)
 
 
-@click.command()
+@click.command(cls=SopsCommand)
 @_common_options
 @click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
 @click.option("--ignore-mac", is_flag=True, help="Skip the MAC check (never use at boot).")
@@ -125,6 +135,8 @@ def decrypt(
     in_place: bool,
     filename_override: str | None,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
     extract: str | None,
     ignore_mac: bool,
     force: bool,
@@ -139,6 +151,7 @@ def decrypt(
     from secretsctl.api import decrypt_to_bytes
     from secretsctl.keys.sources import load_identities
 
+    services = key_services(keyservice, enable_local_keyservice)
     io = _Io(file, input_type, output_type, output, in_place, filename_override)
     if extract is not None:
         from secretsctl.sops.codec import parse_tree_path
@@ -146,11 +159,12 @@ def decrypt(
         parse_tree_path(extract)
     config = find_sops_config(app, config_path)
     data = io.read()
+    identities = identities_for(app, services)
     result = decrypt_to_bytes(
         data,
         input_format=io.input_format,
         output_format=io.output_format,
-        identities=load_identities(),
+        identities=load_identities() if identities is None else identities,
         label=io.label,
         extract=extract,
         ignore_mac=ignore_mac,
@@ -177,7 +191,7 @@ def _rule_options(func: Any) -> Any:
     return func
 
 
-@click.command()
+@click.command(cls=SopsCommand)
 @_common_options
 @click.option(
     "-a",
@@ -206,6 +220,8 @@ def encrypt(
     in_place: bool,
     filename_override: str | None,
     config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
     age: str | None,
     pgp: str | None,
     mac_only_encrypted: bool,
@@ -225,6 +241,7 @@ def encrypt(
     from secretsctl.sops.stores import Format
     from secretsctl.sops.tree import CryptRule
 
+    services = key_services(keyservice, enable_local_keyservice)
     io = _Io(file, input_type, output_type, output, in_place, filename_override)
     flag_group = flag_key_group(age, pgp)
     config = find_sops_config(app, config_path)
@@ -268,6 +285,7 @@ def encrypt(
         shamir_threshold=threshold or (creation.shamir_threshold if creation else None),
         indent=indent_for(io.output_format, config.stores if config else None),
     )
+    check_services(app, services)
     data = io.read()
     out = encrypt_to_bytes(
         data,
@@ -275,5 +293,6 @@ def encrypt(
         output_format=io.output_format,
         settings=settings,
         label=io.label,
+        services=services,
     )
     io.write(app, out, plaintext=False)

@@ -13,6 +13,8 @@ The file has three sections, all optional::
       keep_generations: 1
       use_tmpfs: false
       use_environment: false
+      keyservices: ["unix:///run/sops-keyservice.sock"]  # sops key services, asked in order
+      enable_local_keyservice: true                     # false: no key on this host at all
       owner: root        # or uid; group or gid; mode
     secrets:
       github_token: {}   # key defaults to the name
@@ -94,6 +96,8 @@ DEFAULTS_FIELDS: Final = (
     "keep_generations",
     "use_tmpfs",
     "use_environment",
+    "keyservices",
+    "enable_local_keyservice",
     *OWNERSHIP_FIELDS,
 )
 SECRET_FIELDS: Final = (
@@ -470,6 +474,10 @@ class _Loader:
                 "use_environment" in d
                 and self.boolean(d["use_environment"], "defaults.use_environment")
             ),
+            keyservices=self.keyservices(d.get("keyservices"), "defaults.keyservices"),
+            enable_local_keyservice="enable_local_keyservice" not in d
+            or self.boolean(d["enable_local_keyservice"], "defaults.enable_local_keyservice")
+            is not False,
         )
         mount_point = symlink_path = None
         if "mount_point" in d:
@@ -507,6 +515,27 @@ class _Loader:
             use_tmpfs=use_tmpfs,
             keys=keys,
         )
+
+    def keyservices(self, node: Node | None, label: str) -> tuple[str, ...]:
+        """Read a list of sops key service URIs (``unix:///path``, ``tcp://host:port``)."""
+        if node is None:
+            return ()
+        if node[0] != SEQ:
+            self.wrong_type(node, label, "a list of key service URIs")
+            return ()
+        from secretsctl.keyservice.client import uri_problem
+
+        uris = []
+        for item in node[1]:
+            uri = self.string(item, label, "a key service URI")
+            if uri is None:
+                continue
+            problem = uri_problem(uri)
+            if problem is not None:
+                self.fail(item, label, f"`{shorten(uri)}`: {problem}")
+            else:
+                uris.append(uri)
+        return tuple(uris)
 
     def paths(self, node: Node | None, label: str) -> tuple[str, ...]:
         if node is None:

@@ -17,6 +17,12 @@ looked at, and never any key material.
 :func:`wrap_data_key` encrypts the data key (or each group's share) once per recipient, with
 the recipient's kind, and returns metadata key groups.
 
+Both can also go through sops key services (:mod:`secretsctl.keyservice.client`): the
+identity set names them. Unwrapping tries the local identities first (unless the local
+service is disabled), then each remote service for each entry, in sops's order, and the
+remotes' reasons join the no-match lines; wrapping takes, for each recipient, the first
+service that succeeds.
+
 The data key is immutable ``bytes`` and cannot be wiped from memory after use. It is handed
 around as a :class:`~secretsctl.redact.Secret` so that it at least never reaches a message, a
 log or a repr.
@@ -27,7 +33,7 @@ from __future__ import annotations
 import binascii
 import os
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
 from secretsctl.keys.kinds import (
@@ -43,6 +49,9 @@ from secretsctl.keys.kinds import (
 from secretsctl.keys.sources import IdentitySet
 from secretsctl.redact import Secret
 from secretsctl.sops.metadata import AgeKey, ForeignKey, KeyGroup, Metadata
+
+if TYPE_CHECKING:
+    from secretsctl.keyservice.client import KeyServices, RemoteKeyService
 
 __all__ = [
     "DATA_KEY_SIZE",
@@ -157,12 +166,13 @@ class _EntryOutcome:
 
 
 class _GroupOutcome:
-    __slots__ = ("foreign", "note", "outcomes")
+    __slots__ = ("foreign", "note", "outcomes", "remote")
 
     def __init__(self, foreign: list[str] | None = None, note: str | None = None) -> None:
         self.outcomes: list[_EntryOutcome] = []
         self.foreign = foreign or []
         self.note = note
+        self.remote: dict[str, list[str]] = {}  # entry label -> each remote service's reason
 
 
 _Unwrap = Callable[[AgeKey | ForeignKey, Sequence[LoadedIdentity]], bytes | str]
@@ -220,7 +230,7 @@ def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | 
             foreign.append(key.label)
     reasons: list[list[str]] = [[] for _ in plans]
     opened: dict[int, _EntryOutcome] = {}
-    for first_pass in (True, False):
+    for first_pass in (True, False) if identities.local else ():
         for index, (entry, label, likely, rest) in enumerate(plans):
             batch = likely if first_pass else rest
             # A PGP entry is tried once even without loaded identities: gpg has its own.
@@ -238,7 +248,35 @@ def _open_group(group: KeyGroup, identities: IdentitySet, size: int) -> bytes | 
                 return result
     outcome = _GroupOutcome(foreign=foreign)
     for index, (_, label, *_) in enumerate(plans):
+        if not identities.local:
+            outcome.outcomes.append(_EntryOutcome(label, "local key service disabled"))
+            continue
         outcome.outcomes.append(opened.get(index) or _entry_outcome(label, reasons[index]))
+    remotes = identities.remotes()
+    return _ask_remotes(group, remotes, size, outcome) if remotes else outcome
+
+
+def _ask_remotes(
+    group: KeyGroup, remotes: Sequence[RemoteKeyService], size: int, outcome: _GroupOutcome
+) -> bytes | _GroupOutcome:
+    """Ask the remote key services for the group's key or share, as sops does.
+
+    sops asks, for each entry (age first, then the others), each service in order, and stops
+    at the first success. The local identities were all tried before this: the key is the same
+    whichever entry gives it, and a host that has it saves a request over the network.
+    """
+    entries: tuple[AgeKey | ForeignKey, ...] = (*group.age, *group.foreign)
+    for entry in entries:
+        label = shorten(entry.recipient) if isinstance(entry, AgeKey) else entry.label
+        for remote in remotes:
+            result = remote.decrypt(entry)
+            if isinstance(result, str):
+                outcome.remote.setdefault(label, []).append(result)
+            elif len(result) != size:
+                reason = f"{remote.uri}: opened, but holds {len(result)} bytes instead of {size}"
+                outcome.outcomes.append(_EntryOutcome(label, reason, opened=True))
+            else:
+                return result
     return outcome
 
 
@@ -275,12 +313,20 @@ def _no_match_error(
             continue
         if outcome.note:
             lines.append(f"{indent}{outcome.note}")
-        lines.extend(f"{indent}{o.recipient}: {o.reason}" for o in outcome.outcomes)
-        lines.extend(f"{indent}{label}: not supported by secretsctl" for label in outcome.foreign)
+        remote = dict(outcome.remote)
+        for entry_outcome in outcome.outcomes:
+            label = entry_outcome.recipient
+            lines.append(f"{indent}{label}: {entry_outcome.reason}")
+            lines.extend(f"{indent}  {reason}" for reason in remote.pop(label, ()))
+        for label in outcome.foreign:
+            lines.append(f"{indent}{label}: not supported by secretsctl")
+            lines.extend(f"{indent}  {reason}" for reason in remote.pop(label, ()))
     if several:
         opened = sum(1 for _, g in groups if g is None)
         lines.append(f"  {opened} of {needed} required key groups opened")
-    if identities.identities:
+    if not identities.local:
+        lines.append("  local key service: disabled")
+    elif identities.identities:
         counts: dict[str, int] = {}
         for loaded in identities.identities:
             label = loaded.kind + (" (from ssh-ed25519)" if loaded.converted else "")
@@ -289,9 +335,10 @@ def _no_match_error(
         lines.append(f"  identities tried: {tried}")
     else:
         lines.append("  no age identities were loaded")
-    lines.append("  key locations:")
-    lines.extend(f"    {location}" for location in identities.locations)
-    lines.extend(f"  problem: {problem}" for problem in identities.problems)
+    if identities.local:
+        lines.append("  key locations:")
+        lines.extend(f"    {location}" for location in identities.locations)
+        lines.extend(f"  problem: {problem}" for problem in identities.problems)
     details = "\n".join(lines)
     stanzas = ", ".join(types) if types else "none"
     if opened_wrong:
@@ -312,6 +359,15 @@ def _no_match_error(
 
 
 def _hint(identities: IdentitySet) -> str:
+    if identities.services is not None and identities.services.uris:
+        down = [remote.uri for remote in identities.remotes() if remote.unreachable]
+        if down:
+            return f"no key service answered at {', '.join(down)}: is `sops keyservice` running?"
+        where = ", ".join(identities.services.uris)
+        local = " or to this host" if identities.local else ""
+        return f"make the key of one of the recipients above available to {where}{local}"
+    if not identities.local:
+        return "the local key service is disabled and no key service URI was given"
     if not identities.locations:
         return "no key source is configured"
     where = ", ".join(identities.locations_tried)
@@ -370,8 +426,36 @@ def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str)
 # --- wrapping -------------------------------------------------------------------------------------
 
 
-def _wrap(part: bytes, recipient: Recipient) -> AgeKey | ForeignKey:
-    return kind_named(recipient.kind).wrap(part, recipient)
+def _wrap(
+    part: bytes, recipient: Recipient, local: bool, remotes: Sequence[RemoteKeyService]
+) -> AgeKey | ForeignKey:
+    """Wrap ``part`` for one recipient: locally when enabled, else with the first remote that can.
+
+    This is sops's order: the services in turn, the first success kept for the key.
+    """
+    reasons: list[str] = []
+    if local:
+        try:
+            return kind_named(recipient.kind).wrap(part, recipient)
+        except SecretsctlError as error:
+            if not remotes:
+                raise
+            reasons.append(f"locally: {error.message}")
+    for remote in remotes:
+        result = remote.encrypt(part, recipient)
+        if isinstance(result, AgeKey):
+            try:
+                stanza_types(result.enc)
+            except ValueError:
+                result = f"{remote.uri}: the answer is not an age file"
+        if not isinstance(result, str):
+            return result
+        reasons.append(result)
+    raise RecipientError(
+        f"cannot encrypt the data key to `{shorten(recipient.text)}`\n"
+        + "\n".join(f"  {reason}" for reason in reasons),
+        hint="check that the key service runs and can encrypt to this recipient",
+    )
 
 
 def generate_data_key() -> Secret[bytes]:
@@ -380,14 +464,20 @@ def generate_data_key() -> Secret[bytes]:
 
 
 def wrap_data_key(
-    data_key: bytes | Secret[bytes], groups: Sequence[Sequence[str]], threshold: int | None
+    data_key: bytes | Secret[bytes],
+    groups: Sequence[Sequence[str]],
+    threshold: int | None,
+    *,
+    services: KeyServices | None = None,
 ) -> tuple[KeyGroup, ...]:
     """Wrap ``data_key`` for every recipient of every group, as sops's metadata key groups.
 
     With one group each recipient gets the key itself. With several, the key is split into one
     Shamir share per group, any ``threshold`` of which rebuild it (``None`` or ``0``: all
     groups); every recipient of a group gets that group's share. All recipients are parsed
-    before anything is encrypted.
+    before anything is encrypted. ``services`` (default: the local one alone) says who
+    encrypts: for each recipient the local key service, then each remote one, the first that
+    succeeds.
     """
     key = data_key.reveal() if isinstance(data_key, Secret) else data_key
     if len(key) != DATA_KEY_SIZE:
@@ -401,6 +491,19 @@ def wrap_data_key(
         if not group:
             raise NoEncryptionKeyError(f"key group {index + 1} has no recipients")
     parsed = [[parse_recipient(text) for text in group] for group in groups]
+    local = services is None or services.local
+    remotes: tuple[RemoteKeyService, ...] = ()
+    if services is not None and services.uris:
+        from secretsctl.keyservice.client import remote_services
+
+        remotes = remote_services(services)
+    if not local and not remotes:
+        from secretsctl.keyservice.client import KeyServiceError
+
+        raise KeyServiceError(
+            "no key services to encrypt the data key with: the local one is disabled",
+            hint="give a key service URI, or enable the local key service",
+        )
     if len(parsed) == 1:
         parts = [key]
     else:
@@ -416,7 +519,7 @@ def wrap_data_key(
             ) from None
     groups_out = []
     for recipients, part in zip(parsed, parts, strict=True):
-        entries = [_wrap(part, recipient) for recipient in recipients]
+        entries = [_wrap(part, recipient, local, remotes) for recipient in recipients]
         groups_out.append(
             KeyGroup(
                 age=tuple(e for e in entries if isinstance(e, AgeKey)),

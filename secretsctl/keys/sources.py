@@ -35,10 +35,13 @@ import enum
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from secretsctl.keys.kinds import KeySourceError, LoadedIdentity
 from secretsctl.record import Record
+
+if TYPE_CHECKING:
+    from secretsctl.keyservice.client import KeyServices, RemoteKeyService
 
 __all__ = [
     "DEFAULT_KEY_CMD_TIMEOUT",
@@ -115,20 +118,49 @@ class IdentitySet:
     """Every identity found, the locations looked at (in order) and each source's problem.
 
     Build it once and reuse it for every file: the recipient index is computed on first use.
+    ``services`` names the key services to use with it (None: the local one alone, i.e. the
+    identities here); see :meth:`with_services`.
     """
 
-    __slots__ = ("_index", "identities", "locations", "problems")
+    __slots__ = ("_index", "_remotes", "identities", "locations", "problems", "services")
 
     def __init__(
         self,
         identities: tuple[LoadedIdentity, ...],
         locations: tuple[KeyLocation, ...],
         problems: tuple[SourceProblem, ...],
+        services: KeyServices | None = None,
     ) -> None:
         self.identities = identities
         self.locations = locations
         self.problems = problems
+        self.services = services
         self._index: dict[str, tuple[LoadedIdentity, ...]] | None = None
+        self._remotes: tuple[RemoteKeyService, ...] | None = None
+
+    def with_services(self, services: KeyServices | None) -> IdentitySet:
+        """Return these identities with ``services``: the local ones (these) and remote ones.
+
+        With the local key service disabled the identities are kept for messages but never
+        used, and neither is gpg's keyring.
+        """
+        return IdentitySet(self.identities, self.locations, self.problems, services)
+
+    @property
+    def local(self) -> bool:
+        """Whether the local key service (these identities, gpg's keyring) is used."""
+        return self.services is None or self.services.local
+
+    def remotes(self) -> tuple[RemoteKeyService, ...]:
+        """Return the remote key services, in order, made once (so reachability is kept)."""
+        if self._remotes is None:
+            if self.services is None or not self.services.uris:
+                self._remotes = ()
+            else:
+                from secretsctl.keyservice.client import remote_services
+
+                self._remotes = remote_services(self.services)
+        return self._remotes
 
     @property
     def locations_tried(self) -> tuple[str, ...]:

@@ -359,18 +359,21 @@ def _load_identities(
     from secretsctl.keys.sources import LocationStatus, load_identities
 
     keys = manifest.keys
+    if not keys.enable_local_keyservice:
+        return _remote_identities(manifest, problems)
     if (
         keys.age_key_file is None
         and not keys.age_ssh_key_paths
         and not keys.use_environment
         and not keys.gnupg_home
         and not keys.ssh_key_paths
+        and not keys.keyservices
     ):
         problems.append(
             ManifestError(
                 f"{manifest.source}: no key source is configured, so no secret can be decrypted",
-                hint="set age_key_file, ssh_key_paths or gnupg_home under defaults (ageKeyFile,"
-                " ageSshKeyPaths, gnupgHome or sshKeyPaths in a sops-nix manifest)",
+                hint="set age_key_file, ssh_key_paths, gnupg_home or keyservices under defaults"
+                " (ageKeyFile, ageSshKeyPaths, gnupgHome or sshKeyPaths in a sops-nix manifest)",
             )
         )
         return None
@@ -399,6 +402,35 @@ def _load_identities(
             )
         else:
             warnings.append(f"{text} (skipped)")
+    if keys.keyservices:
+        return _remote_identities(manifest, problems, identities)
+    return identities
+
+
+def _remote_identities(
+    manifest: Manifest, problems: list[SecretsctlError], local: IdentitySet | None = None
+) -> IdentitySet | None:
+    """Add the manifest's key services to the local identities (none when local is off)."""
+    from secretsctl.keys.sources import IdentitySet
+    from secretsctl.keyservice.client import KeyServices
+
+    keys = manifest.keys
+    if not keys.enable_local_keyservice and not keys.keyservices:
+        problems.append(
+            ManifestError(
+                f"{manifest.source}: enable_local_keyservice is false and no keyservices are"
+                " configured, so no secret can be decrypted",
+                hint="list key service URIs under defaults.keyservices",
+            )
+        )
+        return None
+    services = KeyServices(keys.enable_local_keyservice, keys.keyservices)
+    identities = (local or IdentitySet((), (), ())).with_services(services)
+    try:
+        identities.remotes()
+    except SecretsctlError as error:
+        problems.append(error)
+        return None
     return identities
 
 

@@ -34,6 +34,7 @@ from secretsctl.sops.tree import Branch, Comment, CryptRule, Documents, Seq, wal
 
 if TYPE_CHECKING:
     from secretsctl.keys.sources import IdentitySet
+    from secretsctl.keyservice.client import KeyServices
     from secretsctl.sops.creation_rules import EncryptionSettings
 
 # SHA-256("sops"): the first bytes hashed when mac_only_encrypted is set.
@@ -292,18 +293,24 @@ def encrypt(
     settings: EncryptionSettings,
     *,
     input_format: Format | None = None,
+    services: KeyServices | None = None,
 ) -> bytes:
-    """Encrypt plaintext documents (read with ``input_format``) to a new ``fmt`` file."""
+    """Encrypt plaintext documents (read with ``input_format``) to a new ``fmt`` file.
+
+    ``services`` are the key services that wrap the data key (default: the local one).
+    """
     if not documents:
         raise InputError(
             "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
         )
     check_not_encrypted(documents, input_format or fmt)
-    metadata, data_key = new_data_key(settings)
+    metadata, data_key = new_data_key(settings, services=services)
     return seal(documents, fmt, metadata, data_key, indent=settings.indent)
 
 
-def new_data_key(settings: EncryptionSettings) -> tuple[md.Metadata, Secret[bytes]]:
+def new_data_key(
+    settings: EncryptionSettings, *, services: KeyServices | None = None
+) -> tuple[md.Metadata, Secret[bytes]]:
     """Make a fresh data key, wrap it for the settings' key groups, and build the metadata.
 
     The metadata has no MAC yet: :func:`seal` adds it. ``edit`` of a new file calls this before
@@ -313,7 +320,9 @@ def new_data_key(settings: EncryptionSettings) -> tuple[md.Metadata, Secret[byte
 
     data_key = os.urandom(DATA_KEY_SIZE)
     threshold = settings.shamir_threshold
-    groups = wrap_data_key(data_key, [list(g) for g in settings.key_groups], threshold)
+    groups = wrap_data_key(
+        data_key, [list(g) for g in settings.key_groups], threshold, services=services
+    )
     metadata = md.Metadata(
         key_groups=groups,
         lastmodified="",

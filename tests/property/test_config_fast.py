@@ -41,6 +41,11 @@ defaults = st.sampled_from(
         "defaults: {sops_file: s.yaml, age_key_file: k.txt, format: binary}\n",
         "defaults: {age_key_file: k.txt}\n",
         "defaults: {sops_file: s.yaml, mode: '0999'}\n",
+        'defaults: {sops_file: s.yaml, keyservices: ["unix:///ks.sock"], enable_local_keyservice:'
+        " false}\n",
+        "defaults:\n  sops_file: s.yaml\n  keyservices:\n    - unix:///ks.sock\n"
+        "    - tcp://127.0.0.1:5000\n  enable_local_keyservice: true\n",
+        'defaults: {sops_file: s.yaml, keyservices: ["udp://x:1"], enable_local_keyservice: 1}\n',
     ]
 )
 tails = st.sampled_from(

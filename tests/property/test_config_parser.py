@@ -127,6 +127,12 @@ def strip_plain(node: Any) -> Any:
 @example("\na: [0?]\n")
 @example("a: {b: c?}\n")
 @example("a: {a: [0?]}\n")
+# Key service URIs: plain in a block list, quoted in a flow list (libyaml ends a flow plain
+# scalar at its colon), and the unquoted flow form libyaml rejects.
+@example("defaults:\n  keyservices:\n    - unix:///run/ks.sock\n    - tcp://h:5000\n")
+@example("defaults:\n  keyservices: [\"unix:///run/ks.sock\", 'tcp://h:1']\n")
+@example("defaults:\n  keyservices: [unix:///run/ks.sock]\n")
+@example("defaults: {enable_local_keyservice: false, keyservices: []}\n")
 def test_the_fast_reader_reads_as_libyaml_does(text: str) -> None:
     try:
         expected = _yaml.compose(text)
