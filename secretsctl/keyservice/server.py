@@ -92,11 +92,16 @@ def describe_identities(identities: IdentitySet) -> str:
     return f"{total} identit{'y' if total == 1 else 'ies'} loaded: {kinds}"
 
 
+def _one_line(text: str) -> str:
+    """Return ``text`` as a log line may show it: line breaks as spaces, controls as ``?``."""
+    return "".join(c if c.isprintable() else " " if c in "\n\t" else "?" for c in text)
+
+
 def _printable(text: str) -> str:
     """Return a client-given name as a log line may show it: one line, cut when long."""
     from secretsctl.keys.kinds import shorten
 
-    return shorten("".join(c if c.isprintable() else "?" for c in text))
+    return shorten(_one_line(text))
 
 
 # --- the gRPC service ---------------------------------------------------------------------------
@@ -246,11 +251,11 @@ class _Service:
         try:
             response = answer()
         except _Failure as failure:
-            self.log(f"{what}: error {failure.code}: {failure.details}")
+            self.log(f"{what}: error {failure.code}: {_one_line(failure.details)}")
             context.abort(getattr(grpc.StatusCode, failure.code), failure.details)
         except SecretsctlError as error:
             # Messages of expected errors quote public material only (the style rules).
-            self.log(f"{what}: error UNKNOWN: {error.message}")
+            self.log(f"{what}: error UNKNOWN: {_one_line(error.message)}")
             context.abort(grpc.StatusCode.UNKNOWN, error.message)
         except Exception as error:
             # An unexpected error must not end the server. Its type only: the text of an
