@@ -13,7 +13,7 @@ import pytest
 
 from tests.activate_support import Users, require_root
 from tests.conftest import AgeKey
-from tests.keyservice.conftest import PLAIN_YAML, SopsClient, identities_of, running
+from tests.keyservice_support import PLAIN_YAML, SopsClient, identities_of, running
 from tests.leds.secrets_support import same_secret
 
 pytestmark = [pytest.mark.interop, pytest.mark.privileged]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import binascii
+import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from secretsctl.keys.kinds import kind_named
 from secretsctl.keyservice import keyservice_pb2 as pb
 from tests.conftest import AgeKey
-from tests.keyservice.conftest import identities_of, running
+from tests.keyservice_support import identities_of, running
 
 DATA_KEY = bytes(range(32))
 
@@ -140,3 +142,46 @@ def test_every_age_kind_the_keyring_wraps_is_served(
     header = binascii.a2b_base64("".join(answer.ciphertext.decode().splitlines()[1:-1]))
     assert b"-> ssh-ed25519 " in header
     assert lines[-1].split()[3:5] == ["encrypt", "age"], lines
+
+
+def test_stop_finishes_the_request_in_flight_and_refuses_new_ones(
+    server_key: AgeKey, socket_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from secretsctl.keys import keyring
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_unwrap(entry: Any, identities: Any) -> bytes | str:
+        entered.set()
+        assert release.wait(60), "never released"
+        return DATA_KEY
+
+    monkeypatch.setattr(keyring, "unwrap_entry", slow_unwrap)
+    address = str(socket_dir / "ks.sock")
+    key = pb.Key(age_key=pb.AgeKey(recipient=server_key.recipient))
+    request = pb.DecryptRequest(key=key, ciphertext=b"anything")
+    with running("unix", address, identities_of(server_key)) as (server, lines):
+        channel = grpc.insecure_channel(f"unix:{address}")
+        rpc = channel.unary_unary(
+            "/KeyService/Decrypt",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=pb.DecryptResponse.FromString,
+        )
+        in_flight = rpc.future(request, timeout=60)
+        assert entered.wait(60), "the request never arrived"
+        stopping = threading.Thread(target=server.stop, args=(30,))
+        stopping.start()
+        deadline = time.monotonic() + 60  # a hang guard
+        while os.path.lexists(address):
+            assert time.monotonic() < deadline, "the socket stayed"
+            time.sleep(0.01)
+        # No new connections: the socket is gone before the request in flight is done.
+        assert not in_flight.done()
+        release.set()
+        assert in_flight.result().plaintext == DATA_KEY, "the request in flight failed"
+        stopping.join(60)
+        assert server.wait(0)
+        channel.close()
+    assert lines[-1].endswith(f"decrypt age {server_key.recipient}: ok"), lines

@@ -11,7 +11,7 @@ import pytest
 
 from secretsctl.keyservice.server import KeyServiceError, KeyServiceServer
 from tests.conftest import AgeKey, Sops, make_age_key, sops_binary
-from tests.keyservice.conftest import (
+from tests.keyservice_support import (
     PLAIN_YAML,
     VALUES,
     SopsClient,
