@@ -539,7 +539,7 @@ class KeyServiceServer:
             self.address = f"{self.address.rpartition(':')[0]}:{port}"
             self._server = server
             server.start()
-            self.log(f"{describe_identities(self.identities)}")
+            self._log_identities()
             self.log(f"listening on tcp://{self.address}")
             if not _is_loopback(host):
                 self.log(
@@ -561,13 +561,19 @@ class KeyServiceServer:
         server.start()
         self._relay = _Relay(listener, backend, self.allowed, self.log)
         self._relay.start()
-        self.log(f"{describe_identities(self.identities)}")
+        self._log_identities()
         uids = ", ".join(str(uid) for uid in sorted(self.allow_uids))
         gids = ", ".join(str(gid) for gid in sorted(self.allow_gids)) or "none"
         self.log(
             f"listening on unix://{self.address} (mode {self.socket_mode:04o};"
             f" allowed uids: {uids}; gids: {gids})"
         )
+
+    def _log_identities(self) -> None:
+        self.log(describe_identities(self.identities))
+        for problem in self.identities.problems:
+            # A source's problem names the location and the trouble, never key material.
+            self.log(f"warning: {_one_line(str(problem))}")
 
     def _add_port(self, server: grpc.Server, target: str) -> int:
         try:

@@ -139,3 +139,18 @@ def test_start_says_how_many_identities_of_which_kind(server_key: AgeKey, socket
     with running("unix", str(socket_dir / "ks.sock"), identities_of()) as (_, lines):
         pass
     assert lines[0].startswith("no identities loaded"), lines
+
+
+def test_start_warns_about_a_key_source_that_cannot_be_used(
+    server_key: AgeKey, socket_dir: Path, tmp_path: Path
+) -> None:
+    from secretsctl.keys.sources import load_identities
+
+    broken = tmp_path / "broken.txt"
+    broken.write_text("AGE-SECRET-KEY-1NOTAKEY\n")
+    identities = load_identities(use_environment=False, age_key_file=broken)
+    with running("unix", str(socket_dir / "ks.sock"), identities) as (_, lines):
+        pass
+    assert lines[0].startswith("no identities loaded"), lines
+    assert lines[1].startswith(f"warning: {broken}"), lines
+    assert "NOTAKEY" not in "\n".join(lines), "key text reached the log"
