@@ -407,13 +407,8 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 # --- the server ---------------------------------------------------------------------------------
 
 
-def _bind_unix(path: str, mode: int, group: int | None) -> tuple[socket.socket, str]:
-    """Create the public socket with its final mode and group, and the private folder.
-
-    The socket is bound inside a new 0700 folder next to ``path``, given its mode and group
-    there, and renamed into place, so it is never reachable with looser permissions. The
-    folder stays for gRPC's own socket. Returns the listening socket and the folder.
-    """
+def _private_folder(path: str) -> str:
+    """Create the 0700 folder next to ``path`` that holds gRPC's socket (and stages ours)."""
     import tempfile
 
     if os.path.lexists(path):
@@ -423,9 +418,17 @@ def _bind_unix(path: str, mode: int, group: int | None) -> tuple[socket.socket, 
         )
     parent = os.path.dirname(os.path.abspath(path))
     try:
-        private = tempfile.mkdtemp(prefix=".secretsctl-keyservice-", dir=parent)
+        return tempfile.mkdtemp(prefix=".secretsctl-keyservice-", dir=parent)
     except OSError as error:
         raise KeyServiceError(f"cannot create the socket in `{parent}`: {error.strerror}") from None
+
+
+def _bind_unix(path: str, private: str, mode: int, group: int | None) -> socket.socket:
+    """Create the public socket at ``path`` with its final mode and group; return it listening.
+
+    The socket is bound inside the 0700 folder ``private``, given its mode and group there,
+    and renamed into place, so it is never reachable with looser permissions.
+    """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staged = os.path.join(private, "public.sock")
     try:
@@ -437,9 +440,8 @@ def _bind_unix(path: str, mode: int, group: int | None) -> tuple[socket.socket, 
         os.rename(staged, path)
     except OSError as error:
         listener.close()
-        _remove_folder(private)
         raise KeyServiceError(f"cannot listen on `{path}`: {error.strerror}") from None
-    return listener, private
+    return listener
 
 
 def _remove_folder(folder: str) -> None:
@@ -533,41 +535,40 @@ class KeyServiceServer:
             futures.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="keyservice"),
             handlers=[_Service(self.identities, self.log, self._peer_name).handler()],
         )
+        # The start-up lines come before the first connection is accepted, so they lead the log.
+        self._log_identities()
         if self.network == "tcp":
             host = _tcp_host(self.address)
             port = self._add_port(server, self.address)
             self.address = f"{self.address.rpartition(':')[0]}:{port}"
-            self._server = server
-            server.start()
-            self._log_identities()
             self.log(f"listening on tcp://{self.address}")
             if not _is_loopback(host):
                 self.log(
                     "warning: tcp has no client credentials: every host that reaches"
                     f" {self.address} can use the keys (use a unix socket, or a firewall)"
                 )
+            self._server = server
+            server.start()
             return
         group = next(iter(self.allow_gids)) if len(self.allow_gids) == 1 else None
-        listener, private = _bind_unix(self.address, self.socket_mode, group)
-        self._private = private
-        backend = os.path.join(private, "grpc.sock")
+        self._private = _private_folder(self.address)
+        backend = os.path.join(self._private, "grpc.sock")
         try:
             self._add_port(server, "unix:" + backend)
+            listener = _bind_unix(self.address, self._private, self.socket_mode, group)
         except KeyServiceError:
-            listener.close()
             self._remove_socket()
             raise
         self._server = server
         server.start()
-        self._relay = _Relay(listener, backend, self.allowed, self.log)
-        self._relay.start()
-        self._log_identities()
         uids = ", ".join(str(uid) for uid in sorted(self.allow_uids))
         gids = ", ".join(str(gid) for gid in sorted(self.allow_gids)) or "none"
         self.log(
             f"listening on unix://{self.address} (mode {self.socket_mode:04o};"
             f" allowed uids: {uids}; gids: {gids})"
         )
+        self._relay = _Relay(listener, backend, self.allowed, self.log)
+        self._relay.start()
 
     def _log_identities(self) -> None:
         self.log(describe_identities(self.identities))
