@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
+from secretsctl.keys.keyring import stanza_types
 from secretsctl.keys.kinds import kind_named
 from secretsctl.keyservice import keyservice_pb2 as pb
 from tests.conftest import AgeKey
@@ -185,3 +186,44 @@ def test_stop_finishes_the_request_in_flight_and_refuses_new_ones(
         assert server.wait(0)
         channel.close()
     assert lines[-1].endswith(f"decrypt age {server_key.recipient}: ok"), lines
+
+
+def test_encrypt_answers_what_sops_own_service_answers(
+    service: tuple[grpc.Channel, list[str]], server_key: AgeKey, socket_dir: Path
+) -> None:
+    """The same request to `sops keyservice`: the same layout, line for line, and both open."""
+    from tests.keyservice_support import sops_go_binary
+
+    address = socket_dir / "sops.sock"
+    sops_service = subprocess.Popen(
+        [sops_go_binary(), "keyservice", "--network", "unix", "--address", str(address)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(socket_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60  # a hang guard
+        while not address.exists():
+            assert sops_service.poll() is None, "sops keyservice ended"
+            assert time.monotonic() < deadline, "sops keyservice never listened"
+            time.sleep(0.05)
+        channel, _ = service
+        key = pb.Key(age_key=pb.AgeKey(recipient=server_key.recipient))
+        request = pb.EncryptRequest(key=key, plaintext=DATA_KEY)
+        ours = _call(channel, "Encrypt", request).ciphertext
+        with grpc.insecure_channel(f"unix:{address}") as sops_channel:
+            theirs = _call(sops_channel, "Encrypt", request).ciphertext
+    finally:
+        sops_service.terminate()
+        sops_service.wait(60)
+    # The same armour and stanzas. rage (pyrage) adds one random "-grease" stanza that age
+    # ignores, so the bytes differ in length as any two rage and age files do.
+    for ciphertext in (ours, theirs):
+        lines = ciphertext.split(b"\n")
+        assert lines[0] == b"-----BEGIN AGE ENCRYPTED FILE-----"
+        assert lines[-2:] == [b"-----END AGE ENCRYPTED FILE-----", b""]
+        assert all(len(line) == 64 for line in lines[1:-3])
+        assert stanza_types(ciphertext.decode()) == ("X25519",)
+    for ciphertext in (ours, theirs):
+        opened = _call(channel, "Decrypt", pb.DecryptRequest(key=key, ciphertext=ciphertext))
+        assert opened.plaintext == DATA_KEY, "the data key did not come back"
