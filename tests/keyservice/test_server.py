@@ -154,3 +154,26 @@ def test_start_warns_about_a_key_source_that_cannot_be_used(
     assert lines[0].startswith("no identities loaded"), lines
     assert lines[1].startswith(f"warning: {broken}"), lines
     assert "NOTAKEY" not in "\n".join(lines), "key text reached the log"
+
+
+def test_a_post_quantum_key_is_served(client: SopsClient, socket_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from secretsctl.keys.sources import load_identities
+    from tests.conftest import SECRETSCTL
+
+    key_file = tmp_path / "pq.txt"
+    made = subprocess.run(
+        [SECRETSCTL, "keygen", "--pq", "-o", str(key_file)], capture_output=True, check=False
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    recipient = made.stderr.decode().split("Public key: ")[-1].split()[0]
+    assert recipient.startswith("age1pq1"), made.stderr.decode()
+    identities = load_identities(use_environment=False, age_key_file=key_file)
+    address = str(socket_dir / "ks.sock")
+    with running("unix", address, identities) as (_, lines):
+        pq = AgeKey("", recipient, key_file)
+        _round_trip(client, f"unix://{address}", pq, socket_dir)
+    assert lines[0] == "1 identity loaded: 1 mlkem768x25519", lines
+    assert sum(line.endswith(": ok") for line in lines) == 2, lines
+    _no_values(lines, key_file.read_bytes().split(b"AGE-SECRET-KEY-PQ-1")[-1][:40])
