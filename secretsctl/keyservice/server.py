@@ -454,7 +454,7 @@ def _remove_folder(folder: str) -> None:
 
 def _tcp_host(address: str) -> str:
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isdigit() or int(port) > 65535:
         raise KeyServiceError(
             f"malformed tcp address `{_printable(address)}`",
             hint="give HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000",

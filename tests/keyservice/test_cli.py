@@ -155,3 +155,10 @@ def test_decrypt_imports_nothing_of_grpc(
     heavy = [name for name in imported if name.partition(".")[0] in ("grpc", "google")]
     assert heavy == [], heavy
     assert not [name for name in imported if name.startswith("secretsctl.keyservice")]
+
+
+@pytest.mark.parametrize("address", ["nonsense", "127.0.0.1:99999", "127.0.0.1:", "127.0.0.1:x"])
+def test_a_malformed_tcp_address_exits_1(secretsctl: Runner, address: str) -> None:
+    done = secretsctl("keyservice", "--network", "tcp", "--address", address)
+    assert done.returncode == 1, done.stderr.decode()
+    assert f"secretsctl: error: malformed tcp address `{address}`" in done.stderr.decode()
