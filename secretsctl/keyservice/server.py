@@ -462,6 +462,17 @@ def _tcp_host(address: str) -> str:
     return host.removeprefix("[").removesuffix("]")
 
 
+def _check_tcp(host: str, port: int) -> None:
+    """Refuse an address that cannot be bound, with the system's reason (gRPC logs a C++ line)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise KeyServiceError(f"cannot listen on `{_printable(host)}:{port}`: {reason}") from None
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -539,6 +550,7 @@ class KeyServiceServer:
         self._log_identities()
         if self.network == "tcp":
             host = _tcp_host(self.address)
+            _check_tcp(host, int(self.address.rpartition(":")[2]))
             port = self._add_port(server, self.address)
             self.address = f"{self.address.rpartition(':')[0]}:{port}"
             self.log(f"listening on tcp://{self.address}")

@@ -162,3 +162,15 @@ def test_a_malformed_tcp_address_exits_1(secretsctl: Runner, address: str) -> No
     done = secretsctl("keyservice", "--network", "tcp", "--address", address)
     assert done.returncode == 1, done.stderr.decode()
     assert f"secretsctl: error: malformed tcp address `{address}`" in done.stderr.decode()
+
+
+def test_a_tcp_port_in_use_says_so(secretsctl: Runner) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = secretsctl("keyservice", "--network", "tcp", "--address", f"127.0.0.1:{port}")
+    assert done.returncode == 1, done.stderr.decode()
+    assert done.stderr.decode().splitlines()[-1] == (
+        f"secretsctl: error: cannot listen on `127.0.0.1:{port}`: Address already in use"
+    )
