@@ -407,6 +407,11 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 # --- the server ---------------------------------------------------------------------------------
 
 
+def _reason(error: OSError) -> str:
+    """Return the system's words for an error, without the path or address Python adds."""
+    return os.strerror(error.errno) if error.errno else str(error)
+
+
 def _private_folder(path: str) -> str:
     """Create the 0700 folder next to ``path`` that holds gRPC's socket (and stages ours)."""
     import tempfile
@@ -418,9 +423,10 @@ def _private_folder(path: str) -> str:
         )
     parent = os.path.dirname(os.path.abspath(path))
     try:
-        return tempfile.mkdtemp(prefix=".secretsctl-keyservice-", dir=parent)
+        # Short names: gRPC's socket path in it must fit in a sockaddr_un (108 bytes) too.
+        return tempfile.mkdtemp(prefix=".keyservice-", dir=parent)
     except OSError as error:
-        raise KeyServiceError(f"cannot create the socket in `{parent}`: {error.strerror}") from None
+        raise KeyServiceError(f"cannot create the socket in `{parent}`: {_reason(error)}") from None
 
 
 def _bind_unix(path: str, private: str, mode: int, group: int | None) -> socket.socket:
@@ -430,7 +436,7 @@ def _bind_unix(path: str, private: str, mode: int, group: int | None) -> socket.
     and renamed into place, so it is never reachable with looser permissions.
     """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    staged = os.path.join(private, "public.sock")
+    staged = os.path.join(private, "public")
     try:
         listener.bind(staged)
         os.chmod(staged, mode)
@@ -440,7 +446,7 @@ def _bind_unix(path: str, private: str, mode: int, group: int | None) -> socket.
         os.rename(staged, path)
     except OSError as error:
         listener.close()
-        raise KeyServiceError(f"cannot listen on `{path}`: {error.strerror}") from None
+        raise KeyServiceError(f"cannot listen on `{path}`: {_reason(error)}") from None
     return listener
 
 
@@ -469,8 +475,9 @@ def _check_tcp(host: str, port: int) -> None:
         with socket.create_server((host, port), family=family):
             pass
     except OSError as error:
-        reason = os.strerror(error.errno) if error.errno else str(error)
-        raise KeyServiceError(f"cannot listen on `{_printable(host)}:{port}`: {reason}") from None
+        raise KeyServiceError(
+            f"cannot listen on `{_printable(host)}:{port}`: {_reason(error)}"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -564,7 +571,7 @@ class KeyServiceServer:
             return
         group = next(iter(self.allow_gids)) if len(self.allow_gids) == 1 else None
         self._private = _private_folder(self.address)
-        backend = os.path.join(self._private, "grpc.sock")
+        backend = os.path.join(self._private, "grpc")
         try:
             self._add_port(server, "unix:" + backend)
             listener = _bind_unix(self.address, self._private, self.socket_mode, group)
