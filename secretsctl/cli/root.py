@@ -58,7 +58,7 @@ COMMAND_SECTIONS = (
         ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate"),
     ),
     ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
-    ("Key commands", ("keygen", "ssh-to-age")),
+    ("Key commands", ("keygen", "ssh-to-age", "keyservice")),
     ("LED companion", ("leds",)),
 )
 
@@ -93,6 +93,7 @@ Each command's --help has its own examples.
         "rotate": "secretsctl.cli.change_cmd:rotate",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
         "keygen": "secretsctl.cli.keys_cmd:keygen",
+        "keyservice": "secretsctl.cli.keyservice_cmd:keyservice",
         "unit": "secretsctl.cli.unit_cmd:unit",
         "render": "secretsctl.cli.activate_cmd:render",
         "activate": "secretsctl.cli.activate_cmd:activate",

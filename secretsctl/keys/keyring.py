@@ -64,6 +64,7 @@ __all__ = [
     "parse_recipient",
     "stanza_types",
     "unwrap_data_key",
+    "unwrap_entry",
     "wrap_data_key",
 ]
 
@@ -421,6 +422,29 @@ def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str)
         return Secret(shamir.combine(shares))
     except shamir.ShamirError as error:
         raise DataKeyError(f"cannot rebuild the data key of {file}: {error.message}") from None
+
+
+def unwrap_entry(entry: AgeKey | ForeignKey, identities: IdentitySet) -> bytes | str:
+    """Open one metadata entry with the loaded identities: its plaintext, or why not.
+
+    The identities whose public key is the entry's recipient go first, then the rest (for a
+    ``pgp`` entry: its kind's identities, or gpg's own home). The reason names no key material.
+    """
+    if isinstance(entry, ForeignKey):
+        likely: tuple[LoadedIdentity, ...] = tuple(
+            i for i in identities.identities if i.kind == entry.kind
+        )
+        rest: tuple[LoadedIdentity, ...] = ()
+    else:
+        likely, rest = identities.candidates(entry.recipient)
+    reasons: list[str] = []
+    for batch in (likely, rest):
+        if batch or (batch is likely and isinstance(entry, ForeignKey)):
+            result = _unwrap(entry, batch)
+            if isinstance(result, bytes):
+                return result
+            reasons.extend(result)
+    return _entry_outcome("", reasons).reason
 
 
 # --- wrapping -------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_bash_completion_as_the_help_says(tmp_path: object) -> None:
     folder = os.path.dirname(SECRETSCTL)
     script = (
         'eval "$(_SECRETSCTL_COMPLETE=bash_source secretsctl)"\n'
-        "COMP_WORDS=(secretsctl ke); COMP_CWORD=1; _secretsctl_completion secretsctl\n"
+        "COMP_WORDS=(secretsctl keyg); COMP_CWORD=1; _secretsctl_completion secretsctl\n"
         'echo "${COMPREPLY[@]}"\n'
         "COMPREPLY=(); COMP_WORDS=(secretsctl render --dry); COMP_CWORD=2; _secretsctl_completion secretsctl\n"
         'echo "${COMPREPLY[@]}"\n'
