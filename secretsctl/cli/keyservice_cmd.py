@@ -81,6 +81,14 @@ def _require_grpc() -> None:
     show_default=True,
     help="Seconds requests in flight get to finish at SIGTERM/SIGINT.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=1024),
+    default=None,
+    metavar="N",
+    help="Requests served at once (default: one per CPU, at least 2); raise it when requests"
+    " wait on gpg or an age plugin.",
+)
 @click.pass_obj
 def keyservice(
     app: App,
@@ -89,6 +97,7 @@ def keyservice(
     allow_uid: tuple[str, ...],
     allow_gid: tuple[str, ...],
     grace: float,
+    workers: int | None,
 ) -> None:
     """Serve sops's key service protocol with the keys `decrypt` would use.
 
@@ -127,7 +136,13 @@ def keyservice(
             sys.stderr.flush()
 
     server = KeyServiceServer(
-        network, address, load_identities(), allow_uids=uids, allow_gids=gids, log=log
+        network,
+        address,
+        load_identities(),
+        allow_uids=uids,
+        allow_gids=gids,
+        log=log,
+        workers=workers,
     )
     server.start()
 

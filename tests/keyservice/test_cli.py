@@ -26,9 +26,12 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("stop", "workers"), [(signal.SIGTERM, ()), (signal.SIGINT, ("--workers", "1"))]
+)
 def test_serves_then_stops_on_a_signal_and_removes_the_socket(
     stop: signal.Signals,
+    workers: tuple[str, ...],
     client: SopsClient,
     server_key: AgeKey,
     socket_dir: Path,
@@ -49,7 +52,7 @@ def test_serves_then_stops_on_a_signal_and_removes_the_socket(
         "SOPS_AGE_KEY_FILE": str(server_key.key_file),
     }
     process = subprocess.Popen(
-        [SECRETSCTL, "keyservice", "--network", "unix", "--address", str(address)],
+        [SECRETSCTL, "keyservice", "--network", "unix", "--address", str(address), *workers],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,6 +103,19 @@ def test_without_grpc_it_says_how_to_install_the_extra(isolated_env: Path) -> No
         " installed in)",
     ]
     assert not (isolated_env / "x.sock").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "x"])
+def test_workers_must_be_a_positive_number(secretsctl: Runner, workers: str) -> None:
+    result = secretsctl("keyservice", "--workers", workers, "--network", "unix", "--address", "/x")
+    assert result.returncode == 2, result.stderr.decode()
+    assert "--workers" in result.stderr.decode()
+
+
+def test_default_workers_is_one_per_cpu_and_at_least_two() -> None:
+    from secretsctl.keyservice.server import default_workers
+
+    assert default_workers() == max(2, os.cpu_count() or 2)
 
 
 def test_allow_lists_need_a_unix_socket(secretsctl: Runner) -> None:
