@@ -19,6 +19,9 @@ The readers of structured text (the YAML and JSON stores, the configuration) als
   an alias is refused when the nodes decoded through aliases would pass a share of all nodes
   decoded (:func:`alias_expansion_allowed`). Anchors and merge keys as real files use them
   (``<<: *base``) stay far below it.
+
+Time. What waits on another program (an age plugin, a key service) has a deadline in seconds,
+read by :func:`seconds_from_env`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,20 @@ TOO_MANY_ALIASES: Final = "the document expands too much through aliases"
 
 _FIRST_CHUNK: Final = 1 << 16
 _CHUNK: Final = 1 << 20
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """Return the deadline the variable ``name`` sets, else ``default``.
+
+    A value that is not a number, not positive, or over a day is ignored: a typo must not
+    leave a boot waiting forever, nor make every request fail at once.
+    """
+    text = os.environ.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if 0 < value <= 86400 else default
 
 
 def max_input_bytes() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -20,9 +20,6 @@ from secretsctl.cli.options import (
     sops_config_option,
 )
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
-
-if TYPE_CHECKING:
-    pass
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 

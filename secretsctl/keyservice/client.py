@@ -22,7 +22,6 @@ key material.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any, Final
 
@@ -126,12 +125,9 @@ def uri_problem(uri: str) -> str | None:
 
 def timeout() -> float:
     """Return the deadline of one request in seconds: ``SECRETSCTL_KEYSERVICE_TIMEOUT`` or 10."""
-    text = os.environ.get(TIMEOUT_ENV, "")
-    try:
-        value = float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if 0 < value < 86400 else DEFAULT_TIMEOUT
+    from secretsctl.limits import seconds_from_env
+
+    return seconds_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)
 
 
 def _one_line(text: str) -> str:

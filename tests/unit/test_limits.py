@@ -150,3 +150,28 @@ def test_an_alias_bomb_in_sops_yaml_is_refused(tmp_path: Path) -> None:
     error = refusal(lambda: load_config(path), ConfigError)
     assert error.message == f"{path}: yaml: line 4: the document expands too much through aliases"
     assert error.exit_code == ExitCode.ERROR_READING_CONFIG
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, 7.0),
+        ("", 7.0),
+        ("2.5", 2.5),
+        ("86400", 86400.0),
+        ("86401", 7.0),
+        ("0", 7.0),
+        ("-3", 7.0),
+        ("nan", 7.0),
+        ("inf", 7.0),
+        ("ten", 7.0),
+    ],
+)
+def test_seconds_from_env_takes_a_positive_deadline_up_to_a_day(
+    monkeypatch: pytest.MonkeyPatch, text: str | None, expected: float
+) -> None:
+    if text is None:
+        monkeypatch.delenv("SECRETSCTL_TEST_DEADLINE", raising=False)
+    else:
+        monkeypatch.setenv("SECRETSCTL_TEST_DEADLINE", text)
+    assert limits.seconds_from_env("SECRETSCTL_TEST_DEADLINE", 7.0) == expected

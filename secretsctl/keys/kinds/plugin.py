@@ -142,12 +142,9 @@ def parse_identity(line: bytes, location: str) -> list[LoadedIdentity]:
 
 
 def _timeout() -> float:
-    text = os.environ.get(TIMEOUT_ENV, "")
-    try:
-        value = float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+    from secretsctl.limits import seconds_from_env
+
+    return seconds_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)
 
 
 def _clean(text: bytes) -> str:
