@@ -8,6 +8,7 @@ URI or an error with its hint, never a hang or a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def test_the_server_alone_unwraps_the_data_key(
 
 def test_the_server_wraps_for_a_recipient_in_sops_order(remote: Remote, tmp_path: Path) -> None:
     """A dead service first: its failure is skipped, the next one wraps (sops's order)."""
-    data_key = client.os.urandom(32)
+    data_key = os.urandom(32)
     services = KeyServices(False, (f"unix://{tmp_path}/dead.sock", remote.unix))
     (group,) = wrap_data_key(data_key, [[remote.key.recipient]], None, services=services)
     (entry,) = group.age
@@ -220,7 +221,7 @@ def test_a_uri_sops_cannot_dial_is_skipped_and_the_next_one_asked(
 
 
 def test_no_service_at_all_cannot_encrypt() -> None:
-    recipient = make_age_key(Path(client.os.environ["HOME"])).recipient
+    recipient = make_age_key(Path(os.environ["HOME"])).recipient
     with pytest.raises(KeyServiceError) as caught:
         wrap_data_key(b"k" * 32, [[recipient]], None, services=KeyServices(False, ()))
     assert caught.value.exit_code == 1
