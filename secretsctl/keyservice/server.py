@@ -379,10 +379,7 @@ class _Relay:
         except OSError:
             self._forget(name, client, backend)
             return
-        other = threading.Thread(target=_pump, args=(backend, client), daemon=True)
-        other.start()
-        _pump(client, backend)
-        other.join()
+        _pump_both(client, backend)
         self._forget(name, client, backend)
 
     def _forget(self, name: str, *sockets: socket.socket) -> None:
@@ -393,16 +390,33 @@ class _Relay:
             sock.close()
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    """Copy bytes one way until the end; pass the end on (half-close) or break both."""
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-        target.shutdown(socket.SHUT_WR)
-    except OSError:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+def _pump_both(client: socket.socket, backend: socket.socket) -> None:
+    """Copy bytes both ways until both ends are done; pass each end on (half-close).
+
+    One thread per connection, waiting on both sockets: a thread per direction doubled the
+    threads that queue for the GIL under load (bench/keyservice.py).
+    """
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(client, selectors.EVENT_READ, (client, backend))
+        selector.register(backend, selectors.EVENT_READ, (backend, client))
+        open_ways = 2
+        try:
+            while open_ways:
+                for key, _ in selector.select():
+                    source, target = key.data
+                    data = source.recv(65536)
+                    if data:
+                        target.sendall(data)
+                        continue
+                    selector.unregister(source)
+                    target.shutdown(socket.SHUT_WR)
+                    open_ways -= 1
+        except OSError:
+            for sock in (client, backend):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- the server ---------------------------------------------------------------------------------
