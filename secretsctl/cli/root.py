@@ -41,6 +41,19 @@ class LazyGroup(click.Group):
                 with formatter.section(title):
                     formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Read sops's old top-level forms (``-d FILE``, ``-e -i FILE``, ``FILE``) as commands."""
+        from secretsctl.cli import legacy
+
+        position = 0
+        while position < len(args) and args[position] in _GROUP_FLAGS:
+            position += 1
+        try:
+            tail = legacy.rewrite(args[position:], self.list_commands(ctx))
+        except legacy.LegacyFormError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        return super().parse_args(ctx, [*args[:position], *tail])
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Import a command's module on first use."""
         target = self.lazy_commands.get(cmd_name)
@@ -51,6 +64,8 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)  # noqa: S101 - the table above names commands
         return command
 
+
+_GROUP_FLAGS = frozenset({"--debug", "-q", "--quiet"})
 
 COMMAND_SECTIONS = (
     (
