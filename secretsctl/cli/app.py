@@ -88,13 +88,21 @@ class App:
         self.abort(error.message, error.exit_code, error.hint)
 
     def write_stdout(self, data: bytes, *, plaintext: bool, force: bool = False) -> None:
-        """Write command output; plaintext is refused on a terminal unless forced."""
+        """Write command output; plaintext goes to a terminal too, as sops prints it.
+
+        With ``SECRETSCTL_REFUSE_TERMINAL`` set (a shared or recorded screen), plaintext is
+        refused on a terminal unless forced.
+        """
+        import os
+
         stream = sys.stdout.buffer
-        if plaintext and not force and sys.stdout.isatty():
+        refuse = bool(os.environ.get("SECRETSCTL_REFUSE_TERMINAL"))
+        if plaintext and refuse and not force and sys.stdout.isatty():
             self.abort(
                 "refusing to print decrypted secrets to a terminal",
                 ExitCode.CONFLICTING_PARAMETERS,
-                hint="use --output FILE, pipe the output, or pass --force",
+                hint="use --output FILE, pipe the output, pass --force,"
+                " or unset SECRETSCTL_REFUSE_TERMINAL",
             )
         stream.write(data)
         stream.flush()

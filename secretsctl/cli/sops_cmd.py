@@ -121,7 +121,11 @@ class _Io:
 @_common_options
 @click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
 @click.option("--ignore-mac", is_flag=True, help="Skip the MAC check (never use at boot).")
-@click.option("--force", is_flag=True, help="Print plaintext even when stdout is a terminal.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Print plaintext to a terminal even with SECRETSCTL_REFUSE_TERMINAL set.",
+)
 @click.pass_obj
 def decrypt(
     app: App,

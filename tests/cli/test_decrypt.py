@@ -50,9 +50,9 @@ def test_output_file_is_private(secretsctl: Runner, tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o600
 
 
-def test_refuses_plaintext_on_a_terminal(tmp_path: Path) -> None:
+def _decrypt_on_a_terminal(tmp_path: Path, extra_env: dict[str, str]) -> tuple[int, bytes, bytes]:
     controller, terminal = pty.openpty()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **DEMO_ENV}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **DEMO_ENV, **extra_env}
     proc = subprocess.run([SECRETSCTL, "decrypt", str(EXAMPLE)], stdout=terminal,
                           stderr=subprocess.PIPE, env=env, check=False)  # fmt: skip
     os.close(terminal)
@@ -62,10 +62,22 @@ def test_refuses_plaintext_on_a_terminal(tmp_path: Path) -> None:
     except (BlockingIOError, OSError):
         shown = b""
     os.close(controller)
-    assert proc.returncode == 8
+    return proc.returncode, shown, proc.stderr
+
+
+def test_prints_plaintext_on_a_terminal_as_sops_does(tmp_path: Path) -> None:
+    returncode, shown, _ = _decrypt_on_a_terminal(tmp_path, {})
+    assert returncode == 0
+    assert b"demo-github" in shown, "plaintext not shown"
+
+
+def test_refuses_plaintext_on_a_terminal_when_asked(tmp_path: Path) -> None:
+    refuse = {"SECRETSCTL_REFUSE_TERMINAL": "1"}
+    returncode, shown, stderr = _decrypt_on_a_terminal(tmp_path, refuse)
+    assert returncode == 8
     assert b"demo-github" not in shown
-    assert b"secretsctl: error: refusing to print decrypted secrets to a terminal" in proc.stderr
-    assert b"--force" in proc.stderr
+    assert b"secretsctl: error: refusing to print decrypted secrets to a terminal" in stderr
+    assert b"--force" in stderr
 
 
 def test_wrong_key_exit_128_lists_recipients_and_locations(secretsctl: Runner, age_key) -> None:  # type: ignore[no-untyped-def]
