@@ -79,8 +79,11 @@ def reseal(
     *,
     metadata: Metadata | None = None,
     indent: int | None = None,
+    output_fmt: Format | None = None,
 ) -> bytes:
     """Encrypt ``documents`` (in place) under the file's data key, reusing its IVs.
+
+    ``output_fmt`` writes the file in another store (sops's ``--output-type``).
 
     The master keys are written as they were (``metadata`` replaces the file's, e.g. with
     other key groups wrapping the same data key); ``lastmodified`` is set to now and the MAC
@@ -91,7 +94,7 @@ def reseal(
     decrypted = opened.decrypted
     return codec.seal(
         documents,
-        opened.fmt,
+        output_fmt or opened.fmt,
         metadata or decrypted.metadata,
         decrypted.data_key,
         ivs=decrypted.ivs,
@@ -358,6 +361,7 @@ def set_in_file(
     identities: IdentitySet | None = None,
     ignore_mac: bool = False,
     indent: int | None = None,
+    output_fmt: Format | None = None,
 ) -> SetResult:
     """Set one value in the first document of an encrypted file and reseal it.
 
@@ -381,7 +385,8 @@ def set_in_file(
             f"{path}: cannot set the top-level `sops` key: it holds the file's metadata",
             exit_code=exc.exit_code,
         ) from None
-    return SetResult(path, reseal(opened, opened.decrypted.documents, indent=indent))
+    content = reseal(opened, opened.decrypted.documents, indent=indent, output_fmt=output_fmt)
+    return SetResult(path, content)
 
 
 def unset_in_file(
@@ -393,6 +398,7 @@ def unset_in_file(
     identities: IdentitySet | None = None,
     ignore_mac: bool = False,
     indent: int | None = None,
+    output_fmt: Format | None = None,
 ) -> SetResult:
     """Remove one key or list element from the first document and reseal the file.
 
@@ -408,7 +414,8 @@ def unset_in_file(
         raise exc.with_file(path) from None
     except SecretsctlError as exc:
         raise exc.with_file(path) from None
-    return SetResult(path, reseal(opened, opened.decrypted.documents, indent=indent))
+    content = reseal(opened, opened.decrypted.documents, indent=indent, output_fmt=output_fmt)
+    return SetResult(path, content)
 
 
 # --- updatekeys and rotate ----------------------------------------

@@ -34,6 +34,11 @@ _input_type = click.option(
     type=click.Choice(FORMATS),
     help="Store of the file; by default from its extension.",
 )
+_output_type = click.option(
+    "--output-type",
+    type=click.Choice(FORMATS),
+    help="Store to write the file in; by default its input store.",
+)
 _ignore_mac = click.option(
     "--ignore-mac", is_flag=True, help="Skip the MAC check of the file as it is now."
 )
@@ -67,6 +72,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
 )
 @click.option("--idempotent", is_flag=True, help="Write nothing if the value is already there.")
 @_input_type
+@_output_type
 @_ignore_mac
 @sops_config_option
 @keyservice_options
@@ -80,6 +86,7 @@ def set_command(
     value_file: bool,
     idempotent: bool,
     input_type: str | None,
+    output_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
     keyservice: tuple[str, ...],
@@ -119,6 +126,7 @@ def set_command(
         raw = os.fsencode(value)
     parsed = change.parse_set_value(raw)
     fmt = _format(input_type)
+    output_fmt = _format(output_type)
     result = change.set_in_file(
         os.path.abspath(file),
         tree_path,
@@ -126,7 +134,8 @@ def set_command(
         idempotent=idempotent,
         fmt=fmt,
         ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, fmt),
+        indent=_indent(app, config_path, file, output_fmt or fmt),
+        output_fmt=output_fmt,
         identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     if result.content is not None:
@@ -138,6 +147,7 @@ def set_command(
 @click.argument("path", required=False)
 @click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
 @_input_type
+@_output_type
 @_ignore_mac
 @sops_config_option
 @keyservice_options
@@ -148,6 +158,7 @@ def unset_command(
     path: str | None,
     idempotent: bool,
     input_type: str | None,
+    output_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
     keyservice: tuple[str, ...],
@@ -167,13 +178,15 @@ def unset_command(
         )
     tree_path = change.parse_set_path(path)
     fmt = _format(input_type)
+    output_fmt = _format(output_type)
     result = change.unset_in_file(
         os.path.abspath(file),
         tree_path,
         idempotent=idempotent,
         fmt=fmt,
         ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, fmt),
+        indent=_indent(app, config_path, file, output_fmt or fmt),
+        output_fmt=output_fmt,
         identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
     )
     if result.content is not None:

@@ -142,3 +142,38 @@ def test_value_of_an_option_is_never_an_action() -> None:
     assert legacy.rewrite(["-e", "--extract", "-d", "f.yaml"], COMMANDS) == [
         "encrypt", "--extract", "-d", "f.yaml"
     ]  # fmt: skip
+
+
+JSON_PLAIN = b'{"a": 2, "b": "ba"}'
+
+
+def json_file(sops: Sops, folder: Path, name: str) -> Path:
+    path = folder / name
+    path.write_bytes(JSON_PLAIN)
+    assert sops.run("encrypt", "-i", "--age", sops.key.recipient, str(path)).returncode == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("set", '["b"]', '"bb"'), ("unset", '["b"]'), ("set", "--idempotent", '["b"]', '"ba"')],
+)
+def test_set_unset_output_type_like_sops(
+    secretsctl: Runner, sops: Sops, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """sops's functional scenarios: set/unset --output-type yaml on a .json file."""
+    ours, theirs = json_file(sops, tmp_path, "ours.json"), json_file(sops, tmp_path, "theirs.json")
+    name, *rest = command
+    options = [o for o in rest if o.startswith("--")]
+    words = [w for w in rest if not w.startswith("--")]
+    before = ours.read_bytes()
+    mine = secretsctl(name, "--output-type", "yaml", *options, str(ours), *words,
+                      env=env_for(sops.key))  # fmt: skip
+    sops_result = sops.run(name, "--output-type", "yaml", *options, str(theirs), *words)
+    assert mine.returncode == sops_result.returncode == 0, mine.stderr.decode()
+    if "--idempotent" in options:
+        assert ours.read_bytes() == before
+        return
+    assert ours.read_bytes().startswith(b"a: ")
+    decrypt = ("decrypt", "--input-type", "yaml", "--output-type", "yaml")
+    assert sops.run(*decrypt, str(ours)).stdout == sops.run(*decrypt, str(theirs)).stdout
