@@ -92,6 +92,10 @@ class MetadataError(SecretsctlError):
     exit_code = ExitCode.GENERIC
 
 
+class MetadataNotFoundError(MetadataError):
+    """The file has no ``sops`` metadata at all: it is not encrypted (``filestatus`` says so)."""
+
+
 class ValueDecryptionError(SecretsctlError):
     """A value failed to decrypt: tampered, moved, or not in ``ENC[…]`` form."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from secretsctl.errors import ExitCode, InputError, MetadataError
+from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
 from secretsctl.sops.grammar import GoTime, format_float_g, mac_aad
 from secretsctl.sops.metadata import flatten, unflatten
 from secretsctl.sops.stores.json_store import dump_error
@@ -80,7 +80,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
         else:
             document.append((key, value))
     if not flat:
-        raise MetadataError("sops metadata not found")
+        raise MetadataNotFoundError("sops metadata not found")
     return [document], unflatten(list(flat.items()))
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from secretsctl.errors import ExitCode, InputError, MetadataError
+from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
 from secretsctl.sops.metadata import METADATA_KEY, flatten, unflatten
 from secretsctl.sops.stores.dotenv import value_to_string
 from secretsctl.sops.stores.json_store import dump_error, encode_compact
@@ -285,7 +285,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     sections = _parse(data, ExitCode.GENERIC)
     metadata = next((s for s in sections if s.name == METADATA_KEY), None)
     if metadata is None:
-        raise MetadataError("sops metadata not found")
+        raise MetadataNotFoundError("sops metadata not found")
     flat = [
         (name, key.value.replace(_ESCAPED_NEWLINE, "\n")) for name, key in metadata.keys.items()
     ]

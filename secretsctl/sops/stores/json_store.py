@@ -22,7 +22,14 @@ import json
 import re
 from typing import Any, Final
 
-from secretsctl.errors import ExitCode, InputError, InputLimitError, MetadataError, SecretsctlError
+from secretsctl.errors import (
+    ExitCode,
+    InputError,
+    InputLimitError,
+    MetadataError,
+    MetadataNotFoundError,
+    SecretsctlError,
+)
 from secretsctl.limits import MAX_NESTING_DEPTH, TOO_DEEP
 from secretsctl.sops.grammar import GoTime, format_float_json
 from secretsctl.sops.metadata import METADATA_KEY, NilList
@@ -194,7 +201,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     """Parse a sops-encrypted JSON file: the document without ``sops``, and the ``sops`` tree.
 
     As in sops, a parse error here exits 1 (the class is still :class:`InputError`), and a
-    missing or ``null`` ``sops`` entry is :class:`MetadataError` ``sops metadata not found``.
+    missing or ``null`` ``sops`` entry is :class:`MetadataNotFoundError`.
     """
     branch = _parse_object(data, "Error unmarshalling input json", ExitCode.GENERIC)
     return split_metadata(branch)
@@ -210,7 +217,7 @@ def split_metadata(branch: Branch) -> tuple[Documents, Branch]:
         else:
             document.append((key, value))
     if metadata is None:
-        raise MetadataError("sops metadata not found")
+        raise MetadataNotFoundError("sops metadata not found")
     if not isinstance(metadata, Branch):
         raise MetadataError("sops metadata must be a JSON object")
     # Go decodes shamir_threshold into an int; our reader made every number a float.

@@ -17,7 +17,7 @@ from secretsctl.errors import (
     ExitCode,
     InputError,
     InputLimitError,
-    MetadataError,
+    MetadataNotFoundError,
     SecretsctlError,
 )
 from secretsctl.sops.tree import Branch, Documents
@@ -67,7 +67,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     """Parse a sops-encrypted YAML file: its documents without ``sops``, and that metadata.
 
     The metadata comes from the first document only; every document loses its top-level
-    ``sops`` item. Raises :class:`MetadataError` when the first document has no metadata.
+    ``sops`` item. Raises :class:`MetadataNotFoundError` when the first document has no metadata.
     """
     from secretsctl.sops.stores import _yaml_load
 
@@ -79,7 +79,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
         # sops exits 1 for an encrypted file that does not parse (2 is for plaintext).
         raise InputError(exc.message, hint=exc.hint, exit_code=ExitCode.GENERIC) from None
     if not documents:
-        raise MetadataError("sops metadata not found")
+        raise MetadataNotFoundError("sops metadata not found")
     metadata: Any = None
     found = 0
     for key, value in documents[0]:
@@ -89,7 +89,7 @@ def load_encrypted(data: bytes) -> tuple[Documents, Branch]:
     if found > 1:
         raise _yaml_load.structure_error("the sops metadata is defined more than once")
     if metadata is None:
-        raise MetadataError("sops metadata not found")
+        raise MetadataNotFoundError("sops metadata not found")
     if not isinstance(metadata, Branch):
         raise _yaml_load.structure_error("the sops metadata is not a mapping")
     for document in documents:
