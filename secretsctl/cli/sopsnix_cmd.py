@@ -153,6 +153,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         deliver=Delivery.SYSTEMCTL if via_systemctl else Delivery.LIST_FILES,
         keys_gid=0 if ignore_passwd else None,
         owners_known=not ignore_passwd or options.ignore_passwd,
+        always_new_generation=True,
     )
     for warning in result.warnings:
         app.display_warning(warning)

@@ -415,9 +415,41 @@ def test_installs_a_nix_manifest(
 
         again = run(cli, str(manifest))
         assert (again.returncode, again.stdout) == (0, "")
-        assert sorted(os.listdir("/run/secrets.d")) == ["1"], "nothing changed: no generation"
+        assert sorted(os.listdir("/run/secrets.d")) == ["2"], "sops-nix: unchanged, still N+1"
+        assert os.readlink("/run/secrets") == "/run/secrets.d/2"
         assert lists() == {}
         no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_pruning_as_sops_nix_vm_test(tmp_path: Path) -> None:
+    """sops-nix's sops-pruning VM test: jump to generation 100, then keep 10 (91 goes, 92 stays)."""
+    keep_all = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [], keepGenerations=0)
+    keep_ten_dir = tmp_path / "ten"
+    keep_ten_dir.mkdir()
+    keep_ten = nix_manifest(
+        keep_ten_dir, [nix_secret("test_key", "test_key")], [], keepGenerations=10
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        assert run(cli, str(keep_all)).returncode == 0
+        for number in range(2, 100):
+            os.mkdir(f"/run/secrets.d/{number}")
+        os.mkdir("/run/secrets.d/non-numeric")
+        os.unlink("/run/secrets")
+        os.symlink("/run/secrets.d/99", "/run/secrets")
+        done = run(cli, str(keep_all))
+        assert done.returncode == 0, done.stderr
+        for kept in ("100", "1", "90", "non-numeric"):
+            assert os.path.isdir(f"/run/secrets.d/{kept}"), kept
+        done = run(cli, str(keep_ten))
+        assert done.returncode == 0, done.stderr
+        assert os.readlink("/run/secrets") == "/run/secrets.d/101"
+        assert not os.path.exists("/run/secrets.d/91")
+        assert os.path.isdir("/run/secrets.d/92")
+        assert os.path.isdir("/run/secrets.d/non-numeric")
 
     in_fresh_run(body)
 
