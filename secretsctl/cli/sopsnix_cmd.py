@@ -154,6 +154,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         keys_gid=0 if ignore_passwd else None,
         owners_known=not ignore_passwd or options.ignore_passwd,
         always_new_generation=True,
+        force=True,  # sops-nix replaces a real file or directory at the symlink path
     )
     for warning in result.warnings:
         app.display_warning(warning)

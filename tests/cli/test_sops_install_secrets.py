@@ -423,6 +423,22 @@ def test_installs_a_nix_manifest(
     in_fresh_run(body)
 
 
+def test_a_real_directory_at_the_symlink_path_is_replaced(tmp_path: Path) -> None:
+    """sops-nix's sops-age-keys VM test finds /run/secrets a directory; no --force needed."""
+    manifest = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [])
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        os.mkdir("/run/secrets")
+        Path("/run/secrets/stale").write_text("old\n")
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert os.readlink("/run/secrets") == "/run/secrets.d/1"
+        assert sorted(os.listdir("/run/secrets")) == ["test_key"]
+
+    in_fresh_run(body)
+
+
 def test_pruning_as_sops_nix_vm_test(tmp_path: Path) -> None:
     """sops-nix's sops-pruning VM test: jump to generation 100, then keep 10 (91 goes, 92 stays)."""
     keep_all = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [], keepGenerations=0)
