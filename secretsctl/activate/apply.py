@@ -509,6 +509,7 @@ def apply(
     keys_gid: int | None = None,
     may_mount: bool | None = None,
     owners_known: bool = True,
+    always_new_generation: bool = False,
 ) -> ApplyResult:
     """Install ``plan`` as the live generation (or, with ``dry_run``, say what that would do).
 
@@ -520,6 +521,8 @@ def apply(
     no unit is told, as in sops-nix. ``systemctl`` is the program run for unit checks and
     restarts. ``owners_known=False``: the plan's owners were not looked up (a dry activation
     forces 0:0), so an owner differing from the live file's is not reported as drift.
+    ``always_new_generation`` writes generation N+1 even when nothing changed, as sops-nix
+    does (its tests and pruning count on it); secretsctl's own default keeps N then.
     """
     validate(plan, manifest, paths)
     if manifest.user_mode:
@@ -560,7 +563,7 @@ def apply(
             if generations.remove_leftover(mount_fd, following):
                 warnings.append(f"removed generation {following}, left unlinked by an earlier run")
             diff = _diff(ctx, files, names, live, warnings)
-            created = diff.tree_changed or live.generation is None
+            created = diff.tree_changed or live.generation is None or always_new_generation
             number = following if created else live.generation
             assert number is not None  # noqa: S101 - created when there is no live generation
 

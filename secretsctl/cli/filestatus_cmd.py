@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from secretsctl.cli.change_cmd import FORMATS
-from secretsctl.cli.sops_cmd import SopsCommand
+from secretsctl.cli.options import SopsCommand
 
 
 @click.command(cls=SopsCommand)

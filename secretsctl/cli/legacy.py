@@ -57,7 +57,7 @@ def _split_set(text: str) -> tuple[str, str]:
 
 
 def _looks_like_file(word: str) -> bool:
-    """A bare first word is a file to edit if it exists or has a sops file's extension."""
+    """Tell whether a bare first word is a file to edit (it exists or has a sops extension)."""
     return os.path.isfile(word) or word.lower().endswith(_FILE_SUFFIXES)
 
 

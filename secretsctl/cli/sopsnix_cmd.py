@@ -6,8 +6,9 @@ before the manifest), so this entry point parses exactly that, not click's synta
 the environment sops-nix reads: ``NIXOS_ACTION=dry-activate`` makes a dry run (which here
 writes nothing but NixOS's dry-activation list files) and
 ``SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`` restarts units through systemctl instead of the list
-files. Unlike sops-nix, a missing manifest is a usage error. Usage
-errors exit 1, as sops-nix's do.
+files. Unlike sops-nix, a missing manifest is a usage error. Every error exits 1, as
+sops-install-secrets' do (its NixOS module and tests only tell 0 from 1); secretsctl's own
+commands keep their documented exit codes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ class FlagError(UsageError):
     """A command line sops-install-secrets does not accept; sops-nix exits 1 for these."""
 
     exit_code = ExitCode.GENERIC
+
+
+class DropInApp(App):
+    """secretsctl's output, with sops-install-secrets' single failure status."""
+
+    __slots__ = ()
+
+    def abort(self, text: str, code: int = ExitCode.GENERIC, hint: str | None = None) -> NoReturn:
+        """Print the error (and hint) and exit 1 whatever the error, as sops-install-secrets."""
+        super().abort(text, ExitCode.GENERIC if code != ExitCode.OK else code, hint)
 
 
 class Options:
@@ -142,6 +153,8 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         deliver=Delivery.SYSTEMCTL if via_systemctl else Delivery.LIST_FILES,
         keys_gid=0 if ignore_passwd else None,
         owners_known=not ignore_passwd or options.ignore_passwd,
+        always_new_generation=True,
+        force=True,  # sops-nix replaces a real file or directory at the symlink path
     )
     for warning in result.warnings:
         app.display_warning(warning)
@@ -154,14 +167,14 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     for error in result.errors:
         app.display_error(error)
     if result.errors:
-        raise SystemExit(int(ExitCode.ACTIVATION_FAILED))
+        raise SystemExit(int(ExitCode.GENERIC))
 
 
 def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
     """Run the command line; errors become one line and an exit code."""
     import os
 
-    app = App()
+    app = DropInApp()
 
     def parse_and_install() -> None:
         options = parse_args(sys.argv[1:] if argv is None else argv)

@@ -188,14 +188,14 @@ def test_usage_errors(args: tuple[str, ...], message: str, hint: bool, tmp_path:
 def test_a_manifest_that_cannot_be_read(tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     done = run(installer(tmp_path), str(missing))
-    assert done.returncode == ExitCode.ERROR_READING_CONFIG
+    assert done.returncode == ExitCode.GENERIC
     assert done.stderr == (
         f"secretsctl: error: failed to open manifest: {missing}: No such file or directory\n"
     )
     broken = tmp_path / "broken.json"
     broken.write_text('{"secrets": [}')
     done = run(installer(tmp_path), str(broken))
-    assert done.returncode == ExitCode.ERROR_READING_CONFIG
+    assert done.returncode == ExitCode.GENERIC
     assert done.stderr.startswith(f"secretsctl: error: {broken}:1:14: failed to parse manifest: ")
 
 
@@ -214,7 +214,7 @@ def test_an_invalid_manifest_reports_every_problem(tmp_path: Path) -> None:
 
     def body() -> None:
         done = run(cli, str(manifest))
-        assert done.returncode == ExitCode.ERROR_READING_CONFIG
+        assert done.returncode == ExitCode.GENERIC
         lines = done.stderr.splitlines()
         assert lines[0] == "secretsctl: error: 4 problems found; nothing was changed"
         assert lines[-1] == "secretsctl: hint: the manifest is not valid"
@@ -254,7 +254,7 @@ def test_a_runtime_path_with_a_parent_component_is_refused(tmp_path: Path) -> No
     def body() -> None:
         mounted = mounts()
         done = run(cli, str(manifest))
-        assert done.returncode == ExitCode.ERROR_READING_CONFIG, done.stderr
+        assert done.returncode == ExitCode.GENERIC, done.stderr
         refused = "must not have '..' components (a runtime path may not climb out of its folder)"
         assert done.stderr.splitlines() == [
             "secretsctl: error: 2 problems found; nothing was changed",
@@ -325,7 +325,7 @@ def test_check_mode_sopsfile_reads_the_sops_files_but_looks_up_no_user(tmp_path:
         done = run(cli, "-check-mode=sopsfile", str(good))
         assert done.returncode == 0, done.stderr
         failed = run(cli, "-check-mode", "sopsfile", str(missing))
-        assert failed.returncode != 0
+        assert failed.returncode == ExitCode.GENERIC
         assert failed.stderr.splitlines()[0] == (
             "secretsctl: error: 2 problems found; nothing was changed"
         )
@@ -415,9 +415,57 @@ def test_installs_a_nix_manifest(
 
         again = run(cli, str(manifest))
         assert (again.returncode, again.stdout) == (0, "")
-        assert sorted(os.listdir("/run/secrets.d")) == ["1"], "nothing changed: no generation"
+        assert sorted(os.listdir("/run/secrets.d")) == ["2"], "sops-nix: unchanged, still N+1"
+        assert os.readlink("/run/secrets") == "/run/secrets.d/2"
         assert lists() == {}
         no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_a_real_directory_at_the_symlink_path_is_replaced(tmp_path: Path) -> None:
+    """sops-nix's sops-age-keys VM test finds /run/secrets a directory; no --force needed."""
+    manifest = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [])
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        os.mkdir("/run/secrets")
+        Path("/run/secrets/stale").write_text("old\n")
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert os.readlink("/run/secrets") == "/run/secrets.d/1"
+        assert sorted(os.listdir("/run/secrets")) == ["test_key"]
+
+    in_fresh_run(body)
+
+
+def test_pruning_as_sops_nix_vm_test(tmp_path: Path) -> None:
+    """sops-nix's sops-pruning VM test: jump to generation 100, then keep 10 (91 goes, 92 stays)."""
+    keep_all = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [], keepGenerations=0)
+    keep_ten_dir = tmp_path / "ten"
+    keep_ten_dir.mkdir()
+    keep_ten = nix_manifest(
+        keep_ten_dir, [nix_secret("test_key", "test_key")], [], keepGenerations=10
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        assert run(cli, str(keep_all)).returncode == 0
+        for number in range(2, 100):
+            os.mkdir(f"/run/secrets.d/{number}")
+        os.mkdir("/run/secrets.d/non-numeric")
+        os.unlink("/run/secrets")
+        os.symlink("/run/secrets.d/99", "/run/secrets")
+        done = run(cli, str(keep_all))
+        assert done.returncode == 0, done.stderr
+        for kept in ("100", "1", "90", "non-numeric"):
+            assert os.path.isdir(f"/run/secrets.d/{kept}"), kept
+        done = run(cli, str(keep_ten))
+        assert done.returncode == 0, done.stderr
+        assert os.readlink("/run/secrets") == "/run/secrets.d/101"
+        assert not os.path.exists("/run/secrets.d/91")
+        assert os.path.isdir("/run/secrets.d/92")
+        assert os.path.isdir("/run/secrets.d/non-numeric")
 
     in_fresh_run(body)
 
@@ -547,7 +595,7 @@ def test_gnupg_home_without_the_key_fails_naming_it(tmp_path: Path, gnupg_home: 
 
     def body() -> None:
         done = run(cli, str(manifest))
-        assert done.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY, done.stderr
+        assert done.returncode == ExitCode.GENERIC, done.stderr
         assert f"pgp:{VECTOR_PGP}: gpg: decryption failed: No secret key" in done.stderr
         assert "Traceback" not in done.stderr
         assert not LIVE.exists(), "a generation went live"
@@ -635,7 +683,7 @@ def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
         assert systemctl.calls() == [], "user mode: no unit is told"
         del cli.env["XDG_RUNTIME_DIR"]
         unset = run(cli, str(manifest))
-        assert unset.returncode == ExitCode.ERROR_READING_CONFIG
+        assert unset.returncode == ExitCode.GENERIC
         assert "cannot figure out runtime directory: $XDG_RUNTIME_DIR is not set" in unset.stderr
         assert run(cli, "-check-mode=manifest", str(manifest)).returncode == 0
 
