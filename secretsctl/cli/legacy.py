@@ -98,7 +98,7 @@ def rewrite(args: Sequence[str], commands: Collection[str]) -> list[str]:
                 position += 1
                 rest.append(args[position])
         position += 1
-    if len(set(actions)) > 1 or len(actions) > 1:
+    if len(actions) > 1:
         raise LegacyFormError("use only one of -d, -e, -r and --set")
     command = actions[0] if actions else "edit"
     if set_words:
