@@ -192,9 +192,9 @@ def temp_location(
     )
 
 
-def _make_private_folder(location: TempLocation) -> str:
+def _make_private_folder(location: TempLocation, prefix: str = "secretsctl-edit-") -> str:
     for _ in range(100):
-        folder = os.path.join(location.path, f"secretsctl-edit-{os.urandom(6).hex()}")
+        folder = os.path.join(location.path, f"{prefix}{os.urandom(6).hex()}")
         try:
             os.mkdir(folder, 0o700)
         except FileExistsError:

@@ -70,7 +70,10 @@ _GROUP_FLAGS = frozenset({"--debug", "-q", "--quiet"})
 COMMAND_SECTIONS = (
     (
         "sops-compatible commands",
-        ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "filestatus"),
+        (
+            *("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "filestatus"),
+            *("exec-env", "exec-file"),
+        ),
     ),
     ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
     ("Key commands", ("keygen", "ssh-to-age", "keyservice")),
@@ -107,6 +110,8 @@ Each command's --help has its own examples.
         "updatekeys": "secretsctl.cli.change_cmd:updatekeys",
         "rotate": "secretsctl.cli.change_cmd:rotate",
         "filestatus": "secretsctl.cli.filestatus_cmd:filestatus",
+        "exec-env": "secretsctl.cli.exec_cmd:exec_env",
+        "exec-file": "secretsctl.cli.exec_cmd:exec_file",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
         "keygen": "secretsctl.cli.keys_cmd:keygen",
         "keyservice": "secretsctl.cli.keyservice_cmd:keyservice",

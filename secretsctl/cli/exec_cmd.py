@@ -1,0 +1,234 @@
+"""``secretsctl exec-env`` and ``exec-file``: run a command with the plaintext, as sops does."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.options import (
+    SopsCommand,
+    identities_for,
+    key_services,
+    keyservice_options,
+    sops_config_option,
+)
+from secretsctl.cli.sops_cmd import FORMATS
+from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
+
+if TYPE_CHECKING:
+    from secretsctl.exec import RunAs
+    from secretsctl.sops.codec import Decrypted
+    from secretsctl.sops.stores import Format
+
+_CONTEXT = {"ignore_unknown_options": False, "allow_interspersed_args": False}
+
+
+def _shared_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.argument("args", nargs=-1, metavar="FILE COMMAND"),
+            click.option(
+                "--background",
+                is_flag=True,
+                help="Do not wait for the command; exit 0 at once (deprecated in sops).",
+            ),
+            click.option("--user", metavar="NAME", help="Run the command as this user."),
+            click.option(
+                "--input-type",
+                type=click.Choice(FORMATS),
+                help="Store of FILE; by default from its extension.",
+            ),
+            sops_config_option,
+            keyservice_options,
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _file_and_command(args: tuple[str, ...]) -> tuple[str, str]:
+    if len(args) != 2:  # sops: the same message and exit 1 for a missing or an extra argument
+        raise SecretsctlError(
+            "missing file to decrypt", hint="give FILE and COMMAND (one shell line, quoted)"
+        )
+    return args[0], args[1]
+
+
+def _decrypt(
+    app: App,
+    file: str,
+    fmt: Format,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
+) -> Decrypted:
+    from secretsctl.keys.sources import load_identities
+    from secretsctl.limits import read_file
+    from secretsctl.sops import codec
+
+    services = key_services(keyservice, enable_local_keyservice)
+    identities = identities_for(app, services)
+    try:
+        data = read_file(file)
+    except FileNotFoundError:
+        raise InputError(
+            f"cannot operate on non-existent file {file!r}", exit_code=ExitCode.NO_FILE_SPECIFIED
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        sops_file = codec.parse(data, fmt)
+    except SecretsctlError as exc:
+        raise exc.with_file(file) from None
+    decrypted = codec.decrypt_file(
+        sops_file, load_identities() if identities is None else identities, label=file
+    )
+    for warning in decrypted.warnings:
+        app.display_warning(warning)
+    return decrypted
+
+
+def _run_as(user: str | None) -> RunAs | None:
+    from secretsctl.exec import lookup_user
+
+    return lookup_user(user) if user else None
+
+
+def _warn_background(app: App, command: str) -> None:
+    app.display_warning(
+        f"{command}'s --background option is deprecated in sops and may be removed there"
+    )
+
+
+@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@_shared_options
+@click.option(
+    "--pristine",
+    is_flag=True,
+    help="Give the command only the file's variables, none of secretsctl's environment.",
+)
+@click.option(
+    "--same-process",
+    is_flag=True,
+    help="Replace secretsctl by the command (exec) instead of running it as a child.",
+)
+@click.pass_obj
+def exec_env(
+    app: App,
+    args: tuple[str, ...],
+    background: bool,
+    user: str | None,
+    input_type: str | None,
+    config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
+    pristine: bool,
+    same_process: bool,
+) -> None:
+    """Run COMMAND (through /bin/sh -c) with FILE's top-level keys in its environment.
+
+    Values must be strings, numbers or booleans (no mappings or lists), as in sops. The exit
+    status is COMMAND's (128 + N if a signal N killed it).
+
+    \b
+    Examples:
+      secretsctl exec-env secrets.yaml 'deploy --token "$GITHUB_TOKEN"'
+      secretsctl exec-env --pristine secrets.env 'env'
+    """
+    import os
+
+    from secretsctl.exec import (
+        Launch,
+        child_environment,
+        exec_with_env,
+        file_variables,
+        run_with_env,
+    )
+    from secretsctl.sops.stores import Format
+
+    file, command = _file_and_command(args)
+    if background:
+        _warn_background(app, "exec-env")
+        if same_process:
+            raise UsageError("the --same-process flag cannot be used with --background")
+    fmt = Format(input_type) if input_type else Format.for_path(file)
+    decrypted = _decrypt(app, file, fmt, keyservice, enable_local_keyservice)
+    environ = child_environment(file_variables(decrypted.documents), os.environ, pristine=pristine)
+    launch = Launch(command, environ, _run_as(user), background)
+    if same_process:
+        exec_with_env(launch)
+    raise SystemExit(run_with_env(launch))
+
+
+@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@_shared_options
+@click.option(
+    "--output-type",
+    type=click.Choice(FORMATS),
+    help="Store of the plaintext; by default FILE's.",
+)
+@click.option(
+    "--no-fifo",
+    is_flag=True,
+    help="Use a 0600 file on a RAM-backed filesystem instead of a fifo.",
+)
+@click.option(
+    "--filename",
+    metavar="NAME",
+    help="Name of the fifo or file (default: tmp-file, or tmp-file<digits> with --no-fifo).",
+)
+@click.pass_obj
+def exec_file(
+    app: App,
+    args: tuple[str, ...],
+    background: bool,
+    user: str | None,
+    input_type: str | None,
+    config_path: str | None,
+    keyservice: tuple[str, ...],
+    enable_local_keyservice: bool | None,
+    output_type: str | None,
+    no_fifo: bool,
+    filename: str | None,
+) -> None:
+    """Run COMMAND (through /bin/sh -c) with each {} in it replaced by the plaintext's path.
+
+    The plaintext is a fifo that can be read once, or with --no-fifo a 0600 file; it sits in a
+    private 0700 folder on a RAM-backed filesystem ($XDG_RUNTIME_DIR if a tmpfs, else
+    /dev/shm), removed when COMMAND ends, fails, or secretsctl is interrupted. The exit status
+    is COMMAND's (128 + N if a signal N killed it).
+
+    \b
+    Examples:
+      secretsctl exec-file secrets.yaml 'yq .db {}'
+      secretsctl exec-file --no-fifo --output-type dotenv secrets.yaml 'app --env-file {}'
+    """
+    import os
+
+    from secretsctl.api import indent_for
+    from secretsctl.edit import temp_location
+    from secretsctl.exec import Launch, check_filename, run_with_file
+    from secretsctl.redact import Secret
+    from secretsctl.sops.stores import Format
+
+    file, command = _file_and_command(args)
+    check_filename(filename)
+    if background:
+        _warn_background(app, "exec-file")
+    input_format = Format(input_type) if input_type else Format.for_path(file)
+    output_format = Format(output_type) if output_type else Format.for_path(file)
+    run_as = _run_as(user)
+    environ = dict(os.environ)
+    if run_as is not None:
+        # The caller's runtime folder is private to the caller: the user could not reach it.
+        environ.pop("XDG_RUNTIME_DIR", None)
+    location = temp_location(environ)
+    config = find_sops_config(app, config_path)
+    decrypted = _decrypt(app, file, input_format, keyservice, enable_local_keyservice)
+    indent = indent_for(output_format, config.stores if config else None)
+    plaintext = Secret(output_format.store.emit_plain(decrypted.documents, indent=indent))
+    launch = Launch(command, Secret(dict(os.environ)), run_as, background)
+    raise SystemExit(
+        run_with_file(launch, plaintext, location=location, fifo=not no_fifo, filename=filename)
+    )
