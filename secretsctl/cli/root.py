@@ -70,7 +70,17 @@ _GROUP_FLAGS = frozenset({"--debug", "-q", "--quiet"})
 COMMAND_SECTIONS = (
     (
         "sops-compatible commands",
-        ("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "filestatus"),
+        (
+            "decrypt",
+            "encrypt",
+            "edit",
+            "set",
+            "unset",
+            "updatekeys",
+            "rotate",
+            "groups",
+            "filestatus",
+        ),
     ),
     ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
     ("Key commands", ("keygen", "ssh-to-age", "keyservice")),
@@ -106,6 +116,7 @@ Each command's --help has its own examples.
         "unset": "secretsctl.cli.change_cmd:unset_command",
         "updatekeys": "secretsctl.cli.change_cmd:updatekeys",
         "rotate": "secretsctl.cli.change_cmd:rotate",
+        "groups": "secretsctl.cli.groups_cmd:groups",
         "filestatus": "secretsctl.cli.filestatus_cmd:filestatus",
         "ssh-to-age": "secretsctl.cli.keys_cmd:ssh_to_age",
         "keygen": "secretsctl.cli.keys_cmd:keygen",
