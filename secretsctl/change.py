@@ -707,11 +707,12 @@ def _groups_data_key(path: str, sops_file: Any, identities: IdentitySet) -> Any:
         raise
 
 
-def _check_threshold(path: str, threshold: int, groups: int) -> None:
+def _check_threshold(path: str, threshold: int, groups: int, change: str) -> None:
+    """Refuse a threshold above the number of groups (sops's wording, from its delete)."""
     if threshold > groups:
         raise SecretsctlError(
-            f"{path}: the Shamir threshold would be impossible to satisfy: Shamir threshold is"
-            f" {threshold}, but we only have {groups} key groups",
+            f"{path}: {change} will make the Shamir threshold impossible to satisfy: Shamir"
+            f" threshold is {threshold}, but we only have {groups} key groups",
             hint="pass --shamir-secret-sharing-threshold N with N at most the number of groups",
         )
 
@@ -749,7 +750,7 @@ def add_key_group(
     metadata = sops_file.metadata
     groups = [*_wrappable_groups(path, metadata, "add a key group"), list(recipients)]
     threshold = threshold or metadata.shamir_threshold
-    _check_threshold(path, threshold, len(groups))
+    _check_threshold(path, threshold, len(groups), "adding this key group")
     data_key = _groups_data_key(path, sops_file, identities)
     return _rewrap(path, fmt, sops_file, data_key, groups, threshold, identities, stores)[1]
 
@@ -800,6 +801,6 @@ def delete_key_group(
     # Only the groups left need a new share: a cloud key in the deleted one is no obstacle.
     groups = _wrappable_groups(path, metadata._replace(key_groups=kept), "delete a key group")
     threshold = threshold or metadata.shamir_threshold
-    _check_threshold(path, threshold, len(groups))
+    _check_threshold(path, threshold, len(groups), "removing this key group")
     data_key = _groups_data_key(path, sops_file, identities)
     return _rewrap(path, fmt, sops_file, data_key, groups, threshold, identities, stores)[1]
