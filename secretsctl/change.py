@@ -633,8 +633,11 @@ def rotate_files(
     stores: StoreSettings | None = None,
     add_pgp: Sequence[str] = (),
     remove_pgp: Sequence[str] = (),
+    output_fmt: Format | None = None,
 ) -> list[tuple[str, bytes]]:
     """Re-encrypt every file under a new data key; return ``(path, new bytes)`` for each.
+
+    ``output_fmt`` writes the files in another store (sops's ``--output-type``).
 
     ``add_age`` recipients and ``add_pgp`` fingerprints join key group 1 (once),
     ``remove_age`` and ``remove_pgp`` leave every group (each list checked for its kind). Every
@@ -681,11 +684,11 @@ def rotate_files(
         final = metadata._replace(key_groups=wrapped)
         content = codec.seal(
             opened.decrypted.documents,
-            opened.fmt,
+            output_fmt or opened.fmt,
             final,
             data_key,
             ivs=None,
-            indent=indent_for(opened.fmt, stores),
+            indent=indent_for(output_fmt or opened.fmt, stores),
         )
         return path, content
 
