@@ -69,7 +69,7 @@ def rewrite(args: Sequence[str], commands: Collection[str]) -> list[str]:
     Anything else (a command name, help, a word that is no file) comes back unchanged, so
     click reports it as always.
     """
-    if not args or args[0] in commands or args[0] in ("-h", "--help", "--version", "--"):
+    if not args or args[0] in commands or args[0] in ("-h", "--help", "-v", "--version", "--"):
         return list(args)
     first = args[0]
     if not first.startswith("-"):

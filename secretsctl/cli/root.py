@@ -139,7 +139,7 @@ Each command's --help has its own examples.
     help="Show a traceback for internal errors (never local variables). Env: SECRETSCTL_DEBUG.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.version_option(package_name="secretsctl", prog_name="secretsctl")
+@click.version_option(None, "-v", "--version", package_name="secretsctl", prog_name="secretsctl")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """Decrypt, encrypt and activate sops secrets (sops 3.11 file format, age keys)."""

@@ -56,3 +56,11 @@ def test_config_before_updatekeys(secretsctl: Runner, sops: Sops, tmp_path: Path
     opened = sops.run("decrypt", str(path), env={"SOPS_AGE_KEY_FILE": str(second.key_file)})
     assert opened.returncode == 0, opened.stderr.decode()
     assert opened.stdout == PLAIN, "the file opened to other plaintext"
+
+
+def test_dash_v_prints_the_version_as_sops_does(secretsctl: Runner, sops: Sops) -> None:
+    assert sops.run("-v").returncode == 0
+    short, long = secretsctl("-v"), secretsctl("--version")
+    assert short.returncode == long.returncode == 0, short.stderr.decode()
+    assert short.stdout == long.stdout
+    assert short.stdout.startswith(b"secretsctl, version ")
