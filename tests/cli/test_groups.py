@@ -320,3 +320,31 @@ def test_groups_is_listed_with_the_sops_commands(secretsctl: Runner) -> None:
     section = result.stdout.decode().split("sops-compatible commands")[1].split("Activation")[0]
     assert "groups" in section
     assert secretsctl("groups", "delete", "--help").returncode == 0
+
+
+# --- a threshold with a single group ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["rule", "flag"])
+def test_encrypt_writes_a_single_groups_threshold_as_sops(
+    secretsctl: Runner, sops: Sops, tmp_path: Path, given: str
+) -> None:
+    """sops writes `shamir_threshold` with one key group too (a single group ignores it)."""
+    plain = tmp_path / "p.yaml"
+    plain.write_bytes(PLAIN)
+    if given == "rule":
+        (tmp_path / ".sops.yaml").write_text(
+            f"creation_rules:\n  - shamir_threshold: 2\n    age: {sops.key.recipient}\n"
+        )
+        args: tuple[str, ...] = ("encrypt", "p.yaml")
+    else:
+        args = ("encrypt", "--shamir-secret-sharing-threshold", "3", "--age", sops.key.recipient)
+        args += ("p.yaml",)
+    env = env_for(sops.key)
+    ours = secretsctl(*args, cwd=tmp_path, env=env)
+    theirs = sops.run(*args, cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr.decode()
+    expected = ([[sops.key.recipient]], 2 if given == "rule" else 3)
+    assert shape(ours.stdout)[1:3] == shape(theirs.stdout)[1:3] == expected
+    (tmp_path / "ours.yaml").write_bytes(ours.stdout)
+    assert opens(sops, tmp_path / "ours.yaml", sops.key)
