@@ -90,8 +90,7 @@ def groups() -> None:
     """
 
 
-@groups.command("add", cls=SopsCommand)
-@click.argument("extra", nargs=-1)
+@groups.command("add", cls=SopsCommand, context_settings={"allow_extra_args": True})
 @_file
 @click.option(
     "--age",
@@ -113,7 +112,6 @@ def groups() -> None:
 @click.pass_obj
 def add(
     app: App,
-    extra: tuple[str, ...],
     file: str | None,
     age: tuple[str, ...],
     pgp: tuple[str, ...],
@@ -137,13 +135,13 @@ def add(
     \b
     Examples:
       secretsctl groups add -f secrets.yaml -i --age age1...
-      secretsctl groups add -f s.yaml -i --shamir-secret-sharing-threshold 1 --age age1...
+      secretsctl groups add -f s.yaml -i --shamir-secret-sharing-threshold 2 --age age1...
     """
     from secretsctl import change
     from secretsctl.keys.kinds import recipients_for
 
     del aws_profile, encryption_context
-    if extra:
+    if click.get_current_context().args:
         raise SecretsctlError("no positional arguments allowed", hint="give FILE with --file")
     cloud = [
         f"--{name} {key}"
