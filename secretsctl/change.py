@@ -571,7 +571,7 @@ def _wrappable_groups(path: str, metadata: Metadata, action: str) -> list[list[s
     if foreign:
         raise SecretsctlError(
             f"{path}: cannot {action}: secretsctl cannot wrap a data key for {', '.join(foreign)}",
-            hint=f"{action} it with sops, or remove those keys with `secretsctl updatekeys`",
+            hint="use sops for this file, or remove those keys with `secretsctl updatekeys`",
         )
     return [
         [key.recipient for key in group.age]
