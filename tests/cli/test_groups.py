@@ -348,3 +348,47 @@ def test_encrypt_writes_a_single_groups_threshold_as_sops(
     assert shape(ours.stdout)[1:3] == shape(theirs.stdout)[1:3] == expected
     (tmp_path / "ours.yaml").write_bytes(ours.stdout)
     assert opens(sops, tmp_path / "ours.yaml", sops.key)
+
+
+# --- cloud keys already in the file ------------------------------------------------------------
+
+
+def with_kms_key(path: Path, group: int) -> None:
+    """Give key group ``group`` an AWS KMS key, as sops writes one (key groups are not MACed)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.width = 4096
+    tree = yaml.load(path.read_bytes())
+    entry = {
+        "arn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "created_at": "2026-01-01T00:00:00Z",
+        "enc": "AQICAHhzZXR0aW5ncw==",
+        "aws_profile": "",
+    }
+    tree["sops"]["key_groups"][group].insert(0, "kms", [entry])
+    with path.open("w") as out:
+        yaml.dump(tree, out)
+
+
+def test_a_cloud_key_blocks_only_where_its_group_needs_a_new_share(
+    secretsctl: Runner, sops: Sops, keys: tuple[AgeKey, AgeKey, AgeKey], tmp_path: Path
+) -> None:
+    a, b, c = keys
+    path = sops_file(sops, tmp_path, a, b)
+    with_kms_key(path, 1)
+    assert opens(sops, path, a, b)
+    before = path.read_bytes()
+    env = env_for(a, b)
+    file = str(path)
+    err = refused(secretsctl, env, "add", "-i", "-f", file, "--age", c.recipient)
+    assert "cannot add a key group: secretsctl cannot wrap a data key for kms:arn:aws:kms:" in err
+    threshold = ("--shamir-secret-sharing-threshold", "1")
+    err = refused(secretsctl, env, "delete", "-i", "-f", file, *threshold, "0")
+    assert "cannot delete a key group" in err
+    assert path.read_bytes() == before
+    # Deleting the group that holds the cloud key needs no new share for it.
+    result = secretsctl("groups", "delete", "-i", "-f", file, *threshold, "1", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert shape(path.read_bytes())[1] == [[a.recipient]]
+    assert opens(sops, path, a)
