@@ -498,12 +498,17 @@ def _collect(paths: Sequence[str], work: Callable[[str], _T]) -> list[_T]:
     return results
 
 
-def _read_sops_file(path: str, fmt: Format | None) -> tuple[Format, Any]:
+def _read_sops_file(
+    path: str, fmt: Format | None, *, missing: ExitCode = ExitCode.GENERIC
+) -> tuple[Format, Any]:
     from secretsctl.sops import codec
 
-    original = _read(path, missing=ExitCode.GENERIC)
+    original = _read(path, missing=missing)
     fmt = fmt or Format.for_path(path)
-    return fmt, codec.parse(original, fmt)
+    try:
+        return fmt, codec.parse(original, fmt)
+    except SecretsctlError as exc:
+        raise exc.with_file(path) from None
 
 
 def _read(path: str, *, missing: ExitCode) -> bytes:
@@ -518,6 +523,61 @@ def _read(path: str, *, missing: ExitCode) -> bytes:
         raise InputError(f"{path}: can't operate on a directory", exit_code=missing) from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _rewrap(
+    path: str,
+    fmt: Format,
+    sops_file: Any,
+    data_key: Any,
+    groups: Sequence[Sequence[str]],
+    threshold: int,
+    identities: IdentitySet,
+    stores: StoreSettings | None,
+) -> tuple[int, bytes]:
+    """Wrap ``data_key`` for ``groups``; emit the file with its values, MAC and time unchanged.
+
+    ``threshold`` 0 means every group (written so when there are several, as sops does).
+    Returns the threshold written and the new bytes.
+    """
+    from secretsctl.api import indent_for
+    from secretsctl.keys.keyring import wrap_data_key
+    from secretsctl.sops import metadata as md
+
+    wrapped = wrap_data_key(data_key, groups, threshold or None, services=identities.services)
+    written = (threshold or len(wrapped)) if len(wrapped) > 1 else threshold
+    final = sops_file.metadata._replace(key_groups=wrapped, shamir_threshold=written)
+    tree = md.to_tree(final, single_value_store=fmt is Format.BINARY)
+    content: bytes = fmt.store.emit_encrypted(
+        sops_file.documents, tree, indent=indent_for(fmt, stores)
+    )
+    return written, content
+
+
+def _wrappable_groups(path: str, metadata: Metadata, action: str) -> list[list[str]]:
+    """Each key group's recipients, as strings to wrap a new data key (or share) for.
+
+    Raises :class:`SecretsctlError` when a key is of a kind secretsctl cannot wrap for (cloud
+    KMS, Vault): the new key would not reach it.
+    """
+    from secretsctl.keys.kinds import KIND_MODULES
+
+    foreign = [
+        key.label
+        for group in metadata.key_groups
+        for key in group.foreign
+        if key.kind not in KIND_MODULES or not key.recipient
+    ]
+    if foreign:
+        raise SecretsctlError(
+            f"{path}: cannot {action}: secretsctl cannot wrap a data key for {', '.join(foreign)}",
+            hint="use sops for this file, or remove those keys with `secretsctl updatekeys`",
+        )
+    return [
+        [key.recipient for key in group.age]
+        + [key.recipient for key in group.foreign if key.recipient]
+        for group in metadata.key_groups
+    ]
 
 
 def plan_updatekeys(
@@ -535,9 +595,7 @@ def plan_updatekeys(
     stay as they are. The Shamir threshold is ``threshold`` or the file's, capped at the
     number of new groups. Nothing is written: every failure, in any file, is raised together.
     """
-    from secretsctl.api import indent_for
-    from secretsctl.keys.keyring import unwrap_data_key, wrap_data_key
-    from secretsctl.sops import metadata as md
+    from secretsctl.keys.keyring import unwrap_data_key
     from secretsctl.sops.creation_rules import rule_for
 
     if identities is None:
@@ -556,12 +614,9 @@ def plan_updatekeys(
         if not any(d.added or d.removed for d in diffs) and new == old:
             return KeyUpdate(path, diffs, old, new, None)
         data_key = unwrap_data_key(metadata, identities, file=path)
-        groups = wrap_data_key(data_key, new_groups, new or None, services=identities.services)
-        written = (new or len(groups)) if len(groups) > 1 else new
-        final = metadata._replace(key_groups=groups, shamir_threshold=written)
-        tree = md.to_tree(final, single_value_store=file_fmt is Format.BINARY)
-        indent = indent_for(file_fmt, config.stores)
-        content = file_fmt.store.emit_encrypted(sops_file.documents, tree, indent=indent)
+        written, content = _rewrap(
+            path, file_fmt, sops_file, data_key, new_groups, new, identities, config.stores
+        )
         return KeyUpdate(path, diffs, old, written, content)
 
     return _collect(paths, plan)
@@ -578,8 +633,11 @@ def rotate_files(
     stores: StoreSettings | None = None,
     add_pgp: Sequence[str] = (),
     remove_pgp: Sequence[str] = (),
+    output_fmt: Format | None = None,
 ) -> list[tuple[str, bytes]]:
     """Re-encrypt every file under a new data key; return ``(path, new bytes)`` for each.
+
+    ``output_fmt`` writes the files in another store (sops's ``--output-type``).
 
     ``add_age`` recipients and ``add_pgp`` fingerprints join key group 1 (once),
     ``remove_age`` and ``remove_pgp`` leave every group (each list checked for its kind). Every
@@ -594,7 +652,7 @@ def rotate_files(
         from secretsctl.keys.sources import load_identities
 
         identities = load_identities()
-    from secretsctl.keys.kinds import KIND_MODULES, recipients_for
+    from secretsctl.keys.kinds import recipients_for
 
     added = [*recipients_for("age", add_age), *recipients_for("pgp", add_pgp)]
     removed = {*recipients_for("age", remove_age), *recipients_for("pgp", remove_pgp)}
@@ -608,23 +666,7 @@ def rotate_files(
             )
         opened = _open_existing(path, fmt, identities, ignore_mac)
         metadata = opened.decrypted.metadata
-        foreign = [
-            key.label
-            for group in metadata.key_groups
-            for key in group.foreign
-            if key.kind not in KIND_MODULES or not key.recipient
-        ]
-        if foreign:
-            raise SecretsctlError(
-                f"{path}: cannot rotate: secretsctl cannot wrap a data key for"
-                f" {', '.join(foreign)}",
-                hint="rotate it with sops, or remove those keys with `secretsctl updatekeys`",
-            )
-        groups = [
-            [key.recipient for key in group.age]
-            + [key.recipient for key in group.foreign if key.recipient]
-            for group in metadata.key_groups
-        ]
+        groups = _wrappable_groups(path, metadata, "rotate")
         groups[0].extend(r for r in dict.fromkeys(added) if r not in groups[0])
         groups = [[r for r in group if r not in removed] for group in groups]
         for index, group in enumerate(groups):
@@ -642,12 +684,126 @@ def rotate_files(
         final = metadata._replace(key_groups=wrapped)
         content = codec.seal(
             opened.decrypted.documents,
-            opened.fmt,
+            output_fmt or opened.fmt,
             final,
             data_key,
             ivs=None,
-            indent=indent_for(opened.fmt, stores),
+            indent=indent_for(output_fmt or opened.fmt, stores),
         )
         return path, content
 
     return _collect(paths, rotate)
+
+
+# --- groups add and delete -----------------------------------------------------------------
+
+
+def _groups_data_key(path: str, sops_file: Any, identities: IdentitySet) -> Any:
+    """Unwrap the data key; as sops's ``groups`` commands, failing to is exit 1 (not 128)."""
+    from secretsctl.keys.keyring import unwrap_data_key
+
+    try:
+        return unwrap_data_key(sops_file.metadata, identities, file=path)
+    except SecretsctlError as exc:
+        if exc.exit_code == ExitCode.COULD_NOT_RETRIEVE_KEY:
+            exc.exit_code = ExitCode.GENERIC
+        raise
+
+
+def _check_threshold(path: str, threshold: int, groups: int, change: str) -> None:
+    """Refuse a threshold above the number of groups (sops's wording, from its delete)."""
+    if threshold > groups:
+        raise SecretsctlError(
+            f"{path}: {change} will make the Shamir threshold impossible to satisfy: Shamir"
+            f" threshold is {threshold}, but we only have {groups} key groups",
+            hint="pass --shamir-secret-sharing-threshold N with N at most the number of groups",
+        )
+
+
+def add_key_group(
+    path: str,
+    recipients: Sequence[str],
+    *,
+    threshold: int = 0,
+    identities: IdentitySet | None = None,
+    stores: StoreSettings | None = None,
+) -> bytes:
+    """Return ``path`` with one more key group, of ``recipients`` (sops's ``groups add``).
+
+    The data key is unwrapped and split again into one Shamir share per group (every key of
+    every group gets its new share); values, ``lastmodified`` and ``mac`` stay as they are.
+    ``threshold`` 0 keeps the file's (0 there: every group must open it, as sops). Where sops
+    writes a file nobody can open (an empty new group, a recipient it cannot parse, a
+    threshold above the number of groups) this refuses. Nothing is written.
+    """
+    if identities is None:
+        from secretsctl.keys.sources import load_identities
+
+        identities = load_identities()
+    fmt, sops_file = _read_sops_file(path, None, missing=ExitCode.COULD_NOT_READ_INPUT_FILE)
+    if not recipients:
+        raise SecretsctlError(
+            f"{path}: the new key group has no keys",
+            hint="give its keys with --age RECIPIENT or --pgp FINGERPRINT",
+        )
+    from secretsctl.keys.kinds import parse_recipient
+
+    for recipient in recipients:
+        parse_recipient(recipient)
+    metadata = sops_file.metadata
+    groups = [*_wrappable_groups(path, metadata, "add a key group"), list(recipients)]
+    threshold = threshold or metadata.shamir_threshold
+    _check_threshold(path, threshold, len(groups), "adding this key group")
+    data_key = _groups_data_key(path, sops_file, identities)
+    return _rewrap(path, fmt, sops_file, data_key, groups, threshold, identities, stores)[1]
+
+
+def parse_group_index(text: str) -> int:
+    """Parse ``groups delete``'s INDEX as sops does (a decimal uint32); errors are exit 1."""
+    if not (text.isascii() and text.isdigit()) or int(text) >= 2**32:
+        raise SecretsctlError(
+            f"failed to parse [index] argument: {text!r} is not a key group index",
+            hint="key groups are numbered from 0, in the order the file lists them",
+        )
+    return int(text)
+
+
+def delete_key_group(
+    path: str,
+    index: int,
+    *,
+    threshold: int = 0,
+    identities: IdentitySet | None = None,
+    stores: StoreSettings | None = None,
+) -> bytes:
+    """Return ``path`` without key group ``index`` (from 0), as sops's ``groups delete``.
+
+    The data key is split again for the groups left, so the deleted group's keys no longer
+    open the file. ``threshold`` 0 keeps the file's. Refused, before any key is needed: an
+    index past the last group (sops panics), deleting the only group (sops writes a file
+    without keys), and a threshold above the groups left (sops's own refusal).
+    """
+    if identities is None:
+        from secretsctl.keys.sources import load_identities
+
+        identities = load_identities()
+    fmt, sops_file = _read_sops_file(path, None, missing=ExitCode.COULD_NOT_READ_INPUT_FILE)
+    metadata = sops_file.metadata
+    count = len(metadata.key_groups)
+    if index >= count:
+        raise SecretsctlError(
+            f"{path}: there is no key group {index}: the file has {count}"
+            f" (numbered from 0 to {count - 1})"
+        )
+    if count == 1:
+        raise SecretsctlError(
+            f"{path}: cannot delete key group 0: it is the file's only key group",
+            hint="add another group first (`groups add`), or change its keys with updatekeys",
+        )
+    kept = metadata.key_groups[:index] + metadata.key_groups[index + 1 :]
+    # Only the groups left need a new share: a cloud key in the deleted one is no obstacle.
+    groups = _wrappable_groups(path, metadata._replace(key_groups=kept), "delete a key group")
+    threshold = threshold or metadata.shamir_threshold
+    _check_threshold(path, threshold, len(groups), "removing this key group")
+    data_key = _groups_data_key(path, sops_file, identities)
+    return _rewrap(path, fmt, sops_file, data_key, groups, threshold, identities, stores)[1]

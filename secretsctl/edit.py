@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.keyservice.client import KeyServices
     from secretsctl.sops.creation_rules import EncryptionSettings
+    from secretsctl.sops.metadata import Metadata
     from secretsctl.sops.tree import Documents
 
 FALLBACK_EDITORS: Final = ("vim", "nano", "vi")
@@ -515,10 +516,41 @@ def _load_edited(fmt: Format, edited: bytes) -> Documents:
     return documents  # type: ignore[no-any-return]
 
 
+class ShownMetadataError(InputError):
+    """With ``--show-master-keys``: the ``sops`` block came back changed, removed or invalid."""
+
+
+def _load_edited_with_metadata(fmt: Format, edited: bytes, shown: Metadata) -> Documents:
+    """Split the edited text into documents and the ``sops`` block, which must be as shown.
+
+    sops 3.11 drops every edit made with ``--show-master-keys`` (values and metadata alike)
+    and writes the file as it was; secretsctl applies the value edits and keeps the metadata,
+    asking for the block back when it was changed rather than dropping the change unseen.
+    """
+    from secretsctl.sops import codec
+
+    try:
+        edited_file = codec.parse(edited, fmt)
+    except SecretsctlError as problem:
+        raise ShownMetadataError(f"SOPS metadata is invalid: {problem.message}") from None
+    if edited_file.metadata != shown:
+        raise ShownMetadataError(
+            "the sops metadata was changed: secretsctl edits values only; put the `sops`"
+            " block back as it was (change keys with updatekeys, rotate or groups)"
+        )
+    documents = edited_file.documents
+    if not documents:
+        raise InputError(
+            "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
+        )
+    return documents
+
+
 def edit_file(
     path: str,
     *,
     fmt: Format | None = None,
+    show_master_keys: bool = False,
     ignore_mac: bool = False,
     identities: IdentitySet | None = None,
     indent: int | None = None,
@@ -533,6 +565,8 @@ def edit_file(
     The file is decrypted with its MAC verified (unless ``ignore_mac``), re-encrypted under
     the same data key (unchanged values keep their ``ENC[…]`` text, ``lastmodified`` and the
     MAC are renewed) and replaced atomically, keeping its mode and owner.
+    ``show_master_keys`` shows the ``sops`` block below the plaintext, as sops's ``-s``; it
+    must come back unchanged (:func:`_load_edited_with_metadata`).
     """
     from secretsctl import change
 
@@ -543,10 +577,22 @@ def edit_file(
     store = opened.fmt.store
     plaintext = store.emit_plain(opened.decrypted.documents, indent=indent)
     metadata = opened.decrypted.metadata
+    shown: Metadata | None = None
+    if show_master_keys:
+        from secretsctl.sops import codec
+        from secretsctl.sops import metadata as md
+
+        # sops shows the crypt rule for the binary store too, though it never writes it there.
+        tree = md.to_tree(metadata)
+        plaintext = store.emit_encrypted(opened.decrypted.documents, tree, indent=indent)
+        shown = codec.parse(plaintext, opened.fmt).metadata
     metadata = metadata._replace(version=_newer_version(metadata.version))
 
     def load_and_seal(edited: bytes) -> bytes:
-        documents = _load_edited(opened.fmt, edited)
+        if shown is None:
+            documents = _load_edited(opened.fmt, edited)
+        else:
+            documents = _load_edited_with_metadata(opened.fmt, edited, shown)
         return change.reseal(opened, documents, metadata=metadata, indent=indent)
 
     sealed, runs = _session(

@@ -21,7 +21,7 @@ from secretsctl.cli.options import (
     keyservice_options,
     sops_config_option,
 )
-from secretsctl.errors import ExitCode, InputError, SecretsctlError
+from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
 
 if TYPE_CHECKING:
     from secretsctl.change import KeyUpdate
@@ -304,13 +304,19 @@ def _recipients(text: str | None) -> list[str]:
     "-i",
     "--in-place",
     is_flag=True,
-    help="Accepted for sops compatibility: rotate always rewrites FILE in place.",
+    help="Accepted for sops compatibility: rotate rewrites FILE in place unless --output.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the rotated file here (one FILE only) and leave FILE as it is.",
 )
 @click.option("--add-age", help="Comma-separated age recipients to add to the first key group.")
 @click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
 @click.option("--add-pgp", help="Comma-separated PGP fingerprints to add to the first key group.")
 @click.option("--rm-pgp", help="Comma-separated PGP fingerprints to remove from every key group.")
 @_input_type
+@_output_type
 @_ignore_mac
 @sops_config_option
 @keyservice_options
@@ -319,11 +325,13 @@ def rotate(
     app: App,
     files: tuple[str, ...],
     in_place: bool,
+    output: str | None,
     add_age: str | None,
     rm_age: str | None,
     add_pgp: str | None,
     rm_pgp: str | None,
     input_type: str | None,
+    output_type: str | None,
     ignore_mac: bool,
     config_path: str | None,
     keyservice: tuple[str, ...],
@@ -331,7 +339,8 @@ def rotate(
 ) -> None:
     """Re-encrypt each FILE under a new data key, in place, with a new lastmodified and MAC.
 
-    If any file fails (e.g. no key opens it), none is changed.
+    --output-type writes FILE in another store; --output writes the result elsewhere. If any
+    file fails (e.g. no key opens it), none is changed.
 
     \b
     Examples:
@@ -340,9 +349,12 @@ def rotate(
     """
     from secretsctl import change
 
-    del in_place
     if not files:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
+    if output and in_place:
+        raise UsageError("cannot operate on both --output and --in-place")
+    if output and len(files) > 1:
+        raise UsageError("--output takes one FILE", hint="rotate several files in place")
     config = find_sops_config(app, config_path)
     results = change.rotate_files(
         [os.path.abspath(file) for file in files],
@@ -354,5 +366,11 @@ def rotate(
         ignore_mac=ignore_mac,
         stores=config.stores if config else None,
         identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        output_fmt=_format(output_type),
     )
+    if output:
+        from secretsctl import fsutil
+
+        fsutil.write_atomic(output, results[0][1])
+        return
     change.write_all(results)

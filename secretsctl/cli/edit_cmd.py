@@ -30,7 +30,12 @@ PRESS_A_KEY = "Press Enter to return to the editor, or Ctrl+C to exit."
 
 def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     """Say why the text was refused and wait for one byte on stdin; EOF means give up."""
-    app.display_error(f"Could not load tree, probably due to invalid syntax: {problem.message}")
+    from secretsctl.edit import ShownMetadataError
+
+    if isinstance(problem, ShownMetadataError):
+        app.display_error(problem.message)
+    else:
+        app.display_error(f"Could not load tree, probably due to invalid syntax: {problem.message}")
     # Not quiet-able: the user must know why the program waits.
     app.display_hint(PRESS_A_KEY)
     try:
@@ -47,6 +52,12 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     help="Store of the file; by default from its extension.",
 )
 @click.option("--ignore-mac", is_flag=True, help="Skip the MAC check.")
+@click.option(
+    "-s",
+    "--show-master-keys",
+    is_flag=True,
+    help="Show the sops metadata below the plaintext (it must stay as shown).",
+)
 @click.option(
     "--allow-disk-tmp",
     is_flag=True,
@@ -69,6 +80,7 @@ def edit(
     file: str,
     input_type: str | None,
     ignore_mac: bool,
+    show_master_keys: bool,
     allow_disk_tmp: bool,
     age: str | None,
     pgp: str | None,
@@ -109,6 +121,7 @@ def edit(
     if os.path.lexists(path):
         result = core.edit_file(
             path, fmt=fmt, ignore_mac=ignore_mac, indent=indent, temp_base=location.path,
+            show_master_keys=show_master_keys,
             allow_disk_tmp=allow_disk_tmp, on_invalid=on_invalid,
             identities=identities_for(app, services),
         )  # fmt: skip

@@ -38,6 +38,8 @@ _VALUE_OPTIONS = frozenset(
     }
 )  # fmt: skip
 _FILE_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".ini")
+# sops's global flags that change nothing secretsctl does: dropped, not refused.
+_NO_OP_FLAGS = frozenset({"--verbose", "--disable-version-check"})
 
 
 class LegacyFormError(ValueError):
@@ -67,7 +69,7 @@ def rewrite(args: Sequence[str], commands: Collection[str]) -> list[str]:
     Anything else (a command name, help, a word that is no file) comes back unchanged, so
     click reports it as always.
     """
-    if not args or args[0] in commands or args[0] in ("-h", "--help", "--version", "--"):
+    if not args or args[0] in commands or args[0] in ("-h", "--help", "-v", "--version", "--"):
         return list(args)
     first = args[0]
     if not first.startswith("-"):
@@ -82,7 +84,13 @@ def rewrite(args: Sequence[str], commands: Collection[str]) -> list[str]:
         if word == "--":
             rest.extend(args[position:])
             break
-        if word in _ACTIONS:
+        if word in _NO_OP_FLAGS or option in _NO_OP_FLAGS:
+            pass
+        elif word in commands and not actions and not word.startswith("-"):
+            # sops's global flags before a subcommand (`sops --config X updatekeys F`): the
+            # subcommand's own options, as urfave/cli reads them there.
+            return [word, *rest, *args[position + 1 :]]
+        elif word in _ACTIONS:
             actions.append(_ACTIONS[word])
         elif option == _SET:
             if not equals:

@@ -71,8 +71,8 @@ COMMAND_SECTIONS = (
     (
         "sops-compatible commands",
         (
-            *("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "filestatus"),
-            *("exec-env", "exec-file"),
+            *("decrypt", "encrypt", "edit", "set", "unset", "updatekeys", "rotate", "groups"),
+            *("filestatus", "exec-env", "exec-file"),
         ),
     ),
     ("Activation commands", ("render", "activate", "check", "status", "rollback", "unit")),
@@ -109,6 +109,7 @@ Each command's --help has its own examples.
         "unset": "secretsctl.cli.change_cmd:unset_command",
         "updatekeys": "secretsctl.cli.change_cmd:updatekeys",
         "rotate": "secretsctl.cli.change_cmd:rotate",
+        "groups": "secretsctl.cli.groups_cmd:groups",
         "filestatus": "secretsctl.cli.filestatus_cmd:filestatus",
         "exec-env": "secretsctl.cli.exec_cmd:exec_env",
         "exec-file": "secretsctl.cli.exec_cmd:exec_file",
@@ -133,7 +134,7 @@ Each command's --help has its own examples.
     help="Show a traceback for internal errors (never local variables). Env: SECRETSCTL_DEBUG.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.version_option(package_name="secretsctl", prog_name="secretsctl")
+@click.version_option(None, "-v", "--version", package_name="secretsctl", prog_name="secretsctl")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """Decrypt, encrypt and activate sops secrets (sops 3.11 file format, age keys)."""

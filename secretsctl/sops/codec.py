@@ -330,8 +330,9 @@ def new_data_key(
         version=md.SOPS_VERSION,
         rule=settings.rule or CryptRule(),
         mac_only_encrypted=settings.mac_only_encrypted,
-        # sops always writes the threshold with several groups; a missing one means 0 to it.
-        shamir_threshold=(threshold or len(groups)) if len(groups) > 1 else 0,
+        # sops always writes the threshold with several groups (a missing one means 0 to it),
+        # and with one group the one given, though a single group ignores it.
+        shamir_threshold=(threshold or len(groups)) if len(groups) > 1 else (threshold or 0),
     )
     return metadata, Secret(data_key)
 

@@ -295,9 +295,10 @@ def to_tree(meta: Metadata, *, single_value_store: bool = False) -> Branch:
     ``single_value_store`` (the binary store) writes no rule field at all.
     """
     out = Branch()
+    # sops writes a threshold whenever it is set, with a single key group too.
+    if meta.shamir_threshold:
+        out.append(("shamir_threshold", meta.shamir_threshold))
     if len(meta.key_groups) > 1:
-        if meta.shamir_threshold:
-            out.append(("shamir_threshold", meta.shamir_threshold))
         groups = Seq()
         for group in meta.key_groups:
             entry = Branch()
