@@ -1,0 +1,117 @@
+"""`sops-install-secrets`: keys from the environment, age-keys.txt, links inside /run/secrets,
+and signals, each as sops-nix's Go binary behaves.
+
+Same harness as test_sops_install_secrets: the console script in a subprocess, as root, in a
+private mount namespace with a fresh tmpfs on /run.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from tests.cli.test_sops_install_secrets import (
+    LIVE,
+    in_fresh_run,
+    installer,
+    nix_manifest,
+    no_value,
+    run,
+)
+from tests.activate_support import nix_secret
+from tests.conftest import SOPS_NIX_VECTORS
+
+AGE_KEYS = SOPS_NIX_VECTORS / "age-keys.txt"
+
+
+def no_key_manifest(folder: Path, **top: object) -> Path:
+    """A manifest naming no key at all: only the environment can open the vectors."""
+    return nix_manifest(
+        folder, [nix_secret("test_key", "test_key")], [], ageKeyFile=None, **top
+    )
+
+
+def installs_with(folder: Path, manifest: Path, **env: str) -> None:
+    cli = installer(folder, **env)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_sops_age_key_alone_opens_the_files(tmp_path: Path) -> None:
+    installs_with(tmp_path, no_key_manifest(tmp_path), SOPS_AGE_KEY=AGE_KEYS.read_text())
+
+
+def test_sops_age_key_file_alone_opens_the_files(tmp_path: Path) -> None:
+    installs_with(tmp_path, no_key_manifest(tmp_path), SOPS_AGE_KEY_FILE=str(AGE_KEYS))
+
+
+def test_sops_age_key_cmd_alone_opens_the_files(tmp_path: Path) -> None:
+    installs_with(
+        tmp_path, no_key_manifest(tmp_path), SOPS_AGE_KEY_CMD=f"cat {shlex.quote(str(AGE_KEYS))}"
+    )
+
+
+def test_xdg_keys_txt_opens_the_files(tmp_path: Path) -> None:
+    config = tmp_path / "xdg"
+    (config / "sops/age").mkdir(parents=True)
+    (config / "sops/age/keys.txt").write_bytes(AGE_KEYS.read_bytes())
+    installs_with(tmp_path, no_key_manifest(tmp_path), XDG_CONFIG_HOME=str(config))
+
+
+def test_a_broken_source_does_not_block_the_others(tmp_path: Path) -> None:
+    """As sops: a failing SOPS_AGE_KEY_CMD and a missing SOPS_AGE_SSH_PRIVATE_KEY_FILE."""
+    manifest = no_key_manifest(tmp_path)
+    cli = installer(
+        tmp_path,
+        SOPS_AGE_KEY_CMD="false",
+        SOPS_AGE_SSH_PRIVATE_KEY_FILE=str(tmp_path / "missing"),
+        SOPS_AGE_KEY=AGE_KEYS.read_text(),
+    )
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+        assert "SOPS_AGE_KEY_CMD" in done.stderr
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_manifest_age_keys_hide_the_environments_key_file(tmp_path: Path) -> None:
+    """sops-nix sets SOPS_AGE_KEY_FILE to its age-keys.txt when the manifest names age keys."""
+    manifest = no_key_manifest(tmp_path, ageSshKeyPaths=[str(tmp_path / "no-such-ssh-key")])
+    cli = installer(tmp_path, SOPS_AGE_KEY_FILE=str(AGE_KEYS))
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 1, done.stderr
+        assert not LIVE.exists()
+        # SOPS_AGE_KEY still counts: sops-nix leaves it alone.
+        again = installer(tmp_path, SOPS_AGE_KEY=AGE_KEYS.read_text())
+        done = run(again, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+
+    in_fresh_run(body)
+
+
+def test_no_key_anywhere_fails_with_exit_1(tmp_path: Path) -> None:
+    manifest = no_key_manifest(tmp_path)
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith("secretsctl: error: "), done.stderr
+        assert not LIVE.exists()
+        assert not os.path.exists("/run/secrets.d/1")
+
+    in_fresh_run(body)
