@@ -7,12 +7,19 @@ private mount namespace with a fresh tmpfs on /run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
+import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.cli.test_sops_install_secrets import (
     LIVE,
+    PROGRAM,
     in_fresh_run,
     installer,
     nix_manifest,
@@ -113,5 +120,57 @@ def test_no_key_anywhere_fails_with_exit_1(tmp_path: Path) -> None:
         assert done.stderr.startswith("secretsctl: error: "), done.stderr
         assert not LIVE.exists()
         assert not os.path.exists("/run/secrets.d/1")
+
+    in_fresh_run(body)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_process_by_that_signal_and_keeps_the_live_generation(
+    signum: int, tmp_path: Path
+) -> None:
+    """Go's default handling: the process dies by SIGINT or SIGTERM, not with an exit status."""
+    marker = tmp_path / "key-cmd-started"
+    key_cmd = tmp_path / "slow-key-cmd"
+    key_cmd.write_text(f"#!/bin/sh\necho $$ > {shlex.quote(str(marker))}\nexec sleep 30\n")
+    key_cmd.chmod(0o755)
+    first = no_key_manifest(tmp_path)
+    second = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key"), nix_secret("other", "test_key")],
+        [],
+        ageKeyFile=None,
+    )
+    cli = installer(tmp_path, SOPS_AGE_KEY=AGE_KEYS.read_text())
+    slow = installer(tmp_path, SOPS_AGE_KEY_CMD=str(key_cmd))
+
+    def body() -> None:
+        done = run(cli, str(first))
+        assert done.returncode == 0, done.stderr
+        process = subprocess.Popen(
+            [PROGRAM, str(second)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=slow.env,
+        )
+        try:
+            for _ in range(600):  # a hang guard, not a timing
+                if marker.exists() and marker.read_text().strip():
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the key command never started")
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            if marker.exists():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(marker.read_text()), signal.SIGKILL)
+        assert process.returncode == -signum, stderr.decode()
+        assert os.readlink(LIVE) == "/run/secrets.d/1"
+        assert sorted(os.listdir("/run/secrets.d")) == ["1"]
+        assert sorted(os.listdir(LIVE)) == ["test_key"]
 
     in_fresh_run(body)
