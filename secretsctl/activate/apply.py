@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from secretsctl.activate.status import StatusFile, StatusResult
     from secretsctl.config.model import Manifest, SecretSpec, TemplateSpec
     from secretsctl.paths import RuntimePaths
+    from secretsctl.redact import Secret
     from secretsctl.render.model import RenderPlan
 
 RENDERED = "rendered/"
@@ -510,6 +511,7 @@ def apply(
     may_mount: bool | None = None,
     owners_known: bool = True,
     always_new_generation: bool = False,
+    age_keys: Secret[bytes] | None = None,
 ) -> ApplyResult:
     """Install ``plan`` as the live generation (or, with ``dry_run``, say what that would do).
 
@@ -523,6 +525,8 @@ def apply(
     forces 0:0), so an owner differing from the live file's is not reported as drift.
     ``always_new_generation`` writes generation N+1 even when nothing changed, as sops-nix
     does (its tests and pruning count on it); secretsctl's own default keeps N then.
+    ``age_keys`` replaces ``<mount point>/age-keys.txt`` (mode 0600, the caller's) before the
+    generation is written, as sops-nix writes its combined key file; never in a dry run.
     """
     validate(plan, manifest, paths)
     if manifest.user_mode:
@@ -563,6 +567,8 @@ def apply(
             if generations.remove_leftover(mount_fd, following):
                 warnings.append(f"removed generation {following}, left unlinked by an earlier run")
             diff = _diff(ctx, files, names, live, warnings)
+            if age_keys is not None:
+                _write_age_keys(ctx, mount_fd, age_keys)
             created = diff.tree_changed or live.generation is None or always_new_generation
             number = following if created else live.generation
             assert number is not None  # noqa: S101 - created when there is no live generation
@@ -594,6 +600,25 @@ def apply(
             )
         finally:
             os.close(mount_fd)
+
+
+def _write_age_keys(ctx: _Context, mount_fd: int, data: Secret[bytes]) -> None:
+    """Replace the mount point's age-keys.txt: a new 0600 file, synced, renamed over it."""
+    from secretsctl.keys.sopsnix_keyfile import NAME
+
+    temporary = f".{NAME}.{os.urandom(6).hex()}.tmp"
+    try:
+        fsops.create_file(
+            mount_fd, temporary, data.reveal(), uid=-1, gid=-1, mode=0o600, chown=False
+        )
+        os.rename(temporary, NAME, src_dir_fd=mount_fd, dst_dir_fd=mount_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=mount_fd)
+        raise ActivationError(
+            f"cannot create '{ctx.mount_point}/{NAME}': {exc.strerror}", hint=_space_hint(exc)
+        ) from None
+    fsops.fsync_dir_fd(mount_fd)
 
 
 def _open_mount_point(ctx: _Context) -> int:

@@ -163,6 +163,18 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     from secretsctl.paths import RuntimePaths
 
     plan = build_plan(manifest, ignore_passwd=ignore_passwd)
+    age_keys = None
+    keys = manifest.keys
+    if (keys.age_key_file or keys.age_ssh_key_paths) and not dry_run:
+        from secretsctl.keys.kinds import KeySourceError
+        from secretsctl.keys.sopsnix_keyfile import combined_age_keys, rfc3339_now
+
+        try:
+            age_keys = combined_age_keys(keys.age_ssh_key_paths, keys.age_key_file, rfc3339_now())
+        except OSError as exc:
+            raise KeySourceError(
+                f"cannot read keyfile '{keys.age_key_file}': {exc.strerror}"
+            ) from None
     if manifest.log_key_import:
         # sops-nix prints these prefixed with its program name: GPG imports on stdout first
         # (its keyring is set up before the age keys), age imports on stderr.
@@ -185,6 +197,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         keys_gid=0 if ignore_passwd else None,
         owners_known=not ignore_passwd or options.ignore_passwd,
         always_new_generation=True,
+        age_keys=age_keys,  # sops-nix's <mount point>/age-keys.txt
         force=True,  # sops-nix replaces a real file or directory at the symlink path
     )
     for warning in result.warnings:

@@ -494,9 +494,7 @@ def parse_manifest(
             # environment (the NixOS module's sops.environment) and HOME besides these, and
             # sops-nix sets SOPS_AGE_KEY_FILE to its own combined key file when it writes one.
             use_environment=True,
-            unread_variables=(
-                ("SOPS_AGE_KEY_FILE",) if age_key_file or age_ssh_key_paths else ()
-            ),
+            unread_variables=(("SOPS_AGE_KEY_FILE",) if age_key_file or age_ssh_key_paths else ()),
         ),
         log_secret_changes=log_changes,
         log_key_import=log_keys,
