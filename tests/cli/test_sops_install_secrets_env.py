@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from secretsctl.keys.ssh_to_age import ssh_private_key_to_age_identity
-from tests.activate_support import nix_secret
+from tests.activate_support import Users, nix_secret, nix_template
 from tests.cli.test_sops_install_secrets import (
     LIVE,
     PROGRAM,
@@ -277,5 +277,108 @@ def test_no_age_keys_txt_without_manifest_age_keys_or_in_check_and_dry_runs(
         done = run(cli, str(plain))
         assert done.returncode == 0, done.stderr
         assert not KEY_FILE.exists()
+
+    in_fresh_run(body)
+
+
+def test_a_path_inside_the_symlink_path_is_linked_in_the_generation(
+    users: Users, tmp_path: Path
+) -> None:
+    """sops-nix links such a path through /run/secrets after the switch, so the link lives in
+    the new generation and points at /run/secrets/<name>; here it is written with it."""
+    manifest = nix_manifest(
+        tmp_path,
+        [
+            nix_secret("test_key", "test_key", path="/run/secrets/aliases/key", owner=users.alice),
+            nix_secret("plain", "test_key"),
+        ],
+        [nix_template("tpl", "x", path="/run/secrets/tpl-link")],
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        for generation in (1, 2):
+            done = run(cli, str(manifest))
+            assert done.returncode == 0, done.stderr
+            assert done.stdout == "", "nothing changed: no change log"
+            assert os.readlink(LIVE / "aliases/key") == "/run/secrets/test_key"
+            assert os.readlink(LIVE / "tpl-link") == "/run/secrets/rendered/tpl"
+            assert os.path.realpath(LIVE / "aliases/key") == f"/run/secrets.d/{generation}/test_key"
+            assert (LIVE / "aliases/key").lstat().st_uid == users.alice_uid
+            assert (LIVE / "aliases/key").read_bytes() == b"test_value", "not linked"
+        assert os.listdir("/run/secrets.d/2/aliases") == ["key"]
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/run/secrets.d/key", "inside the secrets' own folders"),
+        ("/run/secrets.d/1/key", "inside the secrets' own folders"),
+        ("/run/secrets/plain", "in the way of secret 'plain'"),
+        ("/run/secrets/nested", "in the way of"),
+    ],
+)
+def test_a_path_that_cannot_be_a_link_in_the_generation_is_refused(
+    path: str, message: str, tmp_path: Path
+) -> None:
+    manifest = nix_manifest(
+        tmp_path,
+        [
+            nix_secret("test_key", "test_key", path=path),
+            nix_secret("plain", "test_key"),
+            nix_secret("nested/file", "test_key"),
+        ],
+        [],
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 1
+        assert message in done.stderr, done.stderr
+        assert not LIVE.exists()
+
+    in_fresh_run(body)
+
+
+def test_rollback_keeps_a_link_inside_the_symlink_path(tmp_path: Path) -> None:
+    """Such a link is part of its generation: rollback neither refuses nor drops it."""
+    first = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", path="/run/secrets/alias")],
+        [],
+        keepGenerations=0,
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        for _ in range(2):
+            done = run(cli, str(first))
+            assert done.returncode == 0, done.stderr
+        done = cli("rollback", "--manifest", str(first))
+        assert done.returncode == 0, done.stderr
+        assert os.readlink(LIVE) == "/run/secrets.d/1"
+        assert os.readlink(LIVE / "alias") == "/run/secrets/test_key"
+        no_value(cli)
+
+    in_fresh_run(body)
+
+
+def test_status_does_not_list_a_link_inside_the_symlink_path(tmp_path: Path) -> None:
+    manifest = nix_manifest(
+        tmp_path, [nix_secret("test_key", "test_key", path="/run/secrets/alias")], []
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        done = cli("status", "--manifest", str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert "alias" not in done.stdout + done.stderr, done.stdout + done.stderr
+        no_value(cli)
 
     in_fresh_run(body)
