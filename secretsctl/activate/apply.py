@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from secretsctl.activate.status import StatusFile, StatusResult
     from secretsctl.config.model import Manifest, SecretSpec, TemplateSpec
     from secretsctl.paths import RuntimePaths
+    from secretsctl.redact import Secret
     from secretsctl.render.model import RenderPlan
 
 RENDERED = "rendered/"
@@ -195,6 +196,12 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def _folders(relative: str) -> list[str]:
+    """Every folder above a relative path: ``a/b/c`` → ``a/b``, ``a``."""
+    parts = relative.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
 def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
     """Check the plan can be installed as it is; raise every problem at once, by name."""
     if plan.check_only:
@@ -228,6 +235,7 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
         )
     seen: dict[str, PlannedFile] = {}
     links: dict[str, str] = {}
+    inner: dict[str, str] = {}  # links inside the symlink path: relative path → label
     limit = 2**32 - 1
     for item in plan.files:
         if _BAD_NAME.search(item.name):
@@ -263,8 +271,16 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
             if where in links:
                 problem(f"{label} and {links[where]} both link {item.link_path}")
             links[where] = label
-            if _inside(where, mount_point) or _inside(where, symlink_path):
+            if _inside(where, mount_point) or where == symlink_path:
                 problem(f"{label} has a path {item.link_path} inside the secrets' own folders")
+            elif _inside(where, symlink_path):
+                inner[where[len(symlink_path) + 1 :]] = label
+    folders = {f for rel in seen for f in _folders(rel)}
+    for relative, label in inner.items():
+        clash = seen.get(relative) or next((seen[f] for f in _folders(relative) if f in seen), None)
+        if clash is not None or relative in folders:
+            what = _label(clash.kind, clash.name) if clash else "the other files"
+            problem(f"{label} links {relative} inside the symlink path, in the way of {what}")
     for relative, item in seen.items():
         folder = relative.rpartition("/")[0]
         while folder:
@@ -370,6 +386,7 @@ def _diff(
             symlink_path=ctx.symlink_path,
             runtime=ctx.paths.runtime,
             names=names,
+            links={s.path: s.target for s in _generation_links(ctx, files)},
         )
     except OSError as exc:
         raise ActivationError(
@@ -388,7 +405,8 @@ def _ram_backed(path: str) -> bool:
     return entry is not None and entry.fs_type in fsops.RAM_TYPES
 
 
-def _wanted_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]:
+def _all_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]:
+    """Return every custom link (its path rooted), but those at an item's default place."""
     from secretsctl.activate.links import LinkSpec
 
     specs = []
@@ -403,6 +421,49 @@ def _wanted_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]
         uid, gid = (item.uid, item.gid) if forced is None else forced[:2]
         specs.append(LinkSpec(path, target, uid, gid, _label(item.kind, item.name)))
     return specs
+
+
+def _spec_generation_links(
+    symlink_path: str, runtime: Callable[[str], str], manifest: Manifest
+) -> dict[str, str]:
+    """Return the configuration's links inside the (rooted) symlink path: relative → target."""
+    start = len(symlink_path) + 1
+    found = {}
+    for (kind, name), (_, spec) in _spec_index(manifest).items():
+        if spec.path is None:
+            continue
+        relative = name if kind is ItemKind.SECRET else RENDERED + name
+        target = f"{symlink_path}/{relative}"
+        path = os.path.normpath(runtime(spec.path))
+        if path != os.path.normpath(target) and _inside(path, symlink_path):
+            found[path[start:]] = target
+    return found
+
+
+def _known_links(tree: TreeSnapshot, links: Mapping[str, str]) -> frozenset[str]:
+    """Return the links of ``tree`` that are in ``links`` with the same target."""
+    return frozenset(
+        relative for relative, target in tree.links().items() if links.get(relative) == target
+    )
+
+
+def _wanted_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]:
+    """Return the custom links made after the switch: those outside the symlink path."""
+    return [s for s in _all_links(ctx, files) if not _inside(s.path, ctx.symlink_path)]
+
+
+def _generation_links(ctx: _Context, files: Iterable[PlannedFile]) -> list[LinkSpec]:
+    """Return the custom links inside the symlink path, ``path`` relative to it.
+
+    sops-nix makes them through the symlink path once it is switched, so they land in the
+    new generation; they are written into it with its files instead, so they switch with it.
+    """
+    start = len(ctx.symlink_path) + 1
+    return [
+        s._replace(path=s.path[start:])
+        for s in _all_links(ctx, files)
+        if _inside(s.path, ctx.symlink_path)
+    ]
 
 
 def _decide_units(
@@ -510,6 +571,7 @@ def apply(
     may_mount: bool | None = None,
     owners_known: bool = True,
     always_new_generation: bool = False,
+    age_keys: Secret[bytes] | None = None,
 ) -> ApplyResult:
     """Install ``plan`` as the live generation (or, with ``dry_run``, say what that would do).
 
@@ -523,6 +585,8 @@ def apply(
     forces 0:0), so an owner differing from the live file's is not reported as drift.
     ``always_new_generation`` writes generation N+1 even when nothing changed, as sops-nix
     does (its tests and pruning count on it); secretsctl's own default keeps N then.
+    ``age_keys`` replaces ``<mount point>/age-keys.txt`` (mode 0600, the caller's) before the
+    generation is written, as sops-nix writes its combined key file; never in a dry run.
     """
     validate(plan, manifest, paths)
     if manifest.user_mode:
@@ -563,6 +627,8 @@ def apply(
             if generations.remove_leftover(mount_fd, following):
                 warnings.append(f"removed generation {following}, left unlinked by an earlier run")
             diff = _diff(ctx, files, names, live, warnings)
+            if age_keys is not None:
+                _write_age_keys(ctx, mount_fd, age_keys)
             created = diff.tree_changed or live.generation is None or always_new_generation
             number = following if created else live.generation
             assert number is not None  # noqa: S101 - created when there is no live generation
@@ -594,6 +660,25 @@ def apply(
             )
         finally:
             os.close(mount_fd)
+
+
+def _write_age_keys(ctx: _Context, mount_fd: int, data: Secret[bytes]) -> None:
+    """Replace the mount point's age-keys.txt: a new 0600 file, synced, renamed over it."""
+    from secretsctl.keys.sopsnix_keyfile import NAME
+
+    temporary = f".{NAME}.{os.urandom(6).hex()}.tmp"
+    try:
+        fsops.create_file(
+            mount_fd, temporary, data.reveal(), uid=-1, gid=-1, mode=0o600, chown=False
+        )
+        os.rename(temporary, NAME, src_dir_fd=mount_fd, dst_dir_fd=mount_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=mount_fd)
+        raise ActivationError(
+            f"cannot create '{ctx.mount_point}/{NAME}': {exc.strerror}", hint=_space_hint(exc)
+        ) from None
+    fsops.fsync_dir_fd(mount_fd)
 
 
 def _open_mount_point(ctx: _Context) -> int:
@@ -735,6 +820,9 @@ def _write_generation(
             current = item.relative_path
             uid, gid = (item.uid, item.gid) if forced is None else forced[:2]
             writer.write(current, item.content.reveal(), uid=uid, gid=gid, mode=item.mode)
+        for link in _generation_links(ctx, files):
+            current = link.path
+            writer.symlink(link.path, link.target, uid=link.uid, gid=link.gid)
         current = ""
         # One sync for the directory entries; each file was synced as it was written.
         os.fsync(gen_fd)
@@ -1019,7 +1107,13 @@ def _rollback(
     state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point), ctx.dirs)
     warnings = [note] if note else []
     files = _read_generation(
-        mount_fd, target, _spec_index(manifest), state.generations.get(target), warnings, names
+        mount_fd,
+        target,
+        _spec_index(manifest),
+        state.generations.get(target),
+        warnings,
+        names,
+        _spec_generation_links(ctx.symlink_path, ctx.paths.runtime, manifest),
     )
     diff = _diff(ctx, files, names, live, warnings)
     wanted = _wanted_links(ctx, files)
@@ -1069,8 +1163,13 @@ def _read_generation(
     record: dict[str, tuple[int, int, int]] | None,
     warnings: list[str],
     names: _Names,
+    links: Mapping[str, str],
 ) -> list[PlannedFile]:
-    """Read a kept generation back as planned files, in configuration order, after checks."""
+    """Read a kept generation back as planned files, in configuration order, after checks.
+
+    ``links`` are the links inside the symlink path the configuration makes (relative path →
+    target): they are neither files nor a sign of tampering.
+    """
     from secretsctl.redact import Secret
 
     def order(relative: str) -> tuple[int, str]:
@@ -1083,9 +1182,11 @@ def _read_generation(
         raise ActivationError(f"cannot roll back to generation {number}: {exc.strerror}") from None
     try:
         with fsops.TreeSnapshot(target_fd) as tree:
-            _verify_generation(tree, number, record, warnings)
+            known = _known_links(tree, links)
+            _verify_generation(tree, number, record, warnings, known)
             files = []
-            for entry in sorted(tree.files(), key=lambda e: order(e.relative)):
+            entries = [e for e in tree.files() if e.relative not in known]
+            for entry in sorted(entries, key=lambda e: order(e.relative)):
                 kind, name = _kind_and_name(entry.relative)
                 found = index.get((kind, name))
                 spec = found[1] if found else None
@@ -1116,9 +1217,17 @@ def _verify_generation(
     number: int,
     record: dict[str, tuple[int, int, int]] | None,
     warnings: list[str],
+    known: frozenset[str] = frozenset(),
 ) -> None:
-    """Refuse a generation with anything but regular files, or files changed since written."""
-    problems = [f"{e.relative} is not a regular file" for e in tree.files() if not e.is_file]
+    """Refuse a generation with anything but regular files, or files changed since written.
+
+    The ``known`` links (the configuration's, inside the symlink path) are allowed.
+    """
+    problems = [
+        f"{e.relative} is not a regular file"
+        for e in tree.files()
+        if not e.is_file and e.relative not in known
+    ]
     if record is None:
         warnings.append(
             f"generation {number} has no record of its owners and modes; "
@@ -1126,6 +1235,8 @@ def _verify_generation(
         )
     elif not problems:
         for entry in tree.files():
+            if entry.relative in known:
+                continue
             wanted = record.get(entry.relative)
             info = tree.info(entry)
             if wanted is None:

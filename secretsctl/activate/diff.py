@@ -16,7 +16,7 @@ from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from secretsctl.activate.fsops import TreeSnapshot
     from secretsctl.render.model import PlannedFile
@@ -114,11 +114,11 @@ def dedupe(units: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(units))
 
 
-def expected_dirs(files: Iterable[PlannedFile]) -> set[str]:
-    """Return every directory (relative, ``/``-separated) the files' paths need."""
+def expected_dirs(files: Iterable[PlannedFile], links: Iterable[str] = ()) -> set[str]:
+    """Return every directory (relative, ``/``-separated) the files' and links' paths need."""
     dirs: set[str] = set()
-    for item in files:
-        folder = item.relative_path.rpartition("/")[0]
+    for relative in (*(item.relative_path for item in files), *links):
+        folder = relative.rpartition("/")[0]
         while folder and folder not in dirs:
             dirs.add(folder)
             folder = folder.rpartition("/")[0]
@@ -149,12 +149,17 @@ def compare(
     symlink_path: str,
     runtime: Callable[[str], str],
     names: Callable[[int, int], tuple[str, str]],
+    links: Mapping[str, str] | None = None,
 ) -> Diff:
     """Compare the files about to be installed with the live tree (``None``: there is none).
 
     ``symlink_path`` and ``runtime`` (which roots a configured path) place each item for
-    display; ``names`` gives the user and group names of a removed file's owner.
+    display; ``names`` gives the user and group names of a removed file's owner. ``links``
+    (relative path → target) are the symbolic links the generation holds besides the files
+    (custom paths inside the symlink path); they are no items, but a difference changes the
+    tree.
     """
+    links = links or {}
     items: list[ItemChange] = []
     changed = live is None
     planned = set()
@@ -205,7 +210,13 @@ def compare(
             )
         )
     if live is not None:
-        removed = sorted(rel for rel in entries if rel not in planned)
+        removed = sorted(
+            rel
+            for rel, entry in entries.items()
+            if rel not in planned and not (entry.is_link and rel in links)
+        )
+        if live.links() != links:
+            changed = True
         for relative in removed:
             changed = True
             info = live.info(entries[relative])
@@ -230,7 +241,7 @@ def compare(
                 )
             )
         wanted = (owners.dir_uid, owners.dir_gid, owners.dir_mode)
-        if set(live.dirs) != expected_dirs(files) or any(
+        if set(live.dirs) != expected_dirs(files, links) or any(
             (d.uid, d.gid, d.mode) != wanted for d in (live.root, *live.dirs.values())
         ):
             changed = True

@@ -485,6 +485,14 @@ class TreeWriter:
             self.directory(folder), name, data, uid=uid, gid=gid, mode=mode, chown=self._chown
         )
 
+    def symlink(self, relative: str, target: str, *, uid: int, gid: int) -> None:
+        """Create a symbolic link at ``relative`` pointing at ``target``, owned ``uid:gid``."""
+        folder, _, name = relative.rpartition("/")
+        dir_fd = self.directory(folder)
+        os.symlink(target, name, dir_fd=dir_fd)
+        if self._chown:
+            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+
     def close(self) -> None:
         """Close every directory descriptor this writer opened."""
         for fd in self._owned:
@@ -550,6 +558,7 @@ class Entry(Record):
     dir_fd: int
     name: str
     is_file: bool  # a regular file (not a symlink, socket, fifo …), from the directory entry
+    is_link: bool = False  # a symbolic link (a custom path inside the symlink path)
 
 
 class FileInfo(Record):
@@ -607,7 +616,11 @@ class TreeSnapshot:
                 self._walk(fd, relative + "/")
             else:
                 entries[relative] = Entry(
-                    relative, dir_fd, child.name, child.is_file(follow_symlinks=False)
+                    relative,
+                    dir_fd,
+                    child.name,
+                    child.is_file(follow_symlinks=False),
+                    child.is_symlink(),
                 )
 
     @staticmethod
@@ -638,6 +651,14 @@ class TreeSnapshot:
     def files(self) -> Iterator[Entry]:
         """Yield every non-directory entry, in walk order."""
         yield from self.entries.values()
+
+    def links(self) -> dict[str, str]:
+        """Return the symbolic links of the tree: relative path → target."""
+        return {
+            rel: os.readlink(e.name, dir_fd=e.dir_fd)
+            for rel, e in self.entries.items()
+            if e.is_link
+        }
 
     def close(self) -> None:
         """Release the directory descriptors of the walk."""

@@ -13,9 +13,11 @@ from secretsctl.activate import generations
 from secretsctl.activate.apply import (
     _existing_generations,
     _kind_and_name,
+    _known_links,
     _label,
     _Names,
     _open_live,
+    _spec_generation_links,
     _spec_index,
 )
 from secretsctl.activate.rooted import RootedDirs
@@ -113,7 +115,12 @@ def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
     owners_apply = os.geteuid() == 0 and not manifest.user_mode
     files = []
     with snapshot:
-        for entry in sorted(snapshot.files(), key=lambda e: e.relative):
+        # Links inside the symlink path the configuration makes are no files of their own.
+        known = _known_links(
+            snapshot, _spec_generation_links(symlink_path, paths.runtime, manifest)
+        )
+        entries = [e for e in snapshot.files() if e.relative not in known]
+        for entry in sorted(entries, key=lambda e: e.relative):
             kind, name = _kind_and_name(entry.relative)
             spec = specs.get((kind, name))
             label = _label(kind, name)

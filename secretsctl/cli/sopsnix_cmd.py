@@ -8,13 +8,14 @@ writes nothing but NixOS's dry-activation list files) and
 ``SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`` restarts units through systemctl instead of the list
 files. Unlike sops-nix, a missing manifest is a usage error. Every error exits 1, as
 sops-install-secrets' do (its NixOS module and tests only tell 0 from 1); secretsctl's own
-commands keep their documented exit codes.
+commands keep their documented exit codes. Ctrl-C and SIGTERM end the process by that
+signal, as Go's runtime ends sops-install-secrets, not with secretsctl's exit 85.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from secretsctl.cli.app import App
@@ -47,6 +48,36 @@ class DropInApp(App):
     def abort(self, text: str, code: int = ExitCode.GENERIC, hint: str | None = None) -> NoReturn:
         """Print the error (and hint) and exit 1 whatever the error, as sops-install-secrets."""
         super().abort(text, ExitCode.GENERIC if code != ExitCode.OK else code, hint)
+
+    def run_guarded(self, body: Callable[[], None]) -> None:
+        """As :meth:`App.run_guarded`, but Ctrl-C ends the process by SIGINT, as Go's does.
+
+        The interrupt unwinds first, so a half-written generation is removed on the way
+        (SIGTERM keeps Python's default, the process dies at once as Go's does: the live
+        generation is only ever replaced by one atomic rename, and the next run removes
+        what was left).
+        """
+
+        def interruptible() -> None:
+            try:
+                body()
+            except KeyboardInterrupt:
+                import signal
+
+                raise DieBySignal(signal.SIGINT) from None
+
+        super().run_guarded(interruptible)
+
+
+class DieBySignal(BaseException):
+    """Raised out of :func:`run` to end the process by ``signum``, as Go's runtime does.
+
+    A BaseException, so no ``except Exception`` on the way up turns it into an error line.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class Options:
@@ -132,6 +163,18 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
     from secretsctl.paths import RuntimePaths
 
     plan = build_plan(manifest, ignore_passwd=ignore_passwd)
+    age_keys = None
+    keys = manifest.keys
+    if (keys.age_key_file or keys.age_ssh_key_paths) and not dry_run:
+        from secretsctl.keys.kinds import KeySourceError
+        from secretsctl.keys.sopsnix_keyfile import combined_age_keys, rfc3339_now
+
+        try:
+            age_keys = combined_age_keys(keys.age_ssh_key_paths, keys.age_key_file, rfc3339_now())
+        except OSError as exc:
+            raise KeySourceError(
+                f"cannot read keyfile '{keys.age_key_file}': {exc.strerror}"
+            ) from None
     if manifest.log_key_import:
         # sops-nix prints these prefixed with its program name: GPG imports on stdout first
         # (its keyring is set up before the age keys), age imports on stderr.
@@ -154,6 +197,7 @@ def install(options: Options, app: App, environ: Mapping[str, str]) -> None:
         keys_gid=0 if ignore_passwd else None,
         owners_known=not ignore_passwd or options.ignore_passwd,
         always_new_generation=True,
+        age_keys=age_keys,  # sops-nix's <mount point>/age-keys.txt
         force=True,  # sops-nix replaces a real file or directory at the symlink path
     )
     for warning in result.warnings:
@@ -190,4 +234,25 @@ def main() -> NoReturn:
     """Run ``sops-install-secrets`` and end the process."""
     from secretsctl.cli import run_process
 
-    run_process(run)
+    def run_or_die() -> None:
+        try:
+            run()
+        except DieBySignal as death:
+            die_by_signal(death.signum)
+
+    run_process(run_or_die)
+
+
+def die_by_signal(signum: int) -> NoReturn:
+    """End the process by ``signum`` with its default action (the wait status names it)."""
+    import contextlib
+    import os
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    os.kill(os.getpid(), signum)
+    raise SystemExit(128 + signum)  # only if the signal could not end the process

@@ -131,6 +131,9 @@ class KeySettings(Record):
     ssh_key_paths: tuple[str, ...] = ()  # SSH RSA keys imported as GPG keys (sops-nix)
     gnupg_home: str | None = None  # the GnuPG home gpg decrypts PGP entries with
     use_environment: bool = False  # also read SOPS_AGE_* and ~/.ssh, as the sops CLI does
+    # Environment variables use_environment leaves unread: sops-nix points SOPS_AGE_KEY_FILE at
+    # its own key file whenever the manifest names age keys, hiding the caller's.
+    unread_variables: tuple[str, ...] = ()
     keyservices: tuple[str, ...] = ()  # sops key services asked after the local keys
     enable_local_keyservice: bool = True  # False: only the key services, no key on the host
 

@@ -490,7 +490,11 @@ def parse_manifest(
             age_ssh_key_paths=age_ssh_key_paths,
             ssh_key_paths=ssh_key_paths,
             gnupg_home=gnupg_home or None,
-            use_environment=False,
+            # sops's library, which sops-install-secrets decrypts with, reads the process
+            # environment (the NixOS module's sops.environment) and HOME besides these, and
+            # sops-nix sets SOPS_AGE_KEY_FILE to its own combined key file when it writes one.
+            use_environment=True,
+            unread_variables=(("SOPS_AGE_KEY_FILE",) if age_key_file or age_ssh_key_paths else ()),
         ),
         log_secret_changes=log_changes,
         log_key_import=log_keys,

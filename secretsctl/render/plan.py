@@ -380,11 +380,15 @@ def _load_identities(
     gnupg_home = keys.gnupg_home
     if keys.ssh_key_paths:
         gnupg_home = _gpg_home_for_ssh_keys(manifest, cleanup, problems, warnings, imported)
+    environ = None
+    if keys.use_environment and keys.unread_variables:
+        environ = {k: v for k, v in os.environ.items() if k not in keys.unread_variables}
     identities = load_identities(
         use_environment=keys.use_environment,
         age_key_file=keys.age_key_file,
         ssh_key_paths=keys.age_ssh_key_paths,
         gnupg_home=gnupg_home,
+        environ=environ,
     )
     failed = {
         location.name

@@ -411,11 +411,11 @@ def test_installs_a_nix_manifest(
         )
         assert lists() == {}, "first activation: no list file"
         assert systemctl.calls() == []
-        assert not Path("/run/secrets.d/age-keys.txt").exists(), "README: no key file written"
+        assert Path("/run/secrets.d/age-keys.txt").is_file(), "sops-nix writes its key file"
 
         again = run(cli, str(manifest))
         assert (again.returncode, again.stdout) == (0, "")
-        assert sorted(os.listdir("/run/secrets.d")) == ["2"], "sops-nix: unchanged, still N+1"
+        assert sorted(os.listdir("/run/secrets.d")) == ["2", "age-keys.txt"], "still N+1"
         assert os.readlink("/run/secrets") == "/run/secrets.d/2"
         assert lists() == {}
         no_value(cli)
@@ -640,7 +640,7 @@ def test_keep_generations_and_no_change_log(tmp_path: Path, systemctl: Systemctl
             truncate(LIVE / "test_key")
             done = run(cli, str(manifest))
             assert (done.returncode, done.stdout) == (0, ""), done.stderr
-            assert sorted(os.listdir("/run/secrets.d")) == [*expected, "non-numeric"]
+            assert sorted(os.listdir("/run/secrets.d")) == [*expected, "age-keys.txt", "non-numeric"]
         assert lists() == {
             RESTART_LIST.name: "restart-unit.service\nreload-unit.service\n" * 3,
             RELOAD_LIST.name: "reload-trigger.service\n" * 3,
@@ -678,7 +678,7 @@ def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
         truncate(home / "secrets/test_key")
         again = run(cli, str(manifest))
         assert (again.returncode, again.stdout) == (0, ""), "user mode: no change log"
-        assert sorted(os.listdir(home / "secrets.d")) == ["2"]
+        assert sorted(os.listdir(home / "secrets.d")) == ["2", "age-keys.txt"]
         assert lists() == {}
         assert systemctl.calls() == [], "user mode: no unit is told"
         del cli.env["XDG_RUNTIME_DIR"]

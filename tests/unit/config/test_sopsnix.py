@@ -80,7 +80,11 @@ def test_the_shape_nix_generates() -> None:
     assert template.source is None
     assert template.path is None
     assert manifest.placeholders == {"test_key": PLACEHOLDER}
-    assert manifest.keys == KeySettings(age_key_file="/run/age-keys.txt")
+    assert manifest.keys == KeySettings(
+        age_key_file="/run/age-keys.txt",
+        use_environment=True,
+        unread_variables=("SOPS_AGE_KEY_FILE",),
+    )
     assert manifest.keep_generations == 1
     assert manifest.log_secret_changes
     assert manifest.log_key_import
@@ -95,7 +99,7 @@ def test_missing_fields_and_nulls_are_zero_values() -> None:
     assert secret.ownership == Ownership(uid=0, gid=0)
     assert manifest.keep_generations == 0  # missing: pruning off
     assert not manifest.log_secret_changes  # missing logging: nothing logged
-    assert manifest.keys == KeySettings()
+    assert manifest.keys == KeySettings(use_environment=True)
 
 
 def test_the_runtime_paths_must_be_absolute() -> None:
