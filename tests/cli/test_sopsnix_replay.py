@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from tests.activate_support import Users, nix_secret, nix_template, placeholder
+from tests.activate_support import Systemctl, Users, nix_secret, nix_template, placeholder
 from tests.cli.test_render import keys_gid
 from tests.cli.test_sops_install_secrets import (
     LIVE,
@@ -339,6 +339,8 @@ def test_age(tmp_path: Path) -> None:
         same_secret(target.read_bytes(), expected, "the secret")
         info = target.stat()
         assert (user_name(info.st_uid), group_name(info.st_gid)) == ("nobody", "nogroup")
+        link = target.lstat()  # main.go's SecureSymlinkChown: the link is the owner's too
+        assert (user_name(link.st_uid), group_name(link.st_gid)) == ("nobody", "nogroup")
 
     in_fresh_run(body)
 
@@ -708,5 +710,55 @@ def test_module_environment_keys(variable: str, tmp_path: Path) -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
         same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
+
+    in_fresh_run(body)
+
+
+# --- deliberate differences found by the replay (README: Differences from sops-nix) ---------
+
+
+def test_a_non_numeric_generation_link_is_not_fatal(tmp_path: Path) -> None:
+    """main.go fails ("cannot parse abc ... as a number"); a stray link must not stop boot."""
+    manifest = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [])
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        os.makedirs("/run/secrets.d/abc")
+        os.symlink("/run/secrets.d/abc", "/run/secrets")
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert "points at /run/secrets.d/abc" in done.stderr
+        assert os.readlink("/run/secrets") == "/run/secrets.d/1"
+
+    in_fresh_run(body)
+
+
+def test_a_negative_keep_generations_is_refused(tmp_path: Path) -> None:
+    """main.go would prune every other generation; the drop-in calls it invalid."""
+    manifest = nix_manifest(tmp_path, [nix_secret("test_key", "test_key")], [], keepGenerations=-1)
+    done = run(installer(tmp_path), "-check-mode=manifest", str(manifest))
+    assert done.returncode == 1
+    assert "keepGenerations: must not be negative" in done.stderr
+
+
+def test_units_are_not_listed_where_systemd_is_not_running(
+    tmp_path: Path, systemctl: Systemctl
+) -> None:
+    """main.go appends every named unit to the list files; the drop-in asks systemd first."""
+    manifest = nix_manifest(
+        tmp_path, [nix_secret("test_key", "test_key", restartUnits=["restart-unit.service"])], []
+    )
+    cli = installer(tmp_path, systemctl, SYSTEMCTL_STANDIN_DOWN="1")
+
+    def body() -> None:
+        assert run(cli, str(manifest)).returncode == 0
+        os.truncate(LIVE / "test_key", 0)
+        done = run(cli, str(manifest))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "modifying secret: test_key\n"
+        assert "systemd is not running here, so restart-unit.service is not restarted" in (
+            done.stderr
+        )
+        assert lists() == {}
 
     in_fresh_run(body)
