@@ -762,3 +762,34 @@ def test_units_are_not_listed_where_systemd_is_not_running(
         assert lists() == {}
 
     in_fresh_run(body)
+
+
+def test_units_are_told_after_the_switch_and_a_failure_keeps_it(
+    tmp_path: Path, systemctl: Systemctl
+) -> None:
+    """main.go runs systemctl before switching /run/secrets and stops there when it fails.
+
+    The drop-in switches first, so a restarted service reads the new files, and a failed
+    systemctl call is reported (exit 1) without taking the new generation back.
+    """
+    manifest = nix_manifest(
+        tmp_path, [nix_secret("test_key", "test_key", restartUnits=["restart-unit.service"])], []
+    )
+    cli = installer(tmp_path, systemctl, SOPS_RESTART_UNITS_VIA_SYSTEMCTL="1")
+
+    def body() -> None:
+        assert run(cli, str(manifest)).returncode == 0
+        os.truncate(LIVE / "test_key", 0)
+        cli.env["SYSTEMCTL_STANDIN_FAIL"] = "1"
+        done = run(cli, str(manifest))
+        assert done.returncode == 1
+        assert done.stdout == "modifying secret: test_key\n"
+        assert done.stderr.startswith(
+            "secretsctl: error: error running 'systemctl --no-block try-restart"
+            " restart-unit.service': exit status 1"
+        )
+        assert os.readlink("/run/secrets") == "/run/secrets.d/2"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
+        assert systemctl.delivered() == [["--no-block", "try-restart", "restart-unit.service"]]
+
+    in_fresh_run(body)
