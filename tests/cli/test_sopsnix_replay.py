@@ -14,7 +14,8 @@ sops-restart-and-reload, sops-ssh-keys (RSA host key through gpg), the directory
 
 Where a VM test touches the host outside /run (/etc/externally/linked in sops-templates,
 /tmp/testkey in sops-age-ssh-keys), the replay uses a folder under /run or the test's own
-folder instead.
+folder instead. The last tests pin the deliberate differences the replay found (README,
+"Differences from sops-nix").
 """
 
 from __future__ import annotations
