@@ -196,6 +196,18 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def _reserved_in_mount_point(where: str, mount_point: str) -> bool:
+    """Whether a link path in the mount point is the mount point or a name it keeps for itself.
+
+    sops-nix allows custom paths in the mount point (its own Go test links ``secrets.d/test2``);
+    numbers are generations, dot names are work files, age-keys.txt is the drop-in's key file.
+    """
+    if where == mount_point:
+        return True
+    first = where[len(mount_point.rstrip("/")) + 1 :].split("/", 1)[0]
+    return first.isdigit() or first.startswith(".") or first == "age-keys.txt"
+
+
 def _folders(relative: str) -> list[str]:
     """Every folder above a relative path: ``a/b/c`` → ``a/b``, ``a``."""
     parts = relative.split("/")[:-1]
@@ -210,8 +222,8 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
         )
     problems: list[SecretsctlError] = []
 
-    def problem(message: str) -> None:
-        problems.append(ActivationError(message))
+    def problem(message: str, hint: str | None = None) -> None:
+        problems.append(ActivationError(message, hint=hint))
 
     def rooted(path: str, what: str) -> str | None:
         """Place a runtime path under the root; a refused one (``..``) is a problem."""
@@ -271,8 +283,15 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
             if where in links:
                 problem(f"{label} and {links[where]} both link {item.link_path}")
             links[where] = label
-            if _inside(where, mount_point) or where == symlink_path:
-                problem(f"{label} has a path {item.link_path} inside the secrets' own folders")
+            if where == symlink_path or (
+                _inside(where, mount_point) and _reserved_in_mount_point(where, mount_point)
+            ):
+                problem(
+                    f"{label} has a path {item.link_path} where the secrets' own folders or "
+                    "files go",
+                    hint="a path in the mount point must not start with a number, a dot or "
+                    "age-keys.txt (the generations and their work files)",
+                )
             elif _inside(where, symlink_path):
                 inner[where[len(symlink_path) + 1 :]] = label
     folders = {f for rel in seen for f in _folders(rel)}

@@ -304,7 +304,7 @@ def _recipients(text: str | None) -> list[str]:
     "-i",
     "--in-place",
     is_flag=True,
-    help="Accepted for sops compatibility: rotate rewrites FILE in place unless --output.",
+    help="Rewrite each FILE in place (all or nothing); without it, print the rotated FILE.",
 )
 @click.option(
     "--output",
@@ -337,15 +337,17 @@ def rotate(
     keyservice: tuple[str, ...],
     enable_local_keyservice: bool | None,
 ) -> None:
-    """Re-encrypt each FILE under a new data key, in place, with a new lastmodified and MAC.
+    """Re-encrypt FILE under a new data key, with a new lastmodified and MAC.
 
-    --output-type writes FILE in another store; --output writes the result elsewhere. If any
-    file fails (e.g. no key opens it), none is changed.
+    As sops, the rotated file is printed unless -i rewrites it in place or --output names
+    another file. -i takes several FILEs: if any fails (e.g. no key opens it), none is
+    changed. --output-type writes another store.
 
     \b
     Examples:
       secretsctl rotate -i secrets.yaml
       secretsctl rotate -i --add-age age1... --rm-age age1... secrets/*.yaml
+      secretsctl rotate secrets.yaml > rotated.yaml
     """
     from secretsctl import change
 
@@ -353,8 +355,11 @@ def rotate(
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
     if output and in_place:
         raise UsageError("cannot operate on both --output and --in-place")
-    if output and len(files) > 1:
-        raise UsageError("--output takes one FILE", hint="rotate several files in place")
+    if not in_place and len(files) > 1:
+        raise UsageError(
+            f"{'--output' if output else 'printing'} takes one FILE",
+            hint="rotate several files in place with -i",
+        )
     config = find_sops_config(app, config_path)
     results = change.rotate_files(
         [os.path.abspath(file) for file in files],
@@ -372,5 +377,7 @@ def rotate(
         from secretsctl import fsutil
 
         fsutil.write_atomic(output, results[0][1])
-        return
-    change.write_all(results)
+    elif in_place:
+        change.write_all(results)
+    else:
+        app.write_stdout(results[0][1], plaintext=False)

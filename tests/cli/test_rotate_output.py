@@ -76,3 +76,41 @@ def test_rotate_output_with_in_place_is_refused_as_sops(
     assert mine.stderr.decode().startswith("secretsctl: error: cannot operate on both")
     assert path.read_bytes() == before
     assert not Path(out).exists()
+
+
+def test_rotate_without_in_place_prints_and_leaves_the_file_as_sops(
+    secretsctl: Runner, sops: Sops, tmp_path: Path
+) -> None:
+    path = sops_yaml(sops, tmp_path)
+    before = path.read_bytes()
+    env = {"SOPS_AGE_KEY_FILE": str(sops.key.key_file)}
+    real = sops.run("rotate", str(path))
+    assert real.returncode == 0, real.stderr.decode()
+    mine = secretsctl("rotate", str(path), env=env)
+    assert mine.returncode == 0, mine.stderr.decode()
+    assert path.read_bytes() == before, "the file must stay as it was"
+    assert b"pw-77b2-secret" not in mine.stdout, "the printed file is encrypted"
+    printed = tmp_path / "printed.yaml"
+    printed.write_bytes(mine.stdout)
+    assert mine.stdout.split(b"\nsops:\n")[0] != before.split(b"\nsops:\n")[0], "not rotated"
+    opened = sops.run("decrypt", str(printed))
+    assert opened.returncode == 0, opened.stderr.decode()
+    assert opened.stdout == PLAIN, "the printed file must open to the same values"
+    assert mine.stdout.count(b"\nsops:\n") == real.stdout.count(b"\nsops:\n") == 1
+
+
+def test_rotate_of_several_files_without_in_place_is_a_usage_error(
+    secretsctl: Runner, sops: Sops, tmp_path: Path
+) -> None:
+    path = sops_yaml(sops, tmp_path)
+    other = tmp_path / "t.yaml"
+    shutil.copy(path, other)
+    before = path.read_bytes()
+    env = {"SOPS_AGE_KEY_FILE": str(sops.key.key_file)}
+    mine = secretsctl("rotate", str(path), str(other), env=env)
+    assert mine.returncode == ExitCode.CONFLICTING_PARAMETERS
+    lines = mine.stderr.decode().splitlines()
+    assert lines[0] == "secretsctl: error: printing takes one FILE", lines
+    assert "-i" in lines[1]
+    assert mine.stdout == b""
+    assert path.read_bytes() == before == other.read_bytes()

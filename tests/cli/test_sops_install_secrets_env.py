@@ -315,8 +315,12 @@ def test_a_path_inside_the_symlink_path_is_linked_in_the_generation(
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("/run/secrets.d/key", "inside the secrets' own folders"),
-        ("/run/secrets.d/1/key", "inside the secrets' own folders"),
+        ("/run/secrets.d", "where the secrets' own folders or files go"),
+        ("/run/secrets.d/1/key", "where the secrets' own folders or files go"),
+        ("/run/secrets.d/7", "where the secrets' own folders or files go"),
+        ("/run/secrets.d/age-keys.txt", "where the secrets' own folders or files go"),
+        ("/run/secrets.d/.hidden/key", "where the secrets' own folders or files go"),
+        ("/run/secrets", "where the secrets' own folders or files go"),
         ("/run/secrets/plain", "in the way of secret 'plain'"),
         ("/run/secrets/nested", "in the way of"),
     ],
@@ -340,6 +344,29 @@ def test_a_path_that_cannot_be_a_link_in_the_generation_is_refused(
         assert done.returncode == 1
         assert message in done.stderr, done.stderr
         assert not LIVE.exists()
+
+    in_fresh_run(body)
+
+
+def test_a_path_in_the_mount_point_gets_its_link_as_sops_nix(tmp_path: Path) -> None:
+    """main_test.go links secrets.d/test2: a name that is no generation nor work file is fine."""
+    manifest = nix_manifest(
+        tmp_path,
+        [nix_secret("test_key", "test_key", path="/run/secrets.d/aliases/key")],
+        [],
+        keepGenerations=1,
+    )
+    cli = installer(tmp_path)
+
+    def body() -> None:
+        for _ in range(2):
+            done = run(cli, str(manifest))
+            assert done.returncode == 0, done.stderr
+        assert os.readlink("/run/secrets.d/aliases/key") == "/run/secrets/test_key"
+        assert Path("/run/secrets.d/aliases/key").read_bytes() == b"test_value", "not linked"
+        kept = sorted(set(os.listdir("/run/secrets.d")) - {"age-keys.txt"})
+        assert kept == ["2", "aliases"], "pruning kept the link"
+        no_value(cli)
 
     in_fresh_run(body)
 

@@ -175,10 +175,6 @@ def existing_target(folder: Path) -> Path:
 # --- main_test.go ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: a custom path inside the secrets' own folders (here the mount point) is refused",
-)
 def test_gpg(tmp_path: Path) -> None:
     """testGPG as written: test2..test5 have paths in the mount point (links to the live ones)."""
     replay_gpg(tmp_path, in_mount_point=True)
@@ -366,9 +362,6 @@ def test_age_with_ssh(tmp_path: Path) -> None:
     in_fresh_run(body)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: the drop-in writes no age-keys.txt to the mount point on ssh import"
-)
 def test_age_with_ssh_writes_the_combined_key_file(tmp_path: Path) -> None:
     """main.go writes secretsMountPoint/age-keys.txt (0600): the converted key, then the file's."""
     testdir = go_testdir(tmp_path)
@@ -694,7 +687,6 @@ def test_vm_user_passwords(variant: str, users: Users, tmp_path: Path) -> None:
     in_fresh_run(body)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: keys from the environment (SOPS_AGE_KEY...)")
 @pytest.mark.parametrize("variable", ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE"])
 def test_module_environment_keys(variable: str, tmp_path: Path) -> None:
     """sops.environment: the module exports it around the program, whose sops library reads it.

@@ -282,7 +282,7 @@ def test_rotate_makes_a_new_data_key_and_keeps_the_values(
     before = path.read_bytes()
     expected = plain(sops, path)
     old_key = data_key(path, sops.key)
-    result = secretsctl("rotate", str(path), env=env_for(sops.key))
+    result = secretsctl("rotate", "-i", str(path), env=env_for(sops.key))
     assert result.returncode == 0, result.stderr.decode()
     after = path.read_bytes()
     assert data_key(path, sops.key) != old_key
@@ -307,7 +307,9 @@ def test_rotate_add_and_remove_age(
     assert result.returncode == 0, result.stderr.decode()
     assert recipients(path.read_bytes()) == [[sops.key.recipient, second.recipient]]
     assert opens(sops, path, second)
-    result = secretsctl("rotate", "--rm-age", sops.key.recipient, str(path), env=env_for(second))
+    result = secretsctl(
+        "rotate", "-i", "--rm-age", sops.key.recipient, str(path), env=env_for(second)
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert recipients(path.read_bytes()) == [[second.recipient]]
     assert not opens(sops, path, sops.key)
@@ -325,11 +327,11 @@ def test_rotate_of_several_files_with_one_failing_changes_none(
     assert sops.run("encrypt", "-i", "--age", stranger.recipient, str(bad)).returncode == 0
     files = (first, json_file, bad)
     before = [f.read_bytes() for f in files]
-    result = secretsctl("rotate", *map(str, files), env=env_for(sops.key))
+    result = secretsctl("rotate", "-i", *map(str, files), env=env_for(sops.key))
     assert result.returncode == ExitCode.COULD_NOT_RETRIEVE_KEY
     assert [f.read_bytes() for f in files] == before
     assert str(bad) in result.stderr.decode()
-    ok = secretsctl("rotate", str(first), str(json_file), env=env_for(sops.key))
+    ok = secretsctl("rotate", "-i", str(first), str(json_file), env=env_for(sops.key))
     assert ok.returncode == 0, ok.stderr.decode()
     assert all(f.read_bytes() != b for f, b in zip(files[:2], before, strict=False))
     assert plain(sops, json_file) == sops.run("decrypt", str(json_file)).stdout

@@ -276,7 +276,7 @@ def test_rotate_keeps_plugin_recipients(
 ) -> None:
     path = mixed_sops_file(sops, plain_file, x25519.recipient, plugin_key.recipient)
     before = path.read_bytes()
-    out = secretsctl("rotate", str(path), env={"SOPS_AGE_KEY_FILE": str(x25519.key_file)})
+    out = secretsctl("rotate", "-i", str(path), env={"SOPS_AGE_KEY_FILE": str(x25519.key_file)})
     assert out.returncode == 0, out.stderr.decode()
     assert path.read_bytes() != before
     assert recipients(path) == [[x25519.recipient, plugin_key.recipient]]
