@@ -1,0 +1,106 @@
+"""Time `secretsctl exec-env` and `exec-file` against the real sops 3.11's, end to end.
+
+Run with the project's venv: `.venv/bin/python bench/exec.py [--runs N] [--keys N]`.
+
+It writes a YAML file of random string values, encrypts it with real sops to a throw-away
+age key, and runs both tools alternately, timing each whole run from start to exit:
+`exec-env FILE 'test -n "$key_0"'` (the child sees the variables) and `exec-file --no-fifo
+FILE 'test -s {}'` (the child sees a non-empty file; a regular file, since a fifo times the
+child's reading too). Both commands run through `/bin/sh -c`, as in sops. It prints the
+median of each and the ratio ours/sops. Target: <= 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 1.0
+COMMANDS = {
+    "exec-env": ["exec-env", "{file}", 'test -n "$key_0"'],
+    "exec-file": ["exec-file", "--no-fifo", "{file}", "test -s {}"],
+}
+
+
+def tool(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if not candidate.exists():
+        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
+    return str(candidate)
+
+
+def make_file(folder: Path, keys: int, env: dict[str, str], recipient: str, sops: str) -> Path:
+    rng = random.Random(keys)
+    lines = [
+        f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}"
+        for i in range(keys)
+    ]
+    plain = folder / "plain.yaml"
+    plain.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sops, "encrypt", "--age", recipient, str(plain)], env=env, capture_output=True, check=True
+    )
+    encrypted = folder / "secrets.yaml"
+    encrypted.write_bytes(out.stdout)
+    plain.unlink()
+    return encrypted
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd[:2])} exited {done.returncode}: {done.stderr.decode()}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=21, help="runs per tool and command")
+    parser.add_argument("--keys", type=int, default=10, help="keys in the file")
+    args = parser.parse_args()
+    import pyrage
+
+    sops, ours = tool("sops"), tool("secretsctl")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        identity = pyrage.x25519.Identity.generate()
+        key_file = folder / "keys.txt"
+        key_file.write_text(f"{identity}\n")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "SOPS_AGE_KEY_FILE": str(key_file),
+        }
+        if "XDG_RUNTIME_DIR" in os.environ:
+            env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
+        path = make_file(folder, args.keys, env, str(identity.to_public()), sops)
+        header = ("command", "keys", "sops ms", "ours ms", "ours/sops", "target")
+        print(" ".join(f"{h:>{w}}" for h, w in zip(header, (10, 6, 9, 9, 10, 7), strict=True)))
+        for name, template in COMMANDS.items():
+            argv = [part.replace("{file}", str(path)) for part in template]
+            theirs, mine = [], []
+            for _ in range(args.runs):
+                theirs.append(timed([sops, *argv], env))
+                mine.append(timed([ours, *argv], env))
+            theirs_ms = statistics.median(theirs) * 1000
+            ours_ms = statistics.median(mine) * 1000
+            ratio = ours_ms / theirs_ms
+            verdict = "ok" if ratio <= TARGET else "OVER"
+            print(
+                f"{name:>10} {args.keys:>6} {theirs_ms:>9.1f} {ours_ms:>9.1f} {ratio:>10.2f} "
+                f"{TARGET:>7.1f} {verdict}"
+            )
+
+
+if __name__ == "__main__":
+    main()
