@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,49 @@ def assert_not_leaked(text: str, *secrets: str | bytes) -> None:
         if any(form and form in text for form in forms):
             leaked.append(index)
     assert not leaked, f"key material leaked: secret number(s) {leaked}"
+
+
+def hanging_program(folder: Path) -> tuple[Path, Path]:
+    """A program that writes its pid to a file, then sleeps: (program, pid file)."""
+    import shlex
+
+    pid_file = folder / "hanging.pid"
+    program = folder / "hanging-program"
+    program.write_text(f"#!/bin/sh\necho $$ > {shlex.quote(str(pid_file))}\nexec sleep 60\n")
+    program.chmod(0o755)
+    return program, pid_file
+
+
+def interrupt_once_started(pid_file: Path, call: Callable[[], object]) -> int:
+    """Run ``call``; Ctrl-C it (KeyboardInterrupt) once ``pid_file`` names a process.
+
+    Returns that pid, after asserting ``call`` ended by the interrupt.
+    """
+    import signal
+    import threading
+    import time
+
+    import pytest
+
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt() -> None:
+        for _ in range(1200):  # a hang guard, not a timing
+            if pid_file.exists() and pid_file.read_text().strip():
+                # A real SIGINT to the main thread, so its blocking wait is interrupted.
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            time.sleep(0.025)
+
+    watcher = threading.Thread(target=interrupt, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    watcher.join()
+    return int(pid_file.read_text())
+
+
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` is neither running nor a zombie waiting to be reaped."""
+    return not Path(f"/proc/{pid}").exists()

@@ -360,16 +360,25 @@ def _run_key_cmd(command: str, environ: Mapping[str, str], timeout: float) -> by
         raise KeySourceError(
             f"cannot run `{program}`: {error.strerror or type(error).__name__}"
         ) from None
-    try:
-        stdout, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+
+    def end_session() -> None:
         # The whole session goes, so a helper the command started cannot keep the pipe open.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         if process.stdout is not None:
             process.stdout.close()
         process.wait()
+
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        end_session()
         raise KeySourceError(f"`{program}` did not finish within {timeout:g} s") from None
+    except BaseException:
+        # Ctrl-C or any other way out: in its own session the terminal's SIGINT never
+        # reaches the command, so nothing else would end it.
+        end_session()
+        raise
     if process.returncode != 0:
         how = (
             f"was killed by signal {-process.returncode}"

@@ -164,6 +164,10 @@ def test_a_signal_ends_the_process_by_that_signal_and_keeps_the_live_generation(
                 pytest.fail("the key command never started")
             process.send_signal(signum)
             _, stderr = process.communicate(timeout=60)
+            key_cmd_pid = int(marker.read_text())
+            if signum == signal.SIGINT:
+                # Its own session is out of the terminal's reach: the run must end it.
+                assert not Path(f"/proc/{key_cmd_pid}").exists(), "the key command survived"
         finally:
             if process.poll() is None:
                 process.kill()

@@ -151,13 +151,21 @@ def run_gpg(
             ) from None
         reason = error.strerror or type(error).__name__
         raise GpgError(f"cannot run `{program}`: {reason}") from None
-    try:
-        stdout, stderr = process.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
+
+    def end_session() -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
+
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        end_session()
         raise GpgError(f"`{program}` did not finish within {timeout:g} s") from None
+    except BaseException:
+        # Ctrl-C: gpg's own session is out of the terminal's reach.
+        end_session()
+        raise
     if process.returncode != 0:
         raise GpgError(_last_line(stderr))
     return stdout

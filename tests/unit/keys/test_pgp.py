@@ -17,12 +17,13 @@ from secretsctl.keys.kinds import (
     KeySourceError,
     RecipientError,
     parse_recipient,
+    pgp,
     recipient_kind,
     recipients_for,
 )
-from secretsctl.keys.kinds import pgp
 from secretsctl.keys.sources import LocationStatus, load_identities
 from secretsctl.sops.metadata import ForeignKey
+from tests.keys_support import hanging_program, interrupt_once_started, process_gone
 from tests.pgp_support import (  # noqa: F401 - fixtures
     VECTOR_SSH_PGP,
     VECTOR_SSH_RSA,
@@ -255,3 +256,12 @@ def test_gpg_accepts_the_imported_key_and_decrypts_with_it(
         assert pgp.unwrap(entry, identities) == data_key
         home = result.home
     assert not os.path.exists(home), "the temporary home was left behind"
+
+
+def test_gpg_interrupted_by_ctrl_c_is_ended_with_its_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program, pid_file = hanging_program(tmp_path)
+    monkeypatch.setenv("SOPS_GPG_EXEC", str(program))
+    pid = interrupt_once_started(pid_file, lambda: pgp.run_gpg(["--version"], b"", timeout=60))
+    assert process_gone(pid), "gpg outlived the interrupted run"

@@ -15,7 +15,13 @@ import pytest
 from secretsctl.keys import sources
 from secretsctl.keys.sources import LocationStatus, load_identities
 from tests.conftest import SOPS_NIX_VECTORS
-from tests.keys_support import assert_not_leaked, encrypted_openssh
+from tests.keys_support import (
+    assert_not_leaked,
+    encrypted_openssh,
+    hanging_program,
+    interrupt_once_started,
+    process_gone,
+)
 
 KEYS = Path(__file__).resolve().parents[2] / "vectors" / "keys"
 VECTOR_CONVERTED = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"
@@ -602,3 +608,10 @@ def test_nothing_in_reprs_is_key_material(tmp_path: Path) -> None:
     converted = next(i for i in result.identities if i.converted)
     assert_no_secret(result, identity, str(converted.identity.reveal()))
     assert repr(result) == "IdentitySet(<3 identities>, 8 locations, 0 problems)"
+
+
+def test_key_cmd_interrupted_by_ctrl_c_is_ended_with_its_session(tmp_path: Path) -> None:
+    """In its own session the terminal's SIGINT never reaches it: the caller must end it."""
+    program, pid_file = hanging_program(tmp_path)
+    pid = interrupt_once_started(pid_file, lambda: _cmd(tmp_path, str(program), timeout=60))
+    assert process_gone(pid), "the key command outlived the interrupted run"
