@@ -1,7 +1,7 @@
 """Memory bounds for tests of hostile input: a regression fails with MemoryError instead of
 eating the machine.
 
-``limit_child_memory`` is a ``preexec_fn`` for subprocesses; ``memory_headroom`` lowers this
+``memory_limited`` prefixes a subprocess's command line with that bound; ``memory_headroom`` lowers this
 process's own address-space limit around a block and restores it afterwards; ``refusal``
 runs a reader under that bound and returns the error it must raise.
 """
@@ -20,9 +20,13 @@ _E = TypeVar("_E", bound=BaseException)
 CHILD_ADDRESS_SPACE = 1 << 30
 
 
-def limit_child_memory() -> None:
-    """Bound a subprocess's address space (use as ``preexec_fn``)."""
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+def memory_limited(argv: list[str]) -> list[str]:
+    """Bound a subprocess's address space: ``argv`` run through util-linux's ``prlimit``.
+
+    Not a ``preexec_fn``: Python code between fork and exec is unsafe once gRPC (loaded by
+    the key-service tests in this process) has threads; its fork handler aborted children.
+    """
+    return ["prlimit", f"--as={CHILD_ADDRESS_SPACE}", "--", *argv]
 
 
 def _address_space() -> int:

@@ -19,7 +19,7 @@ from secretsctl.limits import MAX_INPUT_BYTES_ENV, MAX_NESTING_DEPTH
 from tests.activate_support import in_private_namespace, require_root, tree_listing
 from tests.cli.test_render import Setup, make_cli, setup
 from tests.conftest import REPO, SECRETSCTL
-from tests.memory_support import limit_child_memory
+from tests.memory_support import memory_limited
 from tests.property.test_decrypt_fuzz import documented_exit_codes
 
 __all__ = ["setup"]  # the fixture of test_render.py
@@ -54,14 +54,13 @@ def run(
     if "PYTHONPATH" in os.environ:  # a run against another checkout of the package
         full_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     done = subprocess.run(
-        [SECRETSCTL, *args],
+        memory_limited([SECRETSCTL, *args]),
         input=input if input is not None else b"",
         capture_output=True,
         env=full_env,
         cwd=cwd,
         check=False,
         timeout=60,
-        preexec_fn=limit_child_memory,
     )
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
@@ -240,14 +239,13 @@ def test_activate_refuses_an_alias_bomb_and_keeps_the_live_generation(
         setup.sops_file.write_bytes(alias_bomb())
         for command in (("activate",), ("render",), ("render", "--dry-run")):
             done = subprocess.run(
-                [SECRETSCTL, *command, *setup.args()],
+                memory_limited([SECRETSCTL, *command, *setup.args()]),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 env=cli.env,
                 check=False,
                 timeout=60,
-                preexec_fn=limit_child_memory,
             )
             lines = one_error(done, ExitCode.COULD_NOT_READ_INPUT_FILE)
             assert lines[1].endswith(f"{setup.sops_file}: yaml: line 4: {TOO_MANY_ALIASES}")

@@ -35,7 +35,7 @@ from secretsctl.limits import MAX_NESTING_DEPTH
 from secretsctl.sops.stores import Format
 from secretsctl.sops.tree import Branch, Comment, Seq
 from tests.conftest import REPO, SECRETSCTL
-from tests.memory_support import limit_child_memory, memory_headroom
+from tests.memory_support import memory_headroom, memory_limited
 from tests.property.test_decrypt_fuzz import documented_exit_codes
 
 FUZZ = settings(
@@ -300,14 +300,13 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     done = subprocess.run(
-        [SECRETSCTL, *args],
+        memory_limited([SECRETSCTL, *args]),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         env=env,
         cwd=cwd,
         check=False,
         timeout=60,  # a hang guard, not a timing
-        preexec_fn=limit_child_memory,
     )
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode("utf-8", "replace")
