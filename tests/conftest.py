@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
+
+# No deadline: a deadline is a timing assertion, and this 2-core machine runs tests beside
+# other work. Tests bound their work by example counts instead.
+settings.register_profile("secretsctl", deadline=None)
+settings.load_profile("secretsctl")
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -19,7 +25,6 @@ if TYPE_CHECKING:
     from tests.activate_support import Systemctl, Users
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 VECTORS = Path(__file__).resolve().parent / "vectors"
 SOPS_NIX_VECTORS = VECTORS / "sops-nix"
 
@@ -139,9 +144,9 @@ def session_sops(session_age_key: AgeKey) -> Sops:
 
 
 @pytest.fixture
-def sops_nix_vectors() -> Iterator[Path]:
+def sops_nix_vectors() -> Path:
     """The sops-nix test assets (MIT), as bundled in tests/vectors/sops-nix."""
-    yield SOPS_NIX_VECTORS
+    return SOPS_NIX_VECTORS
 
 
 SECRETSCTL = str(Path(sys.executable).parent / "secretsctl")
