@@ -1,7 +1,7 @@
 """Activation commands: ``render``, ``activate``, ``check``, ``status`` and ``rollback``.
 
 Each reads ``--manifest``: a ``secretsctl.yaml``, or sops-nix's ``manifest.json``,
-builds the render plan in memory, and hands it to :mod:`secretsctl.activate.apply`. Output
+builds the render plan in memory, and hands it to :mod:`secretsctl.activate`. Output
 names paths, owners, modes, sizes and units; never a value.
 """
 
@@ -207,7 +207,7 @@ def status(app: App, manifest_path: str | None, root: str | None, as_json: bool)
       secretsctl status
       secretsctl status --json
     """
-    from secretsctl.activate.apply import status as live_status
+    from secretsctl.activate.status import status as live_status
 
     result = live_status(load_inputs(manifest_path), runtime_paths(root))
     if as_json:
@@ -240,7 +240,7 @@ def rollback(
       secretsctl rollback --dry-run
       secretsctl rollback
     """
-    from secretsctl.activate.apply import rollback as roll_back
+    from secretsctl.activate.rollback import rollback as roll_back
     from secretsctl.activate.units import Delivery
 
     result = roll_back(

@@ -18,7 +18,8 @@ from secretsctl.paths import DEFAULT_CONFIG
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from secretsctl.activate.apply import ApplyResult, StatusResult
+    from secretsctl.activate.result import ApplyResult
+    from secretsctl.activate.status import StatusResult
     from secretsctl.cli.app import App
     from secretsctl.config.model import Manifest
     from secretsctl.paths import RuntimePaths
