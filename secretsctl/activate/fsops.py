@@ -501,20 +501,6 @@ class TreeWriter:
         self._dirs = {"": self._dirs[""]}
 
 
-def fsync_dir_fd(dir_fd: int) -> None:
-    """Sync the entries of the directory of a (possibly ``O_PATH``) descriptor; errors ignored."""
-    try:
-        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def remove_tree(parent_fd: int, name: str) -> bool:
     """Remove ``name`` under ``parent_fd`` recursively without following symlinks.
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
 from secretsctl.errors import ActivationError, ExitCode
+from secretsctl.fsutil import fsync_directory
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def switch_symlink(
             os.close(folder_fd)
             with contextlib.suppress(OSError):
                 os.rmdir(folder, dir_fd=parent_fd)
-        fsops.fsync_dir_fd(parent_fd)
+        fsync_directory(dir_fd=parent_fd)
 
 
 class RunLock:

@@ -15,6 +15,7 @@ from secretsctl.activate import fsops, generations
 from secretsctl.activate.linking import generation_links
 from secretsctl.activate.naming import RENDERED
 from secretsctl.errors import ActivationError
+from secretsctl.fsutil import fsync_directory
 from secretsctl.render.model import ItemKind
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def write_age_keys(ctx: Context, mount_fd: int, data: Secret[bytes]) -> None:
         raise ActivationError(
             f"cannot create '{ctx.mount_point}/{NAME}': {exc.strerror}", hint=_space_hint(exc)
         ) from None
-    fsops.fsync_dir_fd(mount_fd)
+    fsync_directory(dir_fd=mount_fd)
 
 
 def _space_hint(exc: OSError) -> str | None:
