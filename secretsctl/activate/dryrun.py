@@ -95,13 +95,7 @@ def dry_run_result(
     errors: list[str] = []
     if deliver is Delivery.LIST_FILES:
         _, list_files, errors = deliver_units(
-            restart,
-            reload,
-            deliver,
-            systemctl,
-            nixos_dir=ctx.paths.nixos_dir,
-            dirs=ctx.dirs,
-            dry_run=True,
+            ctx, restart, reload, deliver, systemctl, dry_run=True
         )
     removable, foreign = links.stale_links(recorded_links, (s.path for s in wanted), ctx.dirs)
     warnings += [f"would leave {p} in place: it is not a link secretsctl made" for p in foreign]

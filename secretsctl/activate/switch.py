@@ -102,13 +102,7 @@ def make_live(
     restart, reload, unit_warnings = decide_units(diff, deliver, systemctl, check_units)
     warnings += unit_warnings
     delivered, list_files, unit_errors = deliver_units(
-        restart,
-        reload,
-        deliver,
-        systemctl,
-        nixos_dir=ctx.paths.nixos_dir,
-        dirs=ctx.dirs,
-        dry_run=False,
+        ctx, restart, reload, deliver, systemctl, dry_run=False
     )
     errors += unit_errors
     log = change_log(diff, manifest, dry_run=False)

@@ -9,8 +9,9 @@ Two deliveries, as in sops-nix:
   (``dry-activation-…`` in a dry run), appended one unit a line, only when the directory
   exists and the list is not empty.
 
-Every unit named is checked first with one batched ``systemctl show -p LoadState --value``;
-a ``not-found`` unit is a warning naming the item, and is left out of the delivery.
+:func:`decide_units` takes the units of the items whose bytes changed; every unit named is
+checked first with one batched ``systemctl show -p LoadState --value``, and a
+``not-found`` unit is a warning naming the item, left out of :func:`deliver_units`.
 The ``systemctl`` program is a parameter, so tests put a checking stand-in on PATH.
 """
 
@@ -26,6 +27,7 @@ from secretsctl.record import Record
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from secretsctl.activate.context import Context
     from secretsctl.activate.diff import Diff
     from secretsctl.activate.rooted import RootedDirs
 
@@ -209,13 +211,12 @@ def decide_units(
 
 
 def deliver_units(
+    ctx: Context,
     restart: tuple[str, ...],
     reload: tuple[str, ...],
     deliver: Delivery,
     systemctl: str,
     *,
-    nixos_dir: str,
-    dirs: RootedDirs,
     dry_run: bool,
 ) -> tuple[bool, tuple[str, ...], list[str]]:
     """Hand the units over; return (delivered, list files written, errors)."""
@@ -223,7 +224,9 @@ def deliver_units(
         return False, (), []
     if deliver is Delivery.LIST_FILES:
         try:
-            written = append_list_files(nixos_dir, restart, reload, dry_run=dry_run, dirs=dirs)
+            written = append_list_files(
+                ctx.paths.nixos_dir, restart, reload, dry_run=dry_run, dirs=ctx.dirs
+            )
         except OSError as exc:
             return False, (), [f"cannot write the unit list files: {exc.strerror}"]
         return bool(written), written, []
