@@ -128,10 +128,14 @@ def write_fully(fd: int, data: bytes, *, sync: bool = True) -> None:
         os.fsync(fd)
 
 
-def fsync_directory(folder: str | os.PathLike[str]) -> None:
-    """Sync a directory's entries (best effort: some filesystems refuse)."""
+def fsync_directory(folder: str | os.PathLike[str] = ".", *, dir_fd: int | None = None) -> None:
+    """Sync a directory's entries (best effort: some filesystems refuse).
+
+    ``folder`` is relative to ``dir_fd`` when given, which may be an ``O_PATH`` descriptor:
+    the default ``"."`` syncs that directory itself.
+    """
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return
     try:

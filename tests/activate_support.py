@@ -280,6 +280,11 @@ ACTIVATION_MODULES = (
     "secretsctl.activate.generations",
     "secretsctl.activate.links",
     "secretsctl.activate.apply",
+    "secretsctl.activate.context",
+    "secretsctl.activate.live",
+    "secretsctl.activate.linking",
+    "secretsctl.activate.write",
+    "secretsctl.activate.rollback",
     "secretsctl.fsutil",  # write_fully: the bytes and the fsync of every file
 )
 

@@ -26,7 +26,7 @@ from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from secretsctl.activate.rooted import RootedDirs
 
@@ -51,6 +51,7 @@ _KNOWN_MAGIC = {
 }
 
 DIR_MODE = 0o751
+_STAGED_LINK = "link"  # the fresh symlink's name in its private folder
 MOUNT_MODE = 0o751
 
 _MS_NOSUID = 0x2
@@ -410,6 +411,47 @@ def make_private_dir_at(parent_fd: int, prefix: str) -> tuple[str, int]:
     raise FileExistsError(errno.EEXIST, "no free temporary name")
 
 
+def is_directory_at(parent_fd: int, name: str) -> bool:
+    """Tell whether ``name`` under ``parent_fd`` is a directory (not following a symlink)."""
+    try:
+        info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(info.st_mode)
+
+
+def replace_with_symlink(
+    parent_fd: int,
+    name: str,
+    target: str,
+    staging: tuple[str, int],
+    *,
+    owner: tuple[int, int] | None = None,
+    clear_way: Callable[[], None] | None = None,
+) -> None:
+    """Point ``name`` under ``parent_fd`` at ``target`` with one rename of a fresh symlink.
+
+    The symlink is made in ``staging`` (a folder and its descriptor from
+    :func:`make_private_dir_at`), given ``owner``; ``clear_way`` runs just before the
+    rename (to remove a directory in the way). The folder is removed afterwards, whatever
+    happens, and its descriptor closed.
+    """
+    folder, folder_fd = staging
+    try:
+        os.symlink(target, _STAGED_LINK, dir_fd=folder_fd)
+        if owner is not None:
+            os.chown(_STAGED_LINK, *owner, dir_fd=folder_fd, follow_symlinks=False)
+        if clear_way is not None:
+            clear_way()
+        os.rename(_STAGED_LINK, name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(_STAGED_LINK, dir_fd=folder_fd)
+        os.close(folder_fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder, dir_fd=parent_fd)
+
+
 def open_dir(path: str, *, dir_fd: int | None = None) -> int:
     """Open a directory without following a symlink at its last component."""
     return os.open(path, DIR_FLAGS, dir_fd=dir_fd)
@@ -499,20 +541,6 @@ class TreeWriter:
             os.close(fd)
         self._owned.clear()
         self._dirs = {"": self._dirs[""]}
-
-
-def fsync_dir_fd(dir_fd: int) -> None:
-    """Sync the entries of the directory of a (possibly ``O_PATH``) descriptor; errors ignored."""
-    try:
-        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def remove_tree(parent_fd: int, name: str) -> bool:

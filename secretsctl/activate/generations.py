@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
 from secretsctl.errors import ActivationError, ExitCode
+from secretsctl.fsutil import fsync_directory
 from secretsctl.record import Record
 
 if TYPE_CHECKING:
@@ -187,26 +187,18 @@ def switch_symlink(
             folder, folder_fd = fsops.make_private_dir_at(parent_fd, SWITCH_PREFIX + name + ".")
         except OSError as exc:
             raise ActivationError(f"{prefix}{parent}: {exc.strerror}") from None
+
+        def clear_way() -> None:
+            if replace_other and fsops.is_directory_at(parent_fd, name):
+                fsops.remove_tree(parent_fd, name)
+
         try:
-            os.symlink(target, "link", dir_fd=folder_fd)
-            if replace_other:
-                try:
-                    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    pass
-                else:
-                    if stat.S_ISDIR(info.st_mode):
-                        fsops.remove_tree(parent_fd, name)
-            os.rename("link", name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
+            fsops.replace_with_symlink(
+                parent_fd, name, target, (folder, folder_fd), clear_way=clear_way
+            )
         except OSError as exc:
             raise ActivationError(f"{prefix}{symlink_path}: {exc.strerror}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink("link", dir_fd=folder_fd)
-            os.close(folder_fd)
-            with contextlib.suppress(OSError):
-                os.rmdir(folder, dir_fd=parent_fd)
-        fsops.fsync_dir_fd(parent_fd)
+        fsync_directory(dir_fd=parent_fd)
 
 
 class RunLock:

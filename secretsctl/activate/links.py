@@ -74,29 +74,24 @@ def install_link(spec: LinkSpec, *, chown: bool, dirs: RootedDirs | None = None)
             return False
         parent_fd, name = walker.parent(spec.path)
         assert parent_fd is not None  # noqa: S101 - created
-        folder, folder_fd = fsops.make_private_dir_at(parent_fd, LINK_PREFIX)
-        try:
-            os.symlink(spec.target, "link", dir_fd=folder_fd)
-            if chown:
-                os.chown("link", spec.uid, spec.gid, dir_fd=folder_fd, follow_symlinks=False)
-            try:
-                info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                info = None
-            if info is not None and stat.S_ISDIR(info.st_mode):
+
+        def clear_way() -> None:
+            if fsops.is_directory_at(parent_fd, name):
                 try:
                     os.rmdir(name, dir_fd=parent_fd)
                 except OSError as exc:
                     raise OSError(
                         exc.errno, f"cannot override {spec.path}: {exc.strerror}"
                     ) from None
-            os.rename("link", name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink("link", dir_fd=folder_fd)
-            os.close(folder_fd)
-            with contextlib.suppress(OSError):
-                os.rmdir(folder, dir_fd=parent_fd)
+
+        fsops.replace_with_symlink(
+            parent_fd,
+            name,
+            spec.target,
+            fsops.make_private_dir_at(parent_fd, LINK_PREFIX),
+            owner=(spec.uid, spec.gid) if chown else None,
+            clear_way=clear_way,
+        )
     return True
 
 

@@ -1,7 +1,7 @@
 """What is live now: the files of the live generation beside their configuration.
 
-Read-only: nothing is written and no lock is taken. Not on the boot path, so its result
-types live here, apart from :mod:`secretsctl.activate.apply`.
+Read-only: nothing is written and no lock is taken. Not on the boot path: nothing there
+imports this module.
 """
 
 from __future__ import annotations
@@ -10,16 +10,9 @@ import os
 from typing import TYPE_CHECKING
 
 from secretsctl.activate import generations
-from secretsctl.activate.apply import (
-    _existing_generations,
-    _kind_and_name,
-    _known_links,
-    _label,
-    _Names,
-    _open_live,
-    _spec_generation_links,
-    _spec_index,
-)
+from secretsctl.activate.linking import known_links, spec_generation_links
+from secretsctl.activate.live import existing_generations, open_live
+from secretsctl.activate.naming import Names, kind_and_name, label, spec_index
 from secretsctl.activate.rooted import RootedDirs
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
@@ -92,13 +85,13 @@ def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
     are applied: root, system mode) when its owner or group is not the configured one.
     Nothing is written and no lock is taken.
     """
-    names = _Names()
+    names = Names()
     mount_point = paths.runtime(manifest.mount_point)
     symlink_path = paths.runtime(manifest.symlink_path)
     with RootedDirs(paths.root) as dirs:
         live = generations.read_live(symlink_path, mount_point, dirs)
-    kept = tuple(_existing_generations(mount_point))
-    snapshot = _open_live(symlink_path) if live.kind == "symlink" else None
+    kept = tuple(existing_generations(mount_point))
+    snapshot = open_live(symlink_path) if live.kind == "symlink" else None
     if snapshot is None:
         why = {
             "absent": f"{symlink_path} does not exist: nothing is installed",
@@ -111,39 +104,37 @@ def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
         warnings.append(
             f"{symlink_path} points at {live.target}, not a generation of {mount_point}"
         )
-    specs = {key: found[1] for key, found in _spec_index(manifest).items()}
+    specs = {key: found[1] for key, found in spec_index(manifest).items()}
     owners_apply = os.geteuid() == 0 and not manifest.user_mode
     files = []
     with snapshot:
         # Links inside the symlink path the configuration makes are no files of their own.
-        known = _known_links(
-            snapshot, _spec_generation_links(symlink_path, paths.runtime, manifest)
-        )
+        known = known_links(snapshot, spec_generation_links(symlink_path, paths.runtime, manifest))
         entries = [e for e in snapshot.files() if e.relative not in known]
         for entry in sorted(entries, key=lambda e: e.relative):
-            kind, name = _kind_and_name(entry.relative)
+            kind, name = kind_and_name(entry.relative)
             spec = specs.get((kind, name))
-            label = _label(kind, name)
+            item = label(kind, name)
             info = snapshot.info(entry)
             owner, group = names(info.uid, info.gid)
             if spec is None:
-                warnings.append(f"{label} is in the live generation but not in the configuration")
+                warnings.append(f"{item} is in the live generation but not in the configuration")
             if not entry.is_file:
-                warnings.append(f"{label} is not a regular file")
+                warnings.append(f"{item} is not a regular file")
             if spec is not None and info.mode & ~spec.mode:
                 warnings.append(
-                    f"{label} has mode {info.mode:04o}, more permissive than its configured "
+                    f"{item} has mode {info.mode:04o}, more permissive than its configured "
                     f"{spec.mode:04o}"
                 )
             if spec is not None and owners_apply:
                 uid, gid = _resolve(spec.ownership)
                 if uid is not None and uid != info.uid:
                     warnings.append(
-                        f"{label} is owned by {owner}, configured {names(uid, info.gid)[0]}"
+                        f"{item} is owned by {owner}, configured {names(uid, info.gid)[0]}"
                     )
                 if gid is not None and gid != info.gid:
                     warnings.append(
-                        f"{label} has group {group}, configured {names(info.uid, gid)[1]}"
+                        f"{item} has group {group}, configured {names(info.uid, gid)[1]}"
                     )
             files.append(
                 StatusFile(
@@ -163,7 +154,7 @@ def status(manifest: Manifest, paths: RuntimePaths) -> StatusResult:
             )
     present = {(f.kind, f.name) for f in files}
     warnings += [
-        f"{_label(*key)} is configured but not in the live generation"
+        f"{label(*key)} is configured but not in the live generation"
         for key in specs
         if key not in present
     ]

@@ -9,8 +9,9 @@ Two deliveries, as in sops-nix:
   (``dry-activation-…`` in a dry run), appended one unit a line, only when the directory
   exists and the list is not empty.
 
-Every unit named is checked first with one batched ``systemctl show -p LoadState --value``;
-a ``not-found`` unit is a warning naming the item, and is left out of the delivery.
+:func:`decide_units` takes the units of the items whose bytes changed; every unit named is
+checked first with one batched ``systemctl show -p LoadState --value``, and a
+``not-found`` unit is a warning naming the item, left out of :func:`deliver_units`.
 The ``systemctl`` program is a parameter, so tests put a checking stand-in on PATH.
 """
 
@@ -26,6 +27,8 @@ from secretsctl.record import Record
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from secretsctl.activate.context import Context
+    from secretsctl.activate.diff import Diff
     from secretsctl.activate.rooted import RootedDirs
 
 SYSTEMCTL = "systemctl"
@@ -169,3 +172,65 @@ def append_list_files(
                 os.close(fd)
             written.append(path)
     return tuple(written)
+
+
+def decide_units(
+    diff: Diff, deliver: Delivery, systemctl: str, check_units: bool
+) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+    """Return the units to restart and to reload, and the warnings (unknown or invalid units)."""
+    if not (diff.restart_units or diff.reload_units):
+        return (), (), []
+    warnings = []
+    sources = dict(diff.unit_sources)
+    named = list(dict.fromkeys([*diff.restart_units, *diff.reload_units]))
+    skip = {u for u in named if not valid_unit_name(u)}
+    warnings += [
+        f"ignoring '{u}' named by {sources.get(u, 'an item')}: not a unit name" for u in skip
+    ]
+    named = [u for u in named if u not in skip]
+    if check_units and deliver is not Delivery.NONE and named:
+        check = load_states(named, systemctl=systemctl)
+        if check.no_systemd:
+            # Known before anything is delivered: one line, not a failed restart per unit.
+            warnings.append(
+                f"systemd is not running here, so {', '.join(named)}"
+                f" {'is' if len(named) == 1 else 'are'} not restarted or reloaded (hint: pass"
+                " --delivery none where no service manager runs, as in a container)"
+            )
+            return (), (), warnings
+        if check.error:
+            warnings.append(f"cannot check that the units exist: {check.error}")
+        for unit in check.missing:
+            warnings.append(f"unit '{unit}' named by {sources.get(unit, 'an item')} does not exist")
+            skip.add(unit)
+    return (
+        tuple(u for u in diff.restart_units if u not in skip),
+        tuple(u for u in diff.reload_units if u not in skip),
+        warnings,
+    )
+
+
+def deliver_units(
+    ctx: Context,
+    restart: tuple[str, ...],
+    reload: tuple[str, ...],
+    deliver: Delivery,
+    systemctl: str,
+    *,
+    dry_run: bool,
+) -> tuple[bool, tuple[str, ...], list[str]]:
+    """Hand the units over; return (delivered, list files written, errors)."""
+    if not (restart or reload) or deliver is Delivery.NONE:
+        return False, (), []
+    if deliver is Delivery.LIST_FILES:
+        try:
+            written = append_list_files(
+                ctx.paths.nixos_dir, restart, reload, dry_run=dry_run, dirs=ctx.dirs
+            )
+        except OSError as exc:
+            return False, (), [f"cannot write the unit list files: {exc.strerror}"]
+        return bool(written), written, []
+    if dry_run:
+        return False, (), []
+    errors = run_systemctl(restart, reload, systemctl=systemctl)
+    return not errors, (), errors

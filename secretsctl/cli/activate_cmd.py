@@ -1,7 +1,7 @@
 """Activation commands: ``render``, ``activate``, ``check``, ``status`` and ``rollback``.
 
 Each reads ``--manifest``: a ``secretsctl.yaml``, or sops-nix's ``manifest.json``,
-builds the render plan in memory, and hands it to :mod:`secretsctl.activate.apply`. Output
+builds the render plan in memory, and hands it to :mod:`secretsctl.activate`. Output
 names paths, owners, modes, sizes and units; never a value.
 """
 
@@ -104,16 +104,7 @@ def _apply_options(func: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="Plan in memory and print it; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
 @click.pass_obj
-def render(
-    app: App,
-    manifest_path: str | None,
-    root: str | None,
-    force: bool,
-    no_wait: bool,
-    delivery: str,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
+def render(app: App, /, as_json: bool, **params: Any) -> None:
     """Decrypt, render and install the configured secrets as a new generation.
 
     With --dry-run, do all of it in memory and print the plan (paths, owners, modes,
@@ -125,44 +116,21 @@ def render(
       secretsctl render -m secretsctl.yaml --root "$(mktemp -d -p /dev/shm)"
       secretsctl render -m /nix/store/...-manifest.json --delivery list-files
     """
-    result = run_activation(
-        manifest_path=manifest_path,
-        root=root,
-        dry_run=dry_run,
-        force=force,
-        no_wait=no_wait,
-        delivery=delivery,
-    )
-    report(app, result, as_json=as_json, table=True)
+    report(app, run_activation(**params), as_json=as_json, table=True)
 
 
 @click.command()
 @_input_options
 @_apply_options
 @click.pass_obj
-def activate(
-    app: App,
-    manifest_path: str | None,
-    root: str | None,
-    force: bool,
-    no_wait: bool,
-    delivery: str,
-) -> None:
+def activate(app: App, /, **params: Any) -> None:
     """Install the secrets as the boot unit does: no prompts, one journal line per change.
 
     \b
     Example (what secretsctl-activate.service runs):
       secretsctl activate --manifest /etc/secretsctl/secretsctl.yaml
     """
-    result = run_activation(
-        manifest_path=manifest_path,
-        root=root,
-        dry_run=False,
-        force=force,
-        no_wait=no_wait,
-        delivery=delivery,
-    )
-    report(app, result, as_json=False, table=False)
+    report(app, run_activation(dry_run=False, **params), as_json=False, table=False)
 
 
 @click.command()
@@ -207,7 +175,7 @@ def status(app: App, manifest_path: str | None, root: str | None, as_json: bool)
       secretsctl status
       secretsctl status --json
     """
-    from secretsctl.activate.apply import status as live_status
+    from secretsctl.activate.status import status as live_status
 
     result = live_status(load_inputs(manifest_path), runtime_paths(root))
     if as_json:
@@ -224,15 +192,7 @@ def status(app: App, manifest_path: str | None, root: str | None, as_json: bool)
 @_apply_options
 @click.option("--dry-run", is_flag=True, help="Say what the rollback would do; change nothing.")
 @click.pass_obj
-def rollback(
-    app: App,
-    manifest_path: str | None,
-    root: str | None,
-    force: bool,
-    no_wait: bool,
-    delivery: str,
-    dry_run: bool,
-) -> None:
+def rollback(app: App, /, **params: Any) -> None:
     """Switch back to the previous kept generation, atomically, restarting changed units.
 
     \b
@@ -240,15 +200,4 @@ def rollback(
       secretsctl rollback --dry-run
       secretsctl rollback
     """
-    from secretsctl.activate.apply import rollback as roll_back
-    from secretsctl.activate.units import Delivery
-
-    result = roll_back(
-        load_inputs(manifest_path),
-        runtime_paths(root),
-        dry_run=dry_run,
-        force=force,
-        wait=not no_wait,
-        deliver=Delivery(delivery),
-    )
-    report(app, result, as_json=False, table=True)
+    report(app, run_activation(rollback=True, **params), as_json=False, table=True)

@@ -17,12 +17,24 @@ from secretsctl.paths import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import TypedDict
 
-    from secretsctl.activate.apply import ApplyResult, StatusResult
+    from secretsctl.activate.diff import ItemChange
+    from secretsctl.activate.result import ApplyResult
+    from secretsctl.activate.status import StatusFile, StatusResult
+    from secretsctl.activate.units import Delivery
     from secretsctl.cli.app import App
     from secretsctl.config.model import Manifest
     from secretsctl.paths import RuntimePaths
     from secretsctl.render.model import RenderPlan
+
+    class RunOptions(TypedDict):
+        """What the command line decides of an apply or a rollback."""
+
+        dry_run: bool
+        force: bool
+        wait: bool
+        deliver: Delivery
 
 
 DELIVERIES = ("systemctl", "list-files", "none")
@@ -118,6 +130,22 @@ def table_text(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "".join(line.format(*row).rstrip() + "\n" for row in every)
 
 
+def _file_json(file: ItemChange | StatusFile, **path: str) -> dict[str, object]:
+    """Return the fields a file has in both JSON documents; ``path`` goes after its name."""
+    return {
+        "kind": file.kind.value,
+        "name": file.name,
+        **path,
+        "relative_path": file.relative_path,
+        "owner": file.owner,
+        "group": file.group,
+        "uid": file.uid,
+        "gid": file.gid,
+        "mode": mode_text(file.mode),
+        "size": file.size,
+    }
+
+
 def result_json(result: ApplyResult) -> str:
     """Render the result as one JSON document (``--json``)."""
     import json
@@ -130,16 +158,7 @@ def result_json(result: ApplyResult) -> str:
         "created": result.created,
         "files": [
             {
-                "kind": item.kind.value,
-                "name": item.name,
-                "path": item.path,
-                "relative_path": item.relative_path,
-                "owner": item.owner,
-                "group": item.group,
-                "uid": item.uid,
-                "gid": item.gid,
-                "mode": mode_text(item.mode),
-                "size": item.size,
+                **_file_json(item, path=item.path),
                 "state": item.state.value,
                 "drift": item.drift,
                 "restart_units": list(item.restart_units),
@@ -199,22 +218,30 @@ def run_activation(
     force: bool,
     no_wait: bool,
     delivery: str,
+    rollback: bool = False,
 ) -> ApplyResult:
-    """Load, plan and apply (or only plan, with ``dry_run``); return what was done."""
-    from secretsctl.activate.apply import apply
+    """Load, plan and apply (or only plan, with ``dry_run``); return what was done.
+
+    With ``rollback``, switch back to the previous kept generation instead (nothing is
+    decrypted or planned).
+    """
     from secretsctl.activate.units import Delivery
+
+    options: RunOptions = {
+        "dry_run": dry_run,
+        "force": force,
+        "wait": not no_wait,
+        "deliver": Delivery(delivery),
+    }
+    if rollback:
+        from secretsctl.activate.rollback import rollback as roll_back
+
+        return roll_back(load_inputs(manifest_path), runtime_paths(root), **options)
+    from secretsctl.activate.apply import apply
 
     # Not root: nothing can be chowned, so owners missing here only earn a warning.
     manifest, plan = plan_inputs(manifest_path, unprivileged=os.geteuid() != 0)
-    return apply(
-        plan,
-        manifest,
-        runtime_paths(root),
-        dry_run=dry_run,
-        force=force,
-        wait=not no_wait,
-        deliver=Delivery(delivery),
-    )
+    return apply(plan, manifest, runtime_paths(root), **options)
 
 
 def status_text(result: StatusResult) -> str:
@@ -249,15 +276,7 @@ def status_json(result: StatusResult) -> str:
         "generations": list(result.generations),
         "files": [
             {
-                "kind": f.kind.value,
-                "name": f.name,
-                "relative_path": f.relative_path,
-                "owner": f.owner,
-                "group": f.group,
-                "uid": f.uid,
-                "gid": f.gid,
-                "mode": mode_text(f.mode),
-                "size": f.size,
+                **_file_json(f),
                 "regular": f.regular,
                 "configured": f.configured,
                 "configured_mode": mode_text(f.configured_mode)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from secretsctl.activate import fsops
-from secretsctl.activate.apply import apply, status
+from secretsctl.activate.apply import apply
 from secretsctl.activate.diff import ItemState
+from secretsctl.activate.status import status
 from secretsctl.errors import ActivationError
 from secretsctl.paths import RuntimePaths
 from tests.activate_support import (

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from secretsctl.activate.apply import ApplyResult, apply, rollback, status
+from secretsctl.activate.apply import apply
+from secretsctl.activate.result import ApplyResult
+from secretsctl.activate.rollback import rollback
+from secretsctl.activate.status import status
 from secretsctl.activate.units import Delivery
 from secretsctl.config.model import Manifest
 from secretsctl.errors import ActivationError, ExitCode, ProblemsError
@@ -89,7 +92,7 @@ def truncate(path: str) -> None:
 
 
 def test_restart_and_reload_sequence_with_systemctl(tmp_path: Path, systemctl: Systemctl) -> None:
-    """sops-nix's restart-and-reload sequence, with secretsctl's default delivery (systemctl --no-block)."""
+    """sops-nix's restart-and-reload sequence, delivered by systemctl --no-block (the default)."""
 
     def body() -> None:
         paths = RuntimePaths(root=str(tmp_path / "root"))

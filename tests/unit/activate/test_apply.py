@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from secretsctl.activate import apply as apply_module
 from secretsctl.activate import fsops
-from secretsctl.activate.apply import apply, rollback, status
+from secretsctl.activate.apply import apply
 from secretsctl.activate.diff import ItemState
+from secretsctl.activate.result import ApplyResult
+from secretsctl.activate.rollback import rollback
+from secretsctl.activate.status import status
 from secretsctl.activate.units import Delivery
 from secretsctl.config.model import Manifest, SecretSpec, TemplateSpec
 from secretsctl.errors import ActivationError, ExitCode, ProblemsError
@@ -59,9 +61,7 @@ def systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Systemctl:
     return install_systemctl(tmp_path / "bin", monkeypatch)
 
 
-def run(
-    p: RenderPlan, m: Manifest, paths: RuntimePaths, **options: object
-) -> apply_module.ApplyResult:
+def run(p: RenderPlan, m: Manifest, paths: RuntimePaths, **options: object) -> ApplyResult:
     """apply() as this unprivileged suite runs it: never mount, the running group for dirs."""
     options.setdefault("may_mount", False)
     options.setdefault("keys_gid", GID)

@@ -156,7 +156,7 @@ def test_a_symlinked_directory_in_the_tree_is_not_followed(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("name", ["../x", "a/../../x", "a/../../../x", "/x", "//x", "/../x"])
 def test_a_name_never_leads_out_of_the_generation(tmp_path: Path, name: str) -> None:
-    """Names are checked before (config, apply.validate); the writer holds even without that."""
+    """Names are checked before (config, validate.validate); the writer holds even without that."""
     tree = tmp_path / "top" / "generation"
     tree.mkdir(parents=True)
     root = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
