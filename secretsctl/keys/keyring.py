@@ -39,6 +39,7 @@ from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, S
 from secretsctl.keys.kinds import (
     KIND_MODULES,
     NO_MATCH,
+    DataKeyError,
     LoadedIdentity,
     Recipient,
     RecipientError,
@@ -100,12 +101,6 @@ class NoMatchingIdentityError(NoIdentityError):
         self.recipients = recipients
         self.stanza_types = stanza_types
         self.locations = locations
-
-
-class DataKeyError(SecretsctlError):
-    """An entry opened but its content is not a usable data key or share (exit 128)."""
-
-    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
 
 
 class KeyGroupError(SecretsctlError):
