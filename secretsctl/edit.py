@@ -513,7 +513,7 @@ def _load_edited(fmt: Format, edited: bytes) -> Documents:
             "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
         )
     codec.check_not_encrypted(documents, fmt)
-    return documents  # type: ignore[no-any-return]
+    return documents
 
 
 class ShownMetadataError(InputError):

@@ -280,7 +280,7 @@ def seal(
     sealed_mac = cipher.encrypt_str(mac, mac_aad(lastmodified))
     final = metadata.with_mac(sealed_mac, lastmodified)
     tree = md.to_tree(final, single_value_store=single_value)
-    return fmt.store.emit_encrypted(documents, tree, indent=indent)  # type: ignore[no-any-return]
+    return fmt.store.emit_encrypted(documents, tree, indent=indent)
 
 
 def check_not_encrypted(documents: Documents, fmt: Format) -> None:
