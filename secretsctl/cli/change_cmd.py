@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
+    SopsOptions,
+    format_named,
+    ignore_mac_option,
+    input_type_option,
+    option_group,
+    output_type_option,
+    sops_options,
 )
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
 
@@ -27,35 +30,20 @@ if TYPE_CHECKING:
     from secretsctl.change import KeyUpdate
     from secretsctl.sops.stores import Format
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
-
-_input_type = click.option(
-    "--input-type",
-    type=click.Choice(FORMATS),
-    help="Store of the file; by default from its extension.",
-)
-_output_type = click.option(
-    "--output-type",
-    type=click.Choice(FORMATS),
-    help="Store to write the file in; by default its input store.",
-)
-_ignore_mac = click.option(
-    "--ignore-mac", is_flag=True, help="Skip the MAC check of the file as it is now."
+# The options of every command that rewrites a file (set, unset, rotate).
+_rewrite_options = option_group(
+    input_type_option(),
+    output_type_option("Store to write the file in; by default its input store."),
+    ignore_mac_option("Skip the MAC check of the file as it is now."),
+    sops_options,
 )
 
 
-def _format(input_type: str | None) -> Format | None:
-    from secretsctl.sops.stores import Format
-
-    return Format(input_type) if input_type else None
-
-
-def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) -> int | None:
+def _indent(app: App, sops: SopsOptions, path: str, fmt: Format | None) -> int | None:
     from secretsctl.api import indent_for
     from secretsctl.sops.stores import Format
 
-    config = find_sops_config(app, config_path)
-    return indent_for(fmt or Format.for_path(path), config.stores if config else None)
+    return indent_for(fmt or Format.for_path(path), sops.stores(app))
 
 
 @click.command("set", cls=SopsCommand)
@@ -71,11 +59,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
     "--value-file", is_flag=True, help="Read VALUE from the file named by the VALUE argument."
 )
 @click.option("--idempotent", is_flag=True, help="Write nothing if the value is already there.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def set_command(
     app: App,
@@ -88,9 +72,7 @@ def set_command(
     input_type: str | None,
     output_type: str | None,
     ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
 
@@ -125,8 +107,8 @@ def set_command(
     else:
         raw = os.fsencode(value)
     parsed = change.parse_set_value(raw)
-    fmt = _format(input_type)
-    output_fmt = _format(output_type)
+    fmt = format_named(input_type)
+    output_fmt = format_named(output_type)
     result = change.set_in_file(
         os.path.abspath(file),
         tree_path,
@@ -134,9 +116,9 @@ def set_command(
         idempotent=idempotent,
         fmt=fmt,
         ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, output_fmt or fmt),
+        indent=_indent(app, sops, file, output_fmt or fmt),
         output_fmt=output_fmt,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        identities=sops.identities(app),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -146,11 +128,7 @@ def set_command(
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.argument("path", required=False)
 @click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def unset_command(
     app: App,
@@ -160,9 +138,7 @@ def unset_command(
     input_type: str | None,
     output_type: str | None,
     ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Remove the key or list element at PATH, like '["a"][0]', from FILE.
 
@@ -177,17 +153,17 @@ def unset_command(
             "no file specified, or index is missing", exit_code=ExitCode.NO_FILE_SPECIFIED
         )
     tree_path = change.parse_set_path(path)
-    fmt = _format(input_type)
-    output_fmt = _format(output_type)
+    fmt = format_named(input_type)
+    output_fmt = format_named(output_type)
     result = change.unset_in_file(
         os.path.abspath(file),
         tree_path,
         idempotent=idempotent,
         fmt=fmt,
         ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, output_fmt or fmt),
+        indent=_indent(app, sops, file, output_fmt or fmt),
         output_fmt=output_fmt,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        identities=sops.identities(app),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -241,9 +217,8 @@ def _approved(path: str) -> bool:
     type=click.IntRange(min=1),
     help="How many key groups must open the file; by default the file's own threshold.",
 )
-@_input_type
-@sops_config_option
-@keyservice_options
+@input_type_option()
+@sops_options
 @click.pass_obj
 def updatekeys(
     app: App,
@@ -251,9 +226,7 @@ def updatekeys(
     yes: bool,
     threshold: int | None,
     input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Re-wrap the data key of each FILE for the recipients of its .sops.yaml creation rule.
 
@@ -270,14 +243,14 @@ def updatekeys(
 
     if not files:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
-    config = find_sops_config(app, config_path, required=True)
+    config = sops.config(app, required=True)
     assert config is not None  # noqa: S101 - required=True raises instead
     updates = change.plan_updatekeys(
         [os.path.abspath(file) for file in files],
         config,
         threshold=threshold,
-        fmt=_format(input_type),
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        fmt=format_named(input_type),
+        identities=sops.identities(app),
     )
     approved: list[tuple[str, bytes]] = []
     for update in updates:
@@ -315,11 +288,7 @@ def _recipients(text: str | None) -> list[str]:
 @click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
 @click.option("--add-pgp", help="Comma-separated PGP fingerprints to add to the first key group.")
 @click.option("--rm-pgp", help="Comma-separated PGP fingerprints to remove from every key group.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def rotate(
     app: App,
@@ -333,9 +302,7 @@ def rotate(
     input_type: str | None,
     output_type: str | None,
     ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Re-encrypt FILE under a new data key, with a new lastmodified and MAC.
 
@@ -360,18 +327,18 @@ def rotate(
             f"{'--output' if output else 'printing'} takes one FILE",
             hint="rotate several files in place with -i",
         )
-    config = find_sops_config(app, config_path)
+    stores = sops.stores(app)
     results = change.rotate_files(
         [os.path.abspath(file) for file in files],
         add_age=_recipients(add_age),
         remove_age=_recipients(rm_age),
         add_pgp=_recipients(add_pgp),
         remove_pgp=_recipients(rm_pgp),
-        fmt=_format(input_type),
+        fmt=format_named(input_type),
         ignore_mac=ignore_mac,
-        stores=config.stores if config else None,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        output_fmt=_format(output_type),
+        stores=stores,
+        identities=sops.identities(app),
+        output_fmt=format_named(output_type),
     )
     if output:
         from secretsctl import fsutil
