@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
+    SopsOptions,
+    format_for,
+    input_type_option,
+    option_group,
+    output_type_option,
+    sops_options,
 )
-from secretsctl.cli.sops_cmd import FORMATS
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
 
 if TYPE_CHECKING:
@@ -25,27 +26,17 @@ if TYPE_CHECKING:
 _CONTEXT = {"ignore_unknown_options": False, "allow_interspersed_args": False}
 
 
-def _shared_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.argument("args", nargs=-1, metavar="FILE COMMAND"),
-            click.option(
-                "--background",
-                is_flag=True,
-                help="Do not wait for the command; exit 0 at once (deprecated in sops).",
-            ),
-            click.option("--user", metavar="NAME", help="Run the command as this user."),
-            click.option(
-                "--input-type",
-                type=click.Choice(FORMATS),
-                help="Store of FILE; by default from its extension.",
-            ),
-            sops_config_option,
-            keyservice_options,
-        ]
-    ):
-        func = option(func)
-    return func
+_shared_options = option_group(
+    click.argument("args", nargs=-1, metavar="FILE COMMAND"),
+    click.option(
+        "--background",
+        is_flag=True,
+        help="Do not wait for the command; exit 0 at once (deprecated in sops).",
+    ),
+    click.option("--user", metavar="NAME", help="Run the command as this user."),
+    input_type_option(),
+    sops_options,
+)
 
 
 def _file_and_command(args: tuple[str, ...]) -> tuple[str, str]:
@@ -56,19 +47,12 @@ def _file_and_command(args: tuple[str, ...]) -> tuple[str, str]:
     return args[0], args[1]
 
 
-def _decrypt(
-    app: App,
-    file: str,
-    fmt: Format,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
-) -> Decrypted:
+def _decrypt(app: App, file: str, fmt: Format, sops: SopsOptions) -> Decrypted:
     from secretsctl.keys.sources import load_identities
     from secretsctl.limits import read_file
     from secretsctl.sops import codec
 
-    services = key_services(keyservice, enable_local_keyservice)
-    identities = identities_for(app, services)
+    identities = sops.identities(app)
     try:
         data = read_file(file)
     except FileNotFoundError:
@@ -120,9 +104,7 @@ def exec_env(
     background: bool,
     user: str | None,
     input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
     pristine: bool,
     same_process: bool,
 ) -> None:
@@ -145,15 +127,13 @@ def exec_env(
         file_variables,
         run_with_env,
     )
-    from secretsctl.sops.stores import Format
 
     file, command = _file_and_command(args)
     if background:
         _warn_background(app, "exec-env")
         if same_process:
             raise UsageError("the --same-process flag cannot be used with --background")
-    fmt = Format(input_type) if input_type else Format.for_path(file)
-    decrypted = _decrypt(app, file, fmt, keyservice, enable_local_keyservice)
+    decrypted = _decrypt(app, file, format_for(input_type, file), sops)
     environ = child_environment(file_variables(decrypted.documents), os.environ, pristine=pristine)
     launch = Launch(command, environ, _run_as(user), background)
     if same_process:
@@ -163,11 +143,7 @@ def exec_env(
 
 @click.command(cls=SopsCommand, context_settings=_CONTEXT)
 @_shared_options
-@click.option(
-    "--output-type",
-    type=click.Choice(FORMATS),
-    help="Store of the plaintext; by default FILE's.",
-)
+@output_type_option("Store of the plaintext; by default FILE's.")
 @click.option(
     "--no-fifo",
     is_flag=True,
@@ -185,9 +161,7 @@ def exec_file(
     background: bool,
     user: str | None,
     input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
     output_type: str | None,
     no_fifo: bool,
     filename: str | None,
@@ -210,23 +184,22 @@ def exec_file(
     from secretsctl.edit import temp_location
     from secretsctl.exec import Launch, check_filename, run_with_file
     from secretsctl.redact import Secret
-    from secretsctl.sops.stores import Format
 
     file, command = _file_and_command(args)
     check_filename(filename)
     if background:
         _warn_background(app, "exec-file")
-    input_format = Format(input_type) if input_type else Format.for_path(file)
-    output_format = Format(output_type) if output_type else Format.for_path(file)
+    input_format = format_for(input_type, file)
+    output_format = format_for(output_type, file)
     run_as = _run_as(user)
     environ = dict(os.environ)
     if run_as is not None:
         # The caller's runtime folder is private to the caller: the user could not reach it.
         environ.pop("XDG_RUNTIME_DIR", None)
     location = temp_location(environ)
-    config = find_sops_config(app, config_path)
-    decrypted = _decrypt(app, file, input_format, keyservice, enable_local_keyservice)
-    indent = indent_for(output_format, config.stores if config else None)
+    stores = sops.stores(app)
+    decrypted = _decrypt(app, file, input_format, sops)
+    indent = indent_for(output_format, stores)
     plaintext = Secret(output_format.store.emit_plain(decrypted.documents, indent=indent))
     launch = Launch(command, Secret(dict(os.environ)), run_as, background)
     raise SystemExit(

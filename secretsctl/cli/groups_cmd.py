@@ -11,14 +11,8 @@ from typing import Any
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import (
-    SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
-)
+from secretsctl.cli.app import App
+from secretsctl.cli.options import SopsCommand, SopsOptions, sops_options
 from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 _file = click.option(
@@ -107,8 +101,7 @@ def groups() -> None:
 @_cloud_options
 @_in_place
 @_threshold
-@sops_config_option
-@keyservice_options
+@sops_options
 @click.pass_obj
 def add(
     app: App,
@@ -123,9 +116,7 @@ def add(
     encryption_context: str | None,
     in_place: bool,
     threshold: int,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Add a key group of the given keys to FILE; the data key is split again for every group.
 
@@ -161,13 +152,13 @@ def add(
         *recipients_for("age", [part for text in age for part in text.split(",")]),
         *recipients_for("pgp", [part for text in pgp for part in text.split(",")]),
     ]
-    config = find_sops_config(app, config_path)
+    stores = sops.stores(app)
     content = change.add_key_group(
         path,
         recipients,
         threshold=threshold,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        stores=config.stores if config else None,
+        identities=sops.identities(app),
+        stores=stores,
     )
     _emit(app, path, content, in_place)
 
@@ -177,8 +168,7 @@ def add(
 @_file
 @_in_place
 @_threshold
-@sops_config_option
-@keyservice_options
+@sops_options
 @click.pass_obj
 def delete(
     app: App,
@@ -186,9 +176,7 @@ def delete(
     file: str | None,
     in_place: bool,
     threshold: int,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Delete key group INDEX (from 0) of FILE; the data key is split again for the rest.
 
@@ -206,12 +194,12 @@ def delete(
         raise SecretsctlError("exactly one positional argument (index) required")
     number = change.parse_group_index(index[0])
     path = _path(file)
-    config = find_sops_config(app, config_path)
+    stores = sops.stores(app)
     content = change.delete_key_group(
         path,
         number,
         threshold=threshold,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        stores=config.stores if config else None,
+        identities=sops.identities(app),
+        stores=stores,
     )
     _emit(app, path, content, in_place)
