@@ -21,29 +21,60 @@ from secretsctl.cli.options import (
     ignore_mac_option,
     input_type_option,
     option_group,
+    options_as,
     output_type_option,
     sops_options,
 )
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
-    from secretsctl.change import KeyUpdate
+    from secretsctl.change import KeyUpdate, Rewrite
     from secretsctl.sops.stores import Format
+
+
+class _RewriteOptions(Record):
+    """``--input-type``, ``--output-type`` and ``--ignore-mac`` of a command that rewrites."""
+
+    input_type: str | None
+    output_type: str | None
+    ignore_mac: bool
+
+    @property
+    def fmt(self) -> Format | None:
+        return format_named(self.input_type)
+
+    @property
+    def output_fmt(self) -> Format | None:
+        return format_named(self.output_type)
+
+    def rewrite(self, app: App, sops: SopsOptions, path: str) -> Rewrite:
+        """Return how to open the file at ``path`` and write it back."""
+        from secretsctl.api import indent_for
+        from secretsctl.change import Rewrite
+        from secretsctl.sops.stores import Format
+
+        fmt, output_fmt = self.fmt, self.output_fmt
+        return Rewrite(
+            fmt,
+            ignore_mac=self.ignore_mac,
+            indent=indent_for(output_fmt or fmt or Format.for_path(path), sops.stores(app)),
+            output_fmt=output_fmt,
+            identities=sops.identities(app),
+        )
+
 
 # The options of every command that rewrites a file (set, unset, rotate).
 _rewrite_options = option_group(
-    input_type_option(),
-    output_type_option("Store to write the file in; by default its input store."),
-    ignore_mac_option("Skip the MAC check of the file as it is now."),
+    options_as(
+        _RewriteOptions,
+        "options",
+        input_type_option(),
+        output_type_option("Store to write the file in; by default its input store."),
+        ignore_mac_option("Skip the MAC check of the file as it is now."),
+    ),
     sops_options,
 )
-
-
-def _indent(app: App, sops: SopsOptions, path: str, fmt: Format | None) -> int | None:
-    from secretsctl.api import indent_for
-    from secretsctl.sops.stores import Format
-
-    return indent_for(fmt or Format.for_path(path), sops.stores(app))
 
 
 @click.command("set", cls=SopsCommand)
@@ -69,9 +100,7 @@ def set_command(
     value_stdin: bool,
     value_file: bool,
     idempotent: bool,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
+    options: _RewriteOptions,
     sops: SopsOptions,
 ) -> None:
     """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
@@ -107,18 +136,12 @@ def set_command(
     else:
         raw = os.fsencode(value)
     parsed = change.parse_set_value(raw)
-    fmt = format_named(input_type)
-    output_fmt = format_named(output_type)
     result = change.set_in_file(
         os.path.abspath(file),
         tree_path,
         parsed,
         idempotent=idempotent,
-        fmt=fmt,
-        ignore_mac=ignore_mac,
-        indent=_indent(app, sops, file, output_fmt or fmt),
-        output_fmt=output_fmt,
-        identities=sops.identities(app),
+        rewrite=options.rewrite(app, sops, file),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -135,9 +158,7 @@ def unset_command(
     file: str | None,
     path: str | None,
     idempotent: bool,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
+    options: _RewriteOptions,
     sops: SopsOptions,
 ) -> None:
     """Remove the key or list element at PATH, like '["a"][0]', from FILE.
@@ -153,17 +174,11 @@ def unset_command(
             "no file specified, or index is missing", exit_code=ExitCode.NO_FILE_SPECIFIED
         )
     tree_path = change.parse_set_path(path)
-    fmt = format_named(input_type)
-    output_fmt = format_named(output_type)
     result = change.unset_in_file(
         os.path.abspath(file),
         tree_path,
         idempotent=idempotent,
-        fmt=fmt,
-        ignore_mac=ignore_mac,
-        indent=_indent(app, sops, file, output_fmt or fmt),
-        output_fmt=output_fmt,
-        identities=sops.identities(app),
+        rewrite=options.rewrite(app, sops, file),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -299,9 +314,7 @@ def rotate(
     rm_age: str | None,
     add_pgp: str | None,
     rm_pgp: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
+    options: _RewriteOptions,
     sops: SopsOptions,
 ) -> None:
     """Re-encrypt FILE under a new data key, with a new lastmodified and MAC.
@@ -334,11 +347,11 @@ def rotate(
         remove_age=_recipients(rm_age),
         add_pgp=_recipients(add_pgp),
         remove_pgp=_recipients(rm_pgp),
-        fmt=format_named(input_type),
-        ignore_mac=ignore_mac,
+        fmt=options.fmt,
+        ignore_mac=options.ignore_mac,
         stores=stores,
         identities=sops.identities(app),
-        output_fmt=format_named(output_type),
+        output_fmt=options.output_fmt,
     )
     if output:
         from secretsctl import fsutil

@@ -6,17 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from secretsctl.cli import options
 from secretsctl.cli.app import App
-from secretsctl.cli.options import (
-    SopsCommand,
-    SopsOptions,
-    format_for,
-    input_type_option,
-    option_group,
-    output_type_option,
-    sops_options,
-)
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from secretsctl.exec import RunAs
@@ -26,28 +19,47 @@ if TYPE_CHECKING:
 _CONTEXT = {"ignore_unknown_options": False, "allow_interspersed_args": False}
 
 
-_shared_options = option_group(
-    click.argument("args", nargs=-1, metavar="FILE COMMAND"),
-    click.option(
-        "--background",
-        is_flag=True,
-        help="Do not wait for the command; exit 0 at once (deprecated in sops).",
+class _RunOptions(Record):
+    """FILE, COMMAND and the options exec-env and exec-file share."""
+
+    args: tuple[str, ...]
+    background: bool
+    user: str | None
+    input_type: str | None
+
+    def file_and_command(self) -> tuple[str, str]:
+        """Return FILE and COMMAND; exit 1 unless there are exactly these two."""
+        if len(self.args) != 2:  # sops: the same message and exit 1, missing or extra
+            raise SecretsctlError(
+                "missing file to decrypt", hint="give FILE and COMMAND (one shell line, quoted)"
+            )
+        return self.args[0], self.args[1]
+
+    def run_as(self) -> RunAs | None:
+        """Return the ``--user`` to run COMMAND as; None: this process's user."""
+        from secretsctl.exec import lookup_user
+
+        return lookup_user(self.user) if self.user else None
+
+
+_shared_options = options.option_group(
+    options.options_as(
+        _RunOptions,
+        "run",
+        click.argument("args", nargs=-1, metavar="FILE COMMAND"),
+        click.option(
+            "--background",
+            is_flag=True,
+            help="Do not wait for the command; exit 0 at once (deprecated in sops).",
+        ),
+        click.option("--user", metavar="NAME", help="Run the command as this user."),
+        options.input_type_option(),
     ),
-    click.option("--user", metavar="NAME", help="Run the command as this user."),
-    input_type_option(),
-    sops_options,
+    options.sops_options,
 )
 
 
-def _file_and_command(args: tuple[str, ...]) -> tuple[str, str]:
-    if len(args) != 2:  # sops: the same message and exit 1 for a missing or an extra argument
-        raise SecretsctlError(
-            "missing file to decrypt", hint="give FILE and COMMAND (one shell line, quoted)"
-        )
-    return args[0], args[1]
-
-
-def _decrypt(app: App, file: str, fmt: Format, sops: SopsOptions) -> Decrypted:
+def _decrypt(app: App, file: str, fmt: Format, sops: options.SopsOptions) -> Decrypted:
     from secretsctl.keys.sources import load_identities
     from secretsctl.limits import read_file
     from secretsctl.sops import codec
@@ -73,19 +85,13 @@ def _decrypt(app: App, file: str, fmt: Format, sops: SopsOptions) -> Decrypted:
     return decrypted
 
 
-def _run_as(user: str | None) -> RunAs | None:
-    from secretsctl.exec import lookup_user
-
-    return lookup_user(user) if user else None
-
-
 def _warn_background(app: App, command: str) -> None:
     app.display_warning(
         f"{command}'s --background option is deprecated in sops and may be removed there"
     )
 
 
-@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@click.command(cls=options.SopsCommand, context_settings=_CONTEXT)
 @_shared_options
 @click.option(
     "--pristine",
@@ -100,11 +106,8 @@ def _warn_background(app: App, command: str) -> None:
 @click.pass_obj
 def exec_env(
     app: App,
-    args: tuple[str, ...],
-    background: bool,
-    user: str | None,
-    input_type: str | None,
-    sops: SopsOptions,
+    run: _RunOptions,
+    sops: options.SopsOptions,
     pristine: bool,
     same_process: bool,
 ) -> None:
@@ -128,22 +131,22 @@ def exec_env(
         run_with_env,
     )
 
-    file, command = _file_and_command(args)
-    if background:
+    file, command = run.file_and_command()
+    if run.background:
         _warn_background(app, "exec-env")
         if same_process:
             raise UsageError("the --same-process flag cannot be used with --background")
-    decrypted = _decrypt(app, file, format_for(input_type, file), sops)
+    decrypted = _decrypt(app, file, options.format_for(run.input_type, file), sops)
     environ = child_environment(file_variables(decrypted.documents), os.environ, pristine=pristine)
-    launch = Launch(command, environ, _run_as(user), background)
+    launch = Launch(command, environ, run.run_as(), run.background)
     if same_process:
         exec_with_env(launch)
     raise SystemExit(run_with_env(launch))
 
 
-@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@click.command(cls=options.SopsCommand, context_settings=_CONTEXT)
 @_shared_options
-@output_type_option("Store of the plaintext; by default FILE's.")
+@options.output_type_option("Store of the plaintext; by default FILE's.")
 @click.option(
     "--no-fifo",
     is_flag=True,
@@ -157,11 +160,8 @@ def exec_env(
 @click.pass_obj
 def exec_file(
     app: App,
-    args: tuple[str, ...],
-    background: bool,
-    user: str | None,
-    input_type: str | None,
-    sops: SopsOptions,
+    run: _RunOptions,
+    sops: options.SopsOptions,
     output_type: str | None,
     no_fifo: bool,
     filename: str | None,
@@ -185,13 +185,13 @@ def exec_file(
     from secretsctl.exec import Launch, check_filename, run_with_file
     from secretsctl.redact import Secret
 
-    file, command = _file_and_command(args)
+    file, command = run.file_and_command()
     check_filename(filename)
-    if background:
+    if run.background:
         _warn_background(app, "exec-file")
-    input_format = format_for(input_type, file)
-    output_format = format_for(output_type, file)
-    run_as = _run_as(user)
+    input_format = options.format_for(run.input_type, file)
+    output_format = options.format_for(output_type, file)
+    run_as = run.run_as()
     environ = dict(os.environ)
     if run_as is not None:
         # The caller's runtime folder is private to the caller: the user could not reach it.
@@ -201,7 +201,7 @@ def exec_file(
     decrypted = _decrypt(app, file, input_format, sops)
     indent = indent_for(output_format, stores)
     plaintext = Secret(output_format.store.emit_plain(decrypted.documents, indent=indent))
-    launch = Launch(command, Secret(dict(os.environ)), run_as, background)
+    launch = Launch(command, Secret(dict(os.environ)), run_as, run.background)
     raise SystemExit(
         run_with_file(launch, plaintext, location=location, fifo=not no_fifo, filename=filename)
     )

@@ -39,6 +39,26 @@ def option_group(*decorators: Decorator) -> Decorator:
     return apply
 
 
+def options_as(record: Any, name: str, *decorators: Decorator) -> Decorator:
+    """Return a decorator that adds ``decorators`` and passes their values as one record.
+
+    The command receives the options' (and arguments') values as the keyword argument
+    ``name``: a ``record``, a :class:`~secretsctl.record.Record` whose fields are named as the
+    parameters.
+    """
+    fields: tuple[str, ...] = record._fields
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_record(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = record(*[kwargs.pop(field) for field in fields])
+            return command(*args, **kwargs)
+
+        return option_group(*decorators)(with_record)
+
+    return decorate
+
+
 def input_type_option(help: str = "Store of FILE; by default from its extension.") -> Decorator:
     """``--input-type``: one of :data:`FORMATS`."""
     return click.option("--input-type", type=click.Choice(FORMATS), help=help)
@@ -244,22 +264,5 @@ class SopsOptions(Record):
         return config.stores if config else None
 
 
-def sops_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--config``, ``--keyservice`` and ``--enable-local-keyservice`` to ``command``.
-
-    The command receives them as one keyword argument ``sops``, a :class:`SopsOptions`.
-    """
-
-    @functools.wraps(command)
-    def with_sops_options(
-        *args: Any,
-        config_path: str | None,
-        keyservice: tuple[str, ...],
-        enable_local_keyservice: bool | None,
-        **kwargs: Any,
-    ) -> Any:
-        sops = SopsOptions(config_path, keyservice, enable_local_keyservice)
-        return command(*args, sops=sops, **kwargs)
-
-    decorated: Callable[..., Any] = sops_config_option(keyservice_options(with_sops_options))
-    return decorated
+# --config, --keyservice and --enable-local-keyservice, as the keyword argument ``sops``.
+sops_options = options_as(SopsOptions, "sops", sops_config_option, keyservice_options)

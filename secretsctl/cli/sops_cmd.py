@@ -17,23 +17,41 @@ from secretsctl.cli.options import (
     ignore_mac_option,
     input_type_option,
     option_group,
+    options_as,
     output_type_option,
     pgp_option,
     sops_options,
 )
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
+from secretsctl.record import Record
+
+
+class _IoOptions(Record):
+    """FILE and the options that say where decrypt and encrypt read and write."""
+
+    file: str | None
+    input_type: str | None
+    output_type: str | None
+    output: str | None
+    in_place: bool
+    filename_override: str | None
+
 
 _common_options = option_group(
-    click.argument("file", required=False, type=click.Path(dir_okay=False)),
-    input_type_option("Store of the input; by default from the file's extension."),
-    output_type_option("Store of the output; by default the input's."),
-    click.option(
-        "--output", type=click.Path(dir_okay=False), help="Write the result to this file."
-    ),
-    click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
-    click.option(
-        "--filename-override",
-        help="Use this name instead of FILE for the store and .sops.yaml (needed for stdin).",
+    options_as(
+        _IoOptions,
+        "io_options",
+        click.argument("file", required=False, type=click.Path(dir_okay=False)),
+        input_type_option("Store of the input; by default from the file's extension."),
+        output_type_option("Store of the output; by default the input's."),
+        click.option(
+            "--output", type=click.Path(dir_okay=False), help="Write the result to this file."
+        ),
+        click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
+        click.option(
+            "--filename-override",
+            help="Use this name instead of FILE for the store and .sops.yaml (needed for stdin).",
+        ),
     ),
     sops_options,
 )
@@ -42,16 +60,10 @@ _common_options = option_group(
 class _Io:
     """Where a command reads from and writes to, resolved once from its options."""
 
-    def __init__(
-        self,
-        file: str | None,
-        input_type: str | None,
-        output_type: str | None,
-        output: str | None,
-        in_place: bool,
-        filename_override: str | None,
-    ) -> None:
+    def __init__(self, options: _IoOptions) -> None:
         from secretsctl.sops.stores import Format
+
+        file, input_type, output_type, output, in_place, filename_override = options
 
         self.from_stdin = file is None or file == "-"
         if self.from_stdin and in_place:
@@ -113,12 +125,7 @@ class _Io:
 @click.pass_obj
 def decrypt(
     app: App,
-    file: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    output: str | None,
-    in_place: bool,
-    filename_override: str | None,
+    io_options: _IoOptions,
     sops: SopsOptions,
     extract: str | None,
     ignore_mac: bool,
@@ -135,7 +142,7 @@ def decrypt(
     from secretsctl.keys.sources import load_identities
 
     services = sops.services()
-    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    io = _Io(io_options)
     if extract is not None:
         from secretsctl.sops.codec import parse_tree_path
 
@@ -195,12 +202,7 @@ _rule_options = option_group(
 def encrypt(
     app: App,
     /,
-    file: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    output: str | None,
-    in_place: bool,
-    filename_override: str | None,
+    io_options: _IoOptions,
     sops: SopsOptions,
     age: str | None,
     pgp: str | None,
@@ -222,7 +224,7 @@ def encrypt(
     from secretsctl.sops.tree import CryptRule
 
     services = sops.services()
-    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    io = _Io(io_options)
     flag_group = flag_key_group(age, pgp)
     config = sops.config(app)
     flags = [(name, value) for name, value in rule_flags.items() if value]
