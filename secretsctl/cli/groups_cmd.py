@@ -6,7 +6,9 @@ to stdout unless ``--in-place``, which replaces FILE atomically, keeping its mod
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -64,7 +66,15 @@ def _path(file: str | None) -> str:
     return os.path.abspath(file)
 
 
-def _emit(app: App, path: str, content: bytes, in_place: bool) -> None:
+def _change_groups(
+    app: App, sops: SopsOptions, path: str, in_place: bool, change_groups: Callable[..., bytes]
+) -> None:
+    """Run ``change_groups`` (given identities and stores), then replace FILE or print it.
+
+    The identities are the key services'; the stores settings are the ``.sops.yaml``'s.
+    """
+    stores = sops.stores(app)
+    content = change_groups(identities=sops.identities(app), stores=stores)
     if in_place:
         from secretsctl import change
 
@@ -152,15 +162,8 @@ def add(
         *recipients_for("age", [part for text in age for part in text.split(",")]),
         *recipients_for("pgp", [part for text in pgp for part in text.split(",")]),
     ]
-    stores = sops.stores(app)
-    content = change.add_key_group(
-        path,
-        recipients,
-        threshold=threshold,
-        identities=sops.identities(app),
-        stores=stores,
-    )
-    _emit(app, path, content, in_place)
+    add_group = functools.partial(change.add_key_group, path, recipients, threshold=threshold)
+    _change_groups(app, sops, path, in_place, add_group)
 
 
 @groups.command("delete", cls=SopsCommand)
@@ -194,12 +197,5 @@ def delete(
         raise SecretsctlError("exactly one positional argument (index) required")
     number = change.parse_group_index(index[0])
     path = _path(file)
-    stores = sops.stores(app)
-    content = change.delete_key_group(
-        path,
-        number,
-        threshold=threshold,
-        identities=sops.identities(app),
-        stores=stores,
-    )
-    _emit(app, path, content, in_place)
+    delete_group = functools.partial(change.delete_key_group, path, number, threshold=threshold)
+    _change_groups(app, sops, path, in_place, delete_group)
