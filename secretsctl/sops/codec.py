@@ -24,7 +24,7 @@ from secretsctl.errors import (
     TreePathError,
     ValueDecryptionError,
 )
-from secretsctl.keys.keyring import unwrap_data_key, wrap_data_key
+from secretsctl.keys import keyring
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret, constant_time_equal
 from secretsctl.sops import metadata as md
@@ -187,7 +187,7 @@ def decrypt_file(
     ``label`` names the file in messages. ``keep_ivs`` records every value's IV so that a later
     re-encryption leaves unchanged values byte-identical.
     """
-    data_key = unwrap_data_key(sops_file.metadata, identities, file=label)
+    data_key = keyring.unwrap_data_key(sops_file.metadata, identities, file=label)
     return decrypt_with_key(
         sops_file, data_key, label=label, ignore_mac=ignore_mac, keep_ivs=keep_ivs
     )
@@ -323,7 +323,7 @@ def new_data_key(
     """
     data_key = os.urandom(DATA_KEY_SIZE)
     threshold = settings.shamir_threshold
-    groups = wrap_data_key(
+    groups = keyring.wrap_data_key(
         data_key, [list(g) for g in settings.key_groups], threshold, services=services
     )
     metadata = md.Metadata(
