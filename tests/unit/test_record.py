@@ -101,6 +101,7 @@ class Twin(Record):
     tags: tuple[str, ...] = ()
 
 
+_Fields = tuple[int, int, tuple[str, ...]]
 _fields = st.tuples(st.integers(), st.integers(), st.lists(st.text(max_size=3)).map(tuple))
 
 
@@ -112,7 +113,7 @@ def _unequal_both_ways(left: object, right: object) -> bool:
 
 
 @given(_fields)
-def test_records_of_another_type_or_plain_tuples_are_unequal(fields: tuple) -> None:
+def test_records_of_another_type_or_plain_tuples_are_unequal(fields: _Fields) -> None:
     point = Point(*fields)
     assert _unequal_both_ways(point, Twin(*fields))
     assert _unequal_both_ways(point, fields)
@@ -120,7 +121,7 @@ def test_records_of_another_type_or_plain_tuples_are_unequal(fields: tuple) -> N
 
 
 @given(_fields)
-def test_records_of_one_type_with_equal_fields_are_equal_and_hash_alike(fields: tuple) -> None:
+def test_records_of_one_type_with_equal_fields_are_equal_and_hash_alike(fields: _Fields) -> None:
     first, second = Point(*fields), Point(*fields)
     assert first == second
     assert not operator.ne(first, second)
