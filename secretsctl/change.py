@@ -329,12 +329,30 @@ class SetResult(Record):
     content: bytes | None
 
 
-def _open_existing(
-    path: str, fmt: Format | None, identities: IdentitySet | None, ignore_mac: bool
-) -> OpenedFile:
+class Rewrite(Record):
+    """How ``set``, ``unset`` and ``rotate`` open a file and write it back.
+
+    ``fmt`` None: from the extension; ``output_fmt`` None: the input's store; ``indent``
+    None: the store's default.
+    """
+
+    fmt: Format | None = None
+    identities: IdentitySet | None = None
+    ignore_mac: bool = False
+    indent: int | None = None
+    output_fmt: Format | None = None
+
+
+# The file's own store and indentation, and this host's keys.
+AS_FOUND = Rewrite()
+
+
+def _open_existing(path: str, rewrite: Rewrite) -> OpenedFile:
     """:func:`open_for_change`, with sops's exit 2 (not 100) for a missing file."""
     try:
-        return open_for_change(path, fmt=fmt, identities=identities, ignore_mac=ignore_mac)
+        return open_for_change(
+            path, fmt=rewrite.fmt, identities=rewrite.identities, ignore_mac=rewrite.ignore_mac
+        )
     except InputError as exc:
         if exc.exit_code == ExitCode.NO_FILE_SPECIFIED:
             exc.exit_code = ExitCode.COULD_NOT_READ_INPUT_FILE
@@ -351,17 +369,19 @@ def _first_document(opened: OpenedFile) -> Branch:
     return documents[0]
 
 
+def _reseal(opened: OpenedFile, rewrite: Rewrite) -> bytes:
+    return reseal(
+        opened, opened.decrypted.documents, indent=rewrite.indent, output_fmt=rewrite.output_fmt
+    )
+
+
 def set_in_file(
     path: str,
     tree_path: Sequence[str | int],
     value: Any,
     *,
     idempotent: bool = False,
-    fmt: Format | None = None,
-    identities: IdentitySet | None = None,
-    ignore_mac: bool = False,
-    indent: int | None = None,
-    output_fmt: Format | None = None,
+    rewrite: Rewrite = AS_FOUND,
 ) -> SetResult:
     """Set one value in the first document of an encrypted file and reseal it.
 
@@ -370,7 +390,7 @@ def set_in_file(
     """
     from secretsctl.sops.codec import check_not_encrypted
 
-    opened = _open_existing(path, fmt, identities, ignore_mac)
+    opened = _open_existing(path, rewrite)
     document = _first_document(opened)
     try:
         changed = set_value(document, tree_path, value)
@@ -385,8 +405,7 @@ def set_in_file(
             f"{path}: cannot set the top-level `sops` key: it holds the file's metadata",
             exit_code=exc.exit_code,
         ) from None
-    content = reseal(opened, opened.decrypted.documents, indent=indent, output_fmt=output_fmt)
-    return SetResult(path, content)
+    return SetResult(path, _reseal(opened, rewrite))
 
 
 def unset_in_file(
@@ -394,17 +413,13 @@ def unset_in_file(
     tree_path: Sequence[str | int],
     *,
     idempotent: bool = False,
-    fmt: Format | None = None,
-    identities: IdentitySet | None = None,
-    ignore_mac: bool = False,
-    indent: int | None = None,
-    output_fmt: Format | None = None,
+    rewrite: Rewrite = AS_FOUND,
 ) -> SetResult:
     """Remove one key or list element from the first document and reseal the file.
 
     With ``idempotent``, a missing key is not an error and ``content`` is None.
     """
-    opened = _open_existing(path, fmt, identities, ignore_mac)
+    opened = _open_existing(path, rewrite)
     document = _first_document(opened)
     try:
         unset_value(document, tree_path)
@@ -414,8 +429,7 @@ def unset_in_file(
         raise exc.with_file(path) from None
     except SecretsctlError as exc:
         raise exc.with_file(path) from None
-    content = reseal(opened, opened.decrypted.documents, indent=indent, output_fmt=output_fmt)
-    return SetResult(path, content)
+    return SetResult(path, _reseal(opened, rewrite))
 
 
 # --- updatekeys and rotate ----------------------------------------
@@ -652,6 +666,7 @@ def rotate_files(
         from secretsctl.keys.sources import load_identities
 
         identities = load_identities()
+    opening = Rewrite(fmt, identities, ignore_mac)
     from secretsctl.keys.kinds import recipients_for
 
     added = [*recipients_for("age", add_age), *recipients_for("pgp", add_pgp)]
@@ -664,7 +679,7 @@ def rotate_files(
                 hint="create it with `secretsctl encrypt` first",
                 exit_code=ExitCode.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
             )
-        opened = _open_existing(path, fmt, identities, ignore_mac)
+        opened = _open_existing(path, opening)
         metadata = opened.decrypted.metadata
         groups = _wrappable_groups(path, metadata, "rotate")
         groups[0].extend(r for r in dict.fromkeys(added) if r not in groups[0])

@@ -403,15 +403,45 @@ def _sha256(data: bytes) -> bytes:
     return digest.finalize()
 
 
+class _Session(Record):
+    """One edit of the sops file ``path``: where the plaintext goes, and who edits it."""
+
+    path: str
+    environ: Mapping[str, str]
+    location: TempLocation
+    run_editor: EditorRunner
+    on_invalid: InvalidHandler
+
+    @classmethod
+    def start(
+        cls,
+        path: str,
+        environ: Mapping[str, str] | None,
+        temp_base: str | None,
+        allow_disk_tmp: bool,
+        run_editor: EditorRunner,
+        on_invalid: InvalidHandler,
+    ) -> _Session:
+        """Choose the temporary location and check that ``path`` can be written, first."""
+        environ = os.environ if environ is None else environ
+        location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
+        _check_writable(path)
+        return cls(path, environ, location, run_editor, on_invalid)
+
+    def edit_and_write(
+        self, plaintext: bytes, load_and_seal: Callable[[bytes], bytes]
+    ) -> tuple[bool, int]:
+        """Run :func:`_session` and replace the file if it changed: (written, editor runs)."""
+        from secretsctl import change
+
+        sealed, runs = _session(self, plaintext, load_and_seal)
+        if sealed is not None:
+            change.write_all([(self.path, sealed)])
+        return sealed is not None, runs
+
+
 def _session(
-    path: str,
-    plaintext: bytes,
-    load_and_seal: Callable[[bytes], bytes],
-    *,
-    environ: Mapping[str, str],
-    location: TempLocation,
-    run_editor: EditorRunner,
-    on_invalid: InvalidHandler,
+    session: _Session, plaintext: bytes, load_and_seal: Callable[[bytes], bytes]
 ) -> tuple[bytes | None, int]:
     """Let the user edit ``plaintext``; return the sealed file (None: unchanged) and the runs.
 
@@ -419,13 +449,20 @@ def _session(
     another :class:`SecretsctlError` for text that cannot be used; the user is then asked
     (``on_invalid``) and the editor reopens on the same text.
     """
+    path = session.path
     try:
         with _signals_interrupt() as hold:
             with _blocked_signals():
-                folder = _make_private_folder(location)
+                folder = _make_private_folder(session.location)
             try:
                 return _edit_until_valid(
-                    path, folder, plaintext, load_and_seal, environ, run_editor, on_invalid
+                    path,
+                    folder,
+                    plaintext,
+                    load_and_seal,
+                    session.environ,
+                    session.run_editor,
+                    session.on_invalid,
                 )
             finally:
                 with _blocked_signals():
@@ -513,7 +550,7 @@ def _load_edited(fmt: Format, edited: bytes) -> Documents:
             "File cannot be completely empty", exit_code=ExitCode.NEED_AT_LEAST_ONE_DOCUMENT
         )
     codec.check_not_encrypted(documents, fmt)
-    return documents  # type: ignore[no-any-return]
+    return documents
 
 
 class ShownMetadataError(InputError):
@@ -570,9 +607,7 @@ def edit_file(
     """
     from secretsctl import change
 
-    environ = os.environ if environ is None else environ
-    location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
-    _check_writable(path)
+    session = _Session.start(path, environ, temp_base, allow_disk_tmp, run_editor, on_invalid)
     opened = change.open_for_change(path, fmt=fmt, identities=identities, ignore_mac=ignore_mac)
     store = opened.fmt.store
     plaintext = store.emit_plain(opened.decrypted.documents, indent=indent)
@@ -595,18 +630,8 @@ def edit_file(
             documents = _load_edited_with_metadata(opened.fmt, edited, shown)
         return change.reseal(opened, documents, metadata=metadata, indent=indent)
 
-    sealed, runs = _session(
-        path,
-        plaintext,
-        load_and_seal,
-        environ=environ,
-        location=location,
-        run_editor=run_editor,
-        on_invalid=on_invalid,
-    )
-    if sealed is not None:
-        change.write_all([(path, sealed)])
-    return EditResult(path, sealed is not None, False, runs, location)
+    written, runs = session.edit_and_write(plaintext, load_and_seal)
+    return EditResult(path, written, False, runs, session.location)
 
 
 def create_file(
@@ -627,13 +652,10 @@ def create_file(
     before the editor opens. If the example comes back unchanged nothing is written, as in
     sops.
     """
-    from secretsctl import change
     from secretsctl.sops import codec
 
-    environ = os.environ if environ is None else environ
     fmt = fmt or Format.for_path(path)
-    location = temp_location(environ, allow_disk=allow_disk_tmp, base=temp_base)
-    _check_writable(path)
+    session = _Session.start(path, environ, temp_base, allow_disk_tmp, run_editor, on_invalid)
     metadata, data_key = codec.new_data_key(settings, services=services)
     plaintext = fmt.store.emit_plain(fmt.store.load_plain(EXAMPLES[fmt]), indent=settings.indent)
 
@@ -641,15 +663,5 @@ def create_file(
         documents = _load_edited(fmt, edited)
         return codec.seal(documents, fmt, metadata, data_key, indent=settings.indent)
 
-    sealed, runs = _session(
-        path,
-        plaintext,
-        load_and_seal,
-        environ=environ,
-        location=location,
-        run_editor=run_editor,
-        on_invalid=on_invalid,
-    )
-    if sealed is not None:
-        change.write_all([(path, sealed)])
-    return EditResult(path, sealed is not None, sealed is not None, runs, location)
+    written, runs = session.edit_and_write(plaintext, load_and_seal)
+    return EditResult(path, written, written, runs, session.location)

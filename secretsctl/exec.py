@@ -184,18 +184,28 @@ def _stop(process: subprocess.Popen[bytes], signum: int) -> None:
     process.wait()
 
 
+def _wait_or_stop(process: subprocess.Popen[bytes], hold: Callable[[], None]) -> int:
+    """Wait for the command; if a signal interrupts the wait, stop the command and re-raise.
+
+    ``hold`` holds further signals back while the command is stopped.
+    """
+    from secretsctl.edit import _Interrupted
+
+    try:
+        return _status(process.wait())
+    except _Interrupted as interrupted:
+        hold()
+        _stop(process, interrupted.signum)
+        raise
+
+
 def _supervise(process: subprocess.Popen[bytes], describe: str) -> int:
     """Wait for the command; on SIGINT, SIGTERM or SIGHUP stop it and raise ExecInterrupted."""
     from secretsctl.edit import _Interrupted, _signals_interrupt
 
     try:
         with _signals_interrupt() as hold:
-            try:
-                return _status(process.wait())
-            except _Interrupted as interrupted:
-                hold()
-                _stop(process, interrupted.signum)
-                raise
+            return _wait_or_stop(process, hold)
     except _Interrupted as interrupted:
         name = signal.Signals(interrupted.signum).name
         raise ExecInterrupted(f"interrupted by {name}: the command was stopped{describe}") from None
@@ -380,12 +390,7 @@ def _run_with_file(
                     folder, plaintext.reveal(), fifo=fifo, filename=filename, user=launch.user
                 )
                 process = _spawn(launch, command=launch.command.replace(PLACEHOLDER, path))
-                try:
-                    return _status(process.wait())
-                except _Interrupted as interrupted:
-                    hold()
-                    _stop(process, interrupted.signum)
-                    raise
+                return _wait_or_stop(process, hold)
             finally:
                 with _blocked_signals():
                     hold()

@@ -13,49 +13,68 @@ from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
+    SopsOptions,
+    format_named,
+    ignore_mac_option,
+    input_type_option,
+    option_group,
+    options_as,
+    output_type_option,
+    sops_options,
 )
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
-    from secretsctl.change import KeyUpdate
+    from secretsctl.change import KeyUpdate, Rewrite
     from secretsctl.sops.stores import Format
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
-_input_type = click.option(
-    "--input-type",
-    type=click.Choice(FORMATS),
-    help="Store of the file; by default from its extension.",
+class _RewriteOptions(Record):
+    """``--input-type``, ``--output-type`` and ``--ignore-mac`` of a command that rewrites."""
+
+    input_type: str | None
+    output_type: str | None
+    ignore_mac: bool
+
+    @property
+    def fmt(self) -> Format | None:
+        return format_named(self.input_type)
+
+    @property
+    def output_fmt(self) -> Format | None:
+        return format_named(self.output_type)
+
+    def rewrite(self, app: App, sops: SopsOptions, path: str) -> Rewrite:
+        """Return how to open the file at ``path`` and write it back."""
+        from secretsctl.api import indent_for
+        from secretsctl.change import Rewrite
+        from secretsctl.sops.stores import Format
+
+        fmt, output_fmt = self.fmt, self.output_fmt
+        return Rewrite(
+            fmt,
+            ignore_mac=self.ignore_mac,
+            indent=indent_for(output_fmt or fmt or Format.for_path(path), sops.stores(app)),
+            output_fmt=output_fmt,
+            identities=sops.identities(app),
+        )
+
+
+# The options of every command that rewrites a file (set, unset, rotate).
+_rewrite_options = option_group(
+    options_as(
+        _RewriteOptions,
+        "options",
+        input_type_option(),
+        output_type_option("Store to write the file in; by default its input store."),
+        ignore_mac_option("Skip the MAC check of the file as it is now."),
+    ),
+    sops_options,
 )
-_output_type = click.option(
-    "--output-type",
-    type=click.Choice(FORMATS),
-    help="Store to write the file in; by default its input store.",
-)
-_ignore_mac = click.option(
-    "--ignore-mac", is_flag=True, help="Skip the MAC check of the file as it is now."
-)
-
-
-def _format(input_type: str | None) -> Format | None:
-    from secretsctl.sops.stores import Format
-
-    return Format(input_type) if input_type else None
-
-
-def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) -> int | None:
-    from secretsctl.api import indent_for
-    from secretsctl.sops.stores import Format
-
-    config = find_sops_config(app, config_path)
-    return indent_for(fmt or Format.for_path(path), config.stores if config else None)
 
 
 @click.command("set", cls=SopsCommand)
@@ -71,11 +90,7 @@ def _indent(app: App, config_path: str | None, path: str, fmt: Format | None) ->
     "--value-file", is_flag=True, help="Read VALUE from the file named by the VALUE argument."
 )
 @click.option("--idempotent", is_flag=True, help="Write nothing if the value is already there.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def set_command(
     app: App,
@@ -85,12 +100,8 @@ def set_command(
     value_stdin: bool,
     value_file: bool,
     idempotent: bool,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    options: _RewriteOptions,
+    sops: SopsOptions,
 ) -> None:
     """Set the value at PATH, like '["a"][0]', in FILE to VALUE, a JSON value.
 
@@ -125,18 +136,12 @@ def set_command(
     else:
         raw = os.fsencode(value)
     parsed = change.parse_set_value(raw)
-    fmt = _format(input_type)
-    output_fmt = _format(output_type)
     result = change.set_in_file(
         os.path.abspath(file),
         tree_path,
         parsed,
         idempotent=idempotent,
-        fmt=fmt,
-        ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, output_fmt or fmt),
-        output_fmt=output_fmt,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        rewrite=options.rewrite(app, sops, file),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -146,23 +151,15 @@ def set_command(
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.argument("path", required=False)
 @click.option("--idempotent", is_flag=True, help="Succeed, writing nothing, if PATH is not there.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def unset_command(
     app: App,
     file: str | None,
     path: str | None,
     idempotent: bool,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    options: _RewriteOptions,
+    sops: SopsOptions,
 ) -> None:
     """Remove the key or list element at PATH, like '["a"][0]', from FILE.
 
@@ -177,17 +174,11 @@ def unset_command(
             "no file specified, or index is missing", exit_code=ExitCode.NO_FILE_SPECIFIED
         )
     tree_path = change.parse_set_path(path)
-    fmt = _format(input_type)
-    output_fmt = _format(output_type)
     result = change.unset_in_file(
         os.path.abspath(file),
         tree_path,
         idempotent=idempotent,
-        fmt=fmt,
-        ignore_mac=ignore_mac,
-        indent=_indent(app, config_path, file, output_fmt or fmt),
-        output_fmt=output_fmt,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        rewrite=options.rewrite(app, sops, file),
     )
     if result.content is not None:
         change.write_all([(result.path, result.content)])
@@ -241,9 +232,8 @@ def _approved(path: str) -> bool:
     type=click.IntRange(min=1),
     help="How many key groups must open the file; by default the file's own threshold.",
 )
-@_input_type
-@sops_config_option
-@keyservice_options
+@input_type_option()
+@sops_options
 @click.pass_obj
 def updatekeys(
     app: App,
@@ -251,9 +241,7 @@ def updatekeys(
     yes: bool,
     threshold: int | None,
     input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Re-wrap the data key of each FILE for the recipients of its .sops.yaml creation rule.
 
@@ -270,14 +258,14 @@ def updatekeys(
 
     if not files:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
-    config = find_sops_config(app, config_path, required=True)
+    config = sops.config(app, required=True)
     assert config is not None  # noqa: S101 - required=True raises instead
     updates = change.plan_updatekeys(
         [os.path.abspath(file) for file in files],
         config,
         threshold=threshold,
-        fmt=_format(input_type),
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
+        fmt=format_named(input_type),
+        identities=sops.identities(app),
     )
     approved: list[tuple[str, bytes]] = []
     for update in updates:
@@ -315,11 +303,7 @@ def _recipients(text: str | None) -> list[str]:
 @click.option("--rm-age", help="Comma-separated age recipients to remove from every key group.")
 @click.option("--add-pgp", help="Comma-separated PGP fingerprints to add to the first key group.")
 @click.option("--rm-pgp", help="Comma-separated PGP fingerprints to remove from every key group.")
-@_input_type
-@_output_type
-@_ignore_mac
-@sops_config_option
-@keyservice_options
+@_rewrite_options
 @click.pass_obj
 def rotate(
     app: App,
@@ -330,12 +314,8 @@ def rotate(
     rm_age: str | None,
     add_pgp: str | None,
     rm_pgp: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    ignore_mac: bool,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    options: _RewriteOptions,
+    sops: SopsOptions,
 ) -> None:
     """Re-encrypt FILE under a new data key, with a new lastmodified and MAC.
 
@@ -360,18 +340,18 @@ def rotate(
             f"{'--output' if output else 'printing'} takes one FILE",
             hint="rotate several files in place with -i",
         )
-    config = find_sops_config(app, config_path)
+    stores = sops.stores(app)
     results = change.rotate_files(
         [os.path.abspath(file) for file in files],
         add_age=_recipients(add_age),
         remove_age=_recipients(rm_age),
         add_pgp=_recipients(add_pgp),
         remove_pgp=_recipients(rm_pgp),
-        fmt=_format(input_type),
-        ignore_mac=ignore_mac,
-        stores=config.stores if config else None,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        output_fmt=_format(output_type),
+        fmt=options.fmt,
+        ignore_mac=options.ignore_mac,
+        stores=stores,
+        identities=sops.identities(app),
+        output_fmt=options.output_fmt,
     )
     if output:
         from secretsctl import fsutil

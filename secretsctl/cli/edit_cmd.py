@@ -8,23 +8,24 @@ from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
+    SopsOptions,
     check_services,
     flag_key_group,
+    format_for,
     identities_for,
-    key_services,
-    keyservice_options,
+    ignore_mac_option,
+    input_type_option,
     pgp_option,
-    sops_config_option,
+    sops_options,
 )
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:
     from secretsctl.sops.creation_rules import EncryptionSettings, SopsConfig
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 PRESS_A_KEY = "Press Enter to return to the editor, or Ctrl+C to exit."
 
 
@@ -46,12 +47,8 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
 
 @click.command(cls=SopsCommand)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option(
-    "--input-type",
-    type=click.Choice(FORMATS),
-    help="Store of the file; by default from its extension.",
-)
-@click.option("--ignore-mac", is_flag=True, help="Skip the MAC check.")
+@input_type_option()
+@ignore_mac_option()
 @click.option(
     "-s",
     "--show-master-keys",
@@ -72,8 +69,7 @@ def _ask_to_retry(app: App, problem: SecretsctlError) -> bool:
     " rule's. Env: SOPS_AGE_RECIPIENTS.",
 )
 @pgp_option
-@sops_config_option
-@keyservice_options
+@sops_options
 @click.pass_obj
 def edit(
     app: App,
@@ -84,9 +80,7 @@ def edit(
     allow_disk_tmp: bool,
     age: str | None,
     pgp: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Edit FILE in $SOPS_EDITOR or $EDITOR; create it from .sops.yaml if it does not exist.
 
@@ -100,12 +94,11 @@ def edit(
     """
     from secretsctl import edit as core
     from secretsctl.api import indent_for
-    from secretsctl.sops.stores import Format
 
-    services = key_services(keyservice, enable_local_keyservice)
+    services = sops.services()
     path = os.path.abspath(file)
-    fmt = Format(input_type) if input_type else Format.for_path(path)
-    config = find_sops_config(app, config_path)
+    fmt = format_for(input_type, path)
+    config = sops.config(app)
     indent = indent_for(fmt, config.stores if config else None)
 
     location = core.temp_location(os.environ, allow_disk=allow_disk_tmp)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import (
-    SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
-)
-from secretsctl.cli.sops_cmd import FORMATS
+from secretsctl.cli import options
+from secretsctl.cli.app import App
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from secretsctl.exec import RunAs
@@ -25,50 +19,52 @@ if TYPE_CHECKING:
 _CONTEXT = {"ignore_unknown_options": False, "allow_interspersed_args": False}
 
 
-def _shared_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.argument("args", nargs=-1, metavar="FILE COMMAND"),
-            click.option(
-                "--background",
-                is_flag=True,
-                help="Do not wait for the command; exit 0 at once (deprecated in sops).",
-            ),
-            click.option("--user", metavar="NAME", help="Run the command as this user."),
-            click.option(
-                "--input-type",
-                type=click.Choice(FORMATS),
-                help="Store of FILE; by default from its extension.",
-            ),
-            sops_config_option,
-            keyservice_options,
-        ]
-    ):
-        func = option(func)
-    return func
+class _RunOptions(Record):
+    """FILE, COMMAND and the options exec-env and exec-file share."""
+
+    args: tuple[str, ...]
+    background: bool
+    user: str | None
+    input_type: str | None
+
+    def file_and_command(self) -> tuple[str, str]:
+        """Return FILE and COMMAND; exit 1 unless there are exactly these two."""
+        if len(self.args) != 2:  # sops: the same message and exit 1, missing or extra
+            raise SecretsctlError(
+                "missing file to decrypt", hint="give FILE and COMMAND (one shell line, quoted)"
+            )
+        return self.args[0], self.args[1]
+
+    def run_as(self) -> RunAs | None:
+        """Return the ``--user`` to run COMMAND as; None: this process's user."""
+        from secretsctl.exec import lookup_user
+
+        return lookup_user(self.user) if self.user else None
 
 
-def _file_and_command(args: tuple[str, ...]) -> tuple[str, str]:
-    if len(args) != 2:  # sops: the same message and exit 1 for a missing or an extra argument
-        raise SecretsctlError(
-            "missing file to decrypt", hint="give FILE and COMMAND (one shell line, quoted)"
-        )
-    return args[0], args[1]
+_shared_options = options.option_group(
+    options.options_as(
+        _RunOptions,
+        "run",
+        click.argument("args", nargs=-1, metavar="FILE COMMAND"),
+        click.option(
+            "--background",
+            is_flag=True,
+            help="Do not wait for the command; exit 0 at once (deprecated in sops).",
+        ),
+        click.option("--user", metavar="NAME", help="Run the command as this user."),
+        options.input_type_option(),
+    ),
+    options.sops_options,
+)
 
 
-def _decrypt(
-    app: App,
-    file: str,
-    fmt: Format,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
-) -> Decrypted:
+def _decrypt(app: App, file: str, fmt: Format, sops: options.SopsOptions) -> Decrypted:
     from secretsctl.keys.sources import load_identities
     from secretsctl.limits import read_file
     from secretsctl.sops import codec
 
-    services = key_services(keyservice, enable_local_keyservice)
-    identities = identities_for(app, services)
+    identities = sops.identities(app)
     try:
         data = read_file(file)
     except FileNotFoundError:
@@ -89,19 +85,13 @@ def _decrypt(
     return decrypted
 
 
-def _run_as(user: str | None) -> RunAs | None:
-    from secretsctl.exec import lookup_user
-
-    return lookup_user(user) if user else None
-
-
 def _warn_background(app: App, command: str) -> None:
     app.display_warning(
         f"{command}'s --background option is deprecated in sops and may be removed there"
     )
 
 
-@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@click.command(cls=options.SopsCommand, context_settings=_CONTEXT)
 @_shared_options
 @click.option(
     "--pristine",
@@ -116,13 +106,8 @@ def _warn_background(app: App, command: str) -> None:
 @click.pass_obj
 def exec_env(
     app: App,
-    args: tuple[str, ...],
-    background: bool,
-    user: str | None,
-    input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    run: _RunOptions,
+    sops: options.SopsOptions,
     pristine: bool,
     same_process: bool,
 ) -> None:
@@ -145,29 +130,23 @@ def exec_env(
         file_variables,
         run_with_env,
     )
-    from secretsctl.sops.stores import Format
 
-    file, command = _file_and_command(args)
-    if background:
+    file, command = run.file_and_command()
+    if run.background:
         _warn_background(app, "exec-env")
         if same_process:
             raise UsageError("the --same-process flag cannot be used with --background")
-    fmt = Format(input_type) if input_type else Format.for_path(file)
-    decrypted = _decrypt(app, file, fmt, keyservice, enable_local_keyservice)
+    decrypted = _decrypt(app, file, options.format_for(run.input_type, file), sops)
     environ = child_environment(file_variables(decrypted.documents), os.environ, pristine=pristine)
-    launch = Launch(command, environ, _run_as(user), background)
+    launch = Launch(command, environ, run.run_as(), run.background)
     if same_process:
         exec_with_env(launch)
     raise SystemExit(run_with_env(launch))
 
 
-@click.command(cls=SopsCommand, context_settings=_CONTEXT)
+@click.command(cls=options.SopsCommand, context_settings=_CONTEXT)
 @_shared_options
-@click.option(
-    "--output-type",
-    type=click.Choice(FORMATS),
-    help="Store of the plaintext; by default FILE's.",
-)
+@options.output_type_option("Store of the plaintext; by default FILE's.")
 @click.option(
     "--no-fifo",
     is_flag=True,
@@ -181,13 +160,8 @@ def exec_env(
 @click.pass_obj
 def exec_file(
     app: App,
-    args: tuple[str, ...],
-    background: bool,
-    user: str | None,
-    input_type: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    run: _RunOptions,
+    sops: options.SopsOptions,
     output_type: str | None,
     no_fifo: bool,
     filename: str | None,
@@ -210,25 +184,24 @@ def exec_file(
     from secretsctl.edit import temp_location
     from secretsctl.exec import Launch, check_filename, run_with_file
     from secretsctl.redact import Secret
-    from secretsctl.sops.stores import Format
 
-    file, command = _file_and_command(args)
+    file, command = run.file_and_command()
     check_filename(filename)
-    if background:
+    if run.background:
         _warn_background(app, "exec-file")
-    input_format = Format(input_type) if input_type else Format.for_path(file)
-    output_format = Format(output_type) if output_type else Format.for_path(file)
-    run_as = _run_as(user)
+    input_format = options.format_for(run.input_type, file)
+    output_format = options.format_for(output_type, file)
+    run_as = run.run_as()
     environ = dict(os.environ)
     if run_as is not None:
         # The caller's runtime folder is private to the caller: the user could not reach it.
         environ.pop("XDG_RUNTIME_DIR", None)
     location = temp_location(environ)
-    config = find_sops_config(app, config_path)
-    decrypted = _decrypt(app, file, input_format, keyservice, enable_local_keyservice)
-    indent = indent_for(output_format, config.stores if config else None)
+    stores = sops.stores(app)
+    decrypted = _decrypt(app, file, input_format, sops)
+    indent = indent_for(output_format, stores)
     plaintext = Secret(output_format.store.emit_plain(decrypted.documents, indent=indent))
-    launch = Launch(command, Secret(dict(os.environ)), run_as, background)
+    launch = Launch(command, Secret(dict(os.environ)), run_as, run.background)
     raise SystemExit(
         run_with_file(launch, plaintext, location=location, fifo=not no_fifo, filename=filename)
     )

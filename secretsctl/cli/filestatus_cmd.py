@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import click
 
-from secretsctl.cli.change_cmd import FORMATS
-from secretsctl.cli.options import SopsCommand
+from secretsctl.cli.options import SopsCommand, format_for, input_type_option
 
 
 @click.command(cls=SopsCommand)
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--input-type",
-    type=click.Choice(FORMATS),
-    help="Store of the file; by default from its extension.",
-)
+@input_type_option()
 def filestatus(file: str | None, input_type: str | None) -> None:
     """Print {"encrypted":true} if FILE holds sops metadata (a version and a MAC), else false.
 
@@ -26,11 +21,10 @@ def filestatus(file: str | None, input_type: str | None) -> None:
     """
     from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
     from secretsctl.limits import read_file
-    from secretsctl.sops.stores import Format
 
     if file is None:
         raise InputError("no file specified", exit_code=ExitCode.NO_FILE_SPECIFIED)
-    fmt = Format(input_type) if input_type else Format.for_path(file)
+    fmt = format_for(input_type, file)
     try:
         data = read_file(file)
     except OSError as exc:

@@ -6,19 +6,15 @@ to stdout unless ``--in-place``, which replaces FILE atomically, keeping its mod
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
-from secretsctl.cli.options import (
-    SopsCommand,
-    identities_for,
-    key_services,
-    keyservice_options,
-    sops_config_option,
-)
+from secretsctl.cli.app import App
+from secretsctl.cli.options import SopsCommand, SopsOptions, sops_options
 from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 _file = click.option(
@@ -70,7 +66,15 @@ def _path(file: str | None) -> str:
     return os.path.abspath(file)
 
 
-def _emit(app: App, path: str, content: bytes, in_place: bool) -> None:
+def _change_groups(
+    app: App, sops: SopsOptions, path: str, in_place: bool, change_groups: Callable[..., bytes]
+) -> None:
+    """Run ``change_groups`` (given identities and stores), then replace FILE or print it.
+
+    The identities are the key services'; the stores settings are the ``.sops.yaml``'s.
+    """
+    stores = sops.stores(app)
+    content = change_groups(identities=sops.identities(app), stores=stores)
     if in_place:
         from secretsctl import change
 
@@ -107,8 +111,7 @@ def groups() -> None:
 @_cloud_options
 @_in_place
 @_threshold
-@sops_config_option
-@keyservice_options
+@sops_options
 @click.pass_obj
 def add(
     app: App,
@@ -123,9 +126,7 @@ def add(
     encryption_context: str | None,
     in_place: bool,
     threshold: int,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Add a key group of the given keys to FILE; the data key is split again for every group.
 
@@ -161,15 +162,8 @@ def add(
         *recipients_for("age", [part for text in age for part in text.split(",")]),
         *recipients_for("pgp", [part for text in pgp for part in text.split(",")]),
     ]
-    config = find_sops_config(app, config_path)
-    content = change.add_key_group(
-        path,
-        recipients,
-        threshold=threshold,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        stores=config.stores if config else None,
-    )
-    _emit(app, path, content, in_place)
+    add_group = functools.partial(change.add_key_group, path, recipients, threshold=threshold)
+    _change_groups(app, sops, path, in_place, add_group)
 
 
 @groups.command("delete", cls=SopsCommand)
@@ -177,8 +171,7 @@ def add(
 @_file
 @_in_place
 @_threshold
-@sops_config_option
-@keyservice_options
+@sops_options
 @click.pass_obj
 def delete(
     app: App,
@@ -186,9 +179,7 @@ def delete(
     file: str | None,
     in_place: bool,
     threshold: int,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    sops: SopsOptions,
 ) -> None:
     """Delete key group INDEX (from 0) of FILE; the data key is split again for the rest.
 
@@ -206,12 +197,5 @@ def delete(
         raise SecretsctlError("exactly one positional argument (index) required")
     number = change.parse_group_index(index[0])
     path = _path(file)
-    config = find_sops_config(app, config_path)
-    content = change.delete_key_group(
-        path,
-        number,
-        threshold=threshold,
-        identities=identities_for(app, key_services(keyservice, enable_local_keyservice)),
-        stores=config.stores if config else None,
-    )
-    _emit(app, path, content, in_place)
+    delete_group = functools.partial(change.delete_key_group, path, number, threshold=threshold)
+    _change_groups(app, sops, path, in_place, delete_group)

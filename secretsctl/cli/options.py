@@ -1,17 +1,92 @@
-"""Command-line options shared by several commands, spelled once."""
+"""Command-line options shared by several commands, spelled once.
+
+The sops commands share ``--input-type``/``--output-type`` (:data:`FORMATS`), ``--ignore-mac``,
+and the trio ``--config``, ``--keyservice``, ``--enable-local-keyservice``, which
+:func:`sops_options` hands to a command as one :class:`SopsOptions`.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from secretsctl.record import Record
 
 if TYPE_CHECKING:
     from secretsctl.cli.app import App
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.keyservice.client import KeyServices
+    from secretsctl.sops.creation_rules import SopsConfig, StoreSettings
+    from secretsctl.sops.stores import Format
+
+    Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+
+def option_group(*decorators: Decorator) -> Decorator:
+    """Return one decorator that applies ``decorators`` as if stacked in this order."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def options_as(record: Any, name: str, *decorators: Decorator) -> Decorator:
+    """Return a decorator that adds ``decorators`` and passes their values as one record.
+
+    The command receives the options' (and arguments') values as the keyword argument
+    ``name``: a ``record``, a :class:`~secretsctl.record.Record` whose fields are named as the
+    parameters.
+    """
+    fields: tuple[str, ...] = record._fields
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_record(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = record(*[kwargs.pop(field) for field in fields])
+            return command(*args, **kwargs)
+
+        return option_group(*decorators)(with_record)
+
+    return decorate
+
+
+def input_type_option(help: str = "Store of FILE; by default from its extension.") -> Decorator:
+    """``--input-type``: one of :data:`FORMATS`."""
+    return click.option("--input-type", type=click.Choice(FORMATS), help=help)
+
+
+def output_type_option(help: str) -> Decorator:
+    """``--output-type``: one of :data:`FORMATS`."""
+    return click.option("--output-type", type=click.Choice(FORMATS), help=help)
+
+
+def ignore_mac_option(help: str = "Skip the MAC check.") -> Decorator:
+    """``--ignore-mac``, a flag."""
+    return click.option("--ignore-mac", is_flag=True, help=help)
+
+
+def format_named(store_type: str | None) -> Format | None:
+    """Return the format a ``--input-type``/``--output-type`` value names; None without one."""
+    from secretsctl.sops.stores import Format
+
+    return Format(store_type) if store_type else None
+
+
+def format_for(store_type: str | None, path: str) -> Format:
+    """Return the format a ``--input-type``/``--output-type`` value names, else ``path``'s."""
+    from secretsctl.sops.stores import Format
+
+    return Format(store_type) if store_type else Format.for_path(path)
+
 
 sops_config_option = click.option(
     "--config",
@@ -160,3 +235,34 @@ def check_services(app: App, services: KeyServices | None) -> None:
         if problem is not None:
             app.display_warning(f"key service `{uri}` cannot be used: {problem}")
     remote_services(services)
+
+
+class SopsOptions(Record):
+    """``--config``, ``--keyservice`` and ``--enable-local-keyservice``, as one value."""
+
+    config_path: str | None
+    keyservice: tuple[str, ...]
+    enable_local_keyservice: bool | None
+
+    def services(self) -> KeyServices | None:
+        """Return the key services asked for (:func:`key_services`); None: the default."""
+        return key_services(self.keyservice, self.enable_local_keyservice)
+
+    def identities(self, app: App) -> IdentitySet | None:
+        """Return the identities for the key services asked for (:func:`identities_for`)."""
+        return identities_for(app, self.services())
+
+    def config(self, app: App, *, required: bool = False) -> SopsConfig | None:
+        """Return the ``.sops.yaml`` of ``--config`` or found upward; None if none."""
+        from secretsctl.cli.app import find_sops_config
+
+        return find_sops_config(app, self.config_path, required=required)
+
+    def stores(self, app: App) -> StoreSettings | None:
+        """Return the ``stores:`` settings of the ``.sops.yaml``; None without one."""
+        config = self.config(app)
+        return config.stores if config else None
+
+
+# --config, --keyservice and --enable-local-keyservice, as the keyword argument ``sops``.
+sops_options = options_as(SopsOptions, "sops", sops_config_option, keyservice_options)

@@ -4,70 +4,66 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import click
 
-from secretsctl.cli.app import App, find_sops_config
+from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
+    SopsOptions,
     check_services,
     flag_key_group,
     identities_for,
-    key_services,
-    keyservice_options,
+    ignore_mac_option,
+    input_type_option,
+    option_group,
+    options_as,
+    output_type_option,
     pgp_option,
-    sops_config_option,
+    sops_options,
 )
 from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
+from secretsctl.record import Record
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+class _IoOptions(Record):
+    """FILE and the options that say where decrypt and encrypt read and write."""
+
+    file: str | None
+    input_type: str | None
+    output_type: str | None
+    output: str | None
+    in_place: bool
+    filename_override: str | None
 
 
-def _common_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.argument("file", required=False, type=click.Path(dir_okay=False)),
-            click.option(
-                "--input-type",
-                type=click.Choice(FORMATS),
-                help="Store of the input; by default from the file's extension.",
-            ),
-            click.option(
-                "--output-type",
-                type=click.Choice(FORMATS),
-                help="Store of the output; by default the input's.",
-            ),
-            click.option(
-                "--output", type=click.Path(dir_okay=False), help="Write the result to this file."
-            ),
-            click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
-            click.option(
-                "--filename-override",
-                help="Use this name instead of FILE for the store and .sops.yaml"
-                " (needed for stdin).",
-            ),
-            sops_config_option,
-            keyservice_options,
-        ]
-    ):
-        func = option(func)
-    return func
+_common_options = option_group(
+    options_as(
+        _IoOptions,
+        "io_options",
+        click.argument("file", required=False, type=click.Path(dir_okay=False)),
+        input_type_option("Store of the input; by default from the file's extension."),
+        output_type_option("Store of the output; by default the input's."),
+        click.option(
+            "--output", type=click.Path(dir_okay=False), help="Write the result to this file."
+        ),
+        click.option("-i", "--in-place", is_flag=True, help="Replace FILE with the result."),
+        click.option(
+            "--filename-override",
+            help="Use this name instead of FILE for the store and .sops.yaml (needed for stdin).",
+        ),
+    ),
+    sops_options,
+)
 
 
 class _Io:
     """Where a command reads from and writes to, resolved once from its options."""
 
-    def __init__(
-        self,
-        file: str | None,
-        input_type: str | None,
-        output_type: str | None,
-        output: str | None,
-        in_place: bool,
-        filename_override: str | None,
-    ) -> None:
+    def __init__(self, options: _IoOptions) -> None:
         from secretsctl.sops.stores import Format
+
+        file, input_type, output_type, output, in_place, filename_override = options
 
         self.from_stdin = file is None or file == "-"
         if self.from_stdin and in_place:
@@ -120,7 +116,7 @@ class _Io:
 @click.command(cls=SopsCommand)
 @_common_options
 @click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
-@click.option("--ignore-mac", is_flag=True, help="Skip the MAC check (never use at boot).")
+@ignore_mac_option("Skip the MAC check (never use at boot).")
 @click.option(
     "--force",
     is_flag=True,
@@ -129,15 +125,8 @@ class _Io:
 @click.pass_obj
 def decrypt(
     app: App,
-    file: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    output: str | None,
-    in_place: bool,
-    filename_override: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    io_options: _IoOptions,
+    sops: SopsOptions,
     extract: str | None,
     ignore_mac: bool,
     force: bool,
@@ -152,13 +141,13 @@ def decrypt(
     from secretsctl.api import decrypt_to_bytes
     from secretsctl.keys.sources import load_identities
 
-    services = key_services(keyservice, enable_local_keyservice)
-    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    services = sops.services()
+    io = _Io(io_options)
     if extract is not None:
         from secretsctl.sops.codec import parse_tree_path
 
         parse_tree_path(extract)
-    config = find_sops_config(app, config_path)
+    stores = sops.stores(app)
     data = io.read()
     identities = identities_for(app, services)
     result = decrypt_to_bytes(
@@ -169,7 +158,7 @@ def decrypt(
         label=io.label,
         extract=extract,
         ignore_mac=ignore_mac,
-        stores=config.stores if config else None,
+        stores=stores,
     )
     for warning in result.warnings:
         app.display_warning(warning)
@@ -186,10 +175,9 @@ _RULE_OPTIONS = (
 )
 
 
-def _rule_options(func: Any) -> Any:
-    for name, text in reversed(_RULE_OPTIONS):
-        func = click.option("--" + name.replace("_", "-"), name, help=text)(func)
-    return func
+_rule_options = option_group(
+    *(click.option("--" + name.replace("_", "-"), name, help=text) for name, text in _RULE_OPTIONS)
+)
 
 
 @click.command(cls=SopsCommand)
@@ -214,15 +202,8 @@ def _rule_options(func: Any) -> Any:
 def encrypt(
     app: App,
     /,
-    file: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    output: str | None,
-    in_place: bool,
-    filename_override: str | None,
-    config_path: str | None,
-    keyservice: tuple[str, ...],
-    enable_local_keyservice: bool | None,
+    io_options: _IoOptions,
+    sops: SopsOptions,
     age: str | None,
     pgp: str | None,
     mac_only_encrypted: bool,
@@ -242,10 +223,10 @@ def encrypt(
     from secretsctl.sops.stores import Format
     from secretsctl.sops.tree import CryptRule
 
-    services = key_services(keyservice, enable_local_keyservice)
-    io = _Io(file, input_type, output_type, output, in_place, filename_override)
+    services = sops.services()
+    io = _Io(io_options)
     flag_group = flag_key_group(age, pgp)
-    config = find_sops_config(app, config_path)
+    config = sops.config(app)
     flags = [(name, value) for name, value in rule_flags.items() if value]
     creation: EncryptionSettings | None = None
     if config is not None:

@@ -39,6 +39,7 @@ from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, S
 from secretsctl.keys.kinds import (
     KIND_MODULES,
     NO_MATCH,
+    DataKeyError,
     LoadedIdentity,
     Recipient,
     RecipientError,
@@ -100,12 +101,6 @@ class NoMatchingIdentityError(NoIdentityError):
         self.recipients = recipients
         self.stanza_types = stanza_types
         self.locations = locations
-
-
-class DataKeyError(SecretsctlError):
-    """An entry opened but its content is not a usable data key or share (exit 128)."""
-
-    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
 
 
 class KeyGroupError(SecretsctlError):
@@ -416,6 +411,7 @@ def unwrap_data_key(metadata: Metadata, identity_set: IdentitySet, *, file: str)
         raise _no_match_error(file, metadata, identity_set, report, needed)
     if not several:
         return Secret(shares[0])
+    # Imported here: only files with several key groups need it, and the boot path seldom does.
     from secretsctl.keys import shamir
 
     try:
@@ -518,6 +514,7 @@ def wrap_data_key(
     local = services is None or services.local
     remotes: tuple[RemoteKeyService, ...] = ()
     if services is not None and services.uris:
+        # Imported here: only remote key services need the client.
         from secretsctl.keyservice.client import remote_services
 
         remotes = remote_services(services)
@@ -531,7 +528,7 @@ def wrap_data_key(
     if len(parsed) == 1:
         parts = [key]
     else:
-        from secretsctl.keys import shamir
+        from secretsctl.keys import shamir  # only for several key groups, as in unwrapping
 
         wanted = threshold or len(parsed)
         try:

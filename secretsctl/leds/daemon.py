@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from secretsctl.errors import ExitCode, SecretsctlError
-from secretsctl.leds.model import COLOURS, CiState, Colour, Repository
+from secretsctl.leds.model import COLOURS, CiState, Colour, Keyboard, Repository
 from secretsctl.record import Record
 from secretsctl.redact import Secret
 
@@ -219,22 +219,6 @@ class CiSource(Protocol):
         ...
 
 
-class Painter(Protocol):
-    """The part of :class:`secretsctl.leds.keyboard.Keyboard` the daemon uses."""
-
-    async def start(self) -> None:
-        """Get ready to paint."""
-        ...
-
-    async def paint(self, colour: Colour) -> None:
-        """Show ``colour``; raise on failure."""
-        ...
-
-    async def close(self) -> None:
-        """Release the device."""
-        ...
-
-
 FindRepository = Callable[[str], "Repository | None"]
 CommitKey = tuple[str, str, str]  # owner, name, full sha
 
@@ -277,7 +261,7 @@ class Daemon:
         settings: DaemonSettings,
         *,
         github: CiSource,
-        keyboard: Painter,
+        keyboard: Keyboard,
         find_repository: FindRepository,
     ) -> None:
         self.settings = settings

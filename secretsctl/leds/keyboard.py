@@ -1,9 +1,9 @@
 """The keyboard back-ends behind one small interface: ``razer``, ``openrgb`` and ``stdout``.
 
-The daemon holds one :class:`Keyboard`, made by :func:`open_keyboard`. It calls
-:meth:`Keyboard.start` once, :meth:`Keyboard.paint` on every change of colour and
-:meth:`Keyboard.close` on the way out. A back-end that cannot reach its lighting service
-raises :class:`KeyboardError`; the daemon logs it and carries on.
+The daemon holds one :class:`~secretsctl.leds.model.Keyboard`, made by :func:`open_keyboard`.
+It calls ``start`` once, ``paint`` on every change of colour and ``close`` on the way out. A
+back-end that cannot reach its lighting service raises
+:class:`~secretsctl.leds.model.KeyboardError`; the daemon logs it and carries on.
 
 Each back-end lives in its own module, imported only when chosen:
 :mod:`secretsctl.leds.razer` (the bincode protocol of razer-laptop-control),
@@ -13,38 +13,18 @@ Each back-end lives in its own module, imported only when chosen:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
-from secretsctl.errors import SecretsctlError
+from secretsctl.leds.model import KeyboardError
 
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from secretsctl.leds.model import Colour
+    from secretsctl.leds.model import Keyboard
 
 BACKENDS: Final = ("razer", "openrgb", "stdout")
 DEFAULT_RAZER_SOCKET: Final = "/tmp/razercontrol-socket"  # noqa: S108 - the Razer daemon's own fixed path
 DEFAULT_OPENRGB_ADDRESS: Final = "127.0.0.1:6742"
-
-
-class KeyboardError(SecretsctlError):
-    """The keyboard could not be painted; the message names the socket or address."""
-
-
-class Keyboard(Protocol):
-    """A keyboard that shows one colour at a time."""
-
-    async def start(self) -> None:
-        """Start the back-end's background work (for Razer: watching for a daemon restart)."""
-
-    async def paint(self, colour: Colour) -> None:
-        """Set the whole keyboard to ``colour``; raise :class:`KeyboardError` on failure.
-
-        Every socket call has a timeout, and none blocks the event loop.
-        """
-
-    async def close(self) -> None:
-        """Stop the background work and release the connection."""
 
 
 def open_keyboard(
@@ -79,4 +59,4 @@ def open_keyboard(
     )
 
 
-__all__ = ["BACKENDS", "Keyboard", "KeyboardError", "open_keyboard"]
+__all__ = ["BACKENDS", "open_keyboard"]

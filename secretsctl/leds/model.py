@@ -1,13 +1,16 @@
-"""What the LED companion knows: CI states, their colours, and the repository of a directory.
+"""What the LED companion knows: CI states, colours, repositories, and the keyboard.
 
-The colours and the meaning of each state are the original daemon's.
+The colours and the meaning of each state are the original daemon's. The keyboard interface
+and its error live here, not beside the back-ends' factory (:mod:`secretsctl.leds.keyboard`),
+so that the back-ends and the daemon import them without importing each other.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import Final, Protocol
 
+from secretsctl.errors import SecretsctlError
 from secretsctl.record import Record
 
 
@@ -45,3 +48,23 @@ class Repository(Record):
     owner: str
     name: str
     head: str | None  # the full commit id; None on an unborn branch
+
+
+class KeyboardError(SecretsctlError):
+    """The keyboard could not be painted; the message names the socket or address."""
+
+
+class Keyboard(Protocol):
+    """A keyboard that shows one colour at a time."""
+
+    async def start(self) -> None:
+        """Start the back-end's background work (for Razer: watching for a daemon restart)."""
+
+    async def paint(self, colour: Colour) -> None:
+        """Set the whole keyboard to ``colour``; raise :class:`KeyboardError` on failure.
+
+        Every socket call has a timeout, and none blocks the event loop.
+        """
+
+    async def close(self) -> None:
+        """Stop the background work and release the connection."""

@@ -21,8 +21,7 @@ import contextlib
 import struct
 from typing import Final
 
-from secretsctl.leds.keyboard import KeyboardError
-from secretsctl.leds.model import Colour
+from secretsctl.leds.model import Colour, KeyboardError
 from secretsctl.record import Record
 
 MAGIC: Final = b"ORGB"

@@ -39,7 +39,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Final
 
-from secretsctl.leds.keyboard import KeyboardError
+from secretsctl.leds.model import KeyboardError
 from secretsctl.record import Record
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from secretsctl.leds.keyboard import KeyboardError
-from secretsctl.leds.model import COLOURS
+from secretsctl.leds.model import COLOURS, KeyboardError
 
 if TYPE_CHECKING:
     from typing import TextIO

@@ -24,13 +24,22 @@ from secretsctl.errors import (
     TreePathError,
     ValueDecryptionError,
 )
+from secretsctl.keys import keyring
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret, constant_time_equal
 from secretsctl.sops import metadata as md
 from secretsctl.sops.cipher import DATA_KEY_SIZE, Cipher, IvStash
 from secretsctl.sops.grammar import TYPE_STR, from_plaintext, mac_aad, to_bytes
 from secretsctl.sops.stores import Format
-from secretsctl.sops.tree import Branch, Comment, CryptRule, Documents, Seq, walk
+from secretsctl.sops.tree import (
+    Branch,
+    Comment,
+    CryptRule,
+    Documents,
+    Seq,
+    compile_rule_pattern,
+    walk,
+)
 
 if TYPE_CHECKING:
     from secretsctl.keys.sources import IdentitySet
@@ -178,9 +187,7 @@ def decrypt_file(
     ``label`` names the file in messages. ``keep_ivs`` records every value's IV so that a later
     re-encryption leaves unchanged values byte-identical.
     """
-    from secretsctl.keys.keyring import unwrap_data_key
-
-    data_key = unwrap_data_key(sops_file.metadata, identities, file=label)
+    data_key = keyring.unwrap_data_key(sops_file.metadata, identities, file=label)
     return decrypt_with_key(
         sops_file, data_key, label=label, ignore_mac=ignore_mac, keep_ivs=keep_ivs
     )
@@ -227,8 +234,6 @@ def encrypt_documents(
     encrypt = cipher.encrypt
     check_comment = None
     if rule.field == "unencrypted_comment_regex":
-        from secretsctl.sops.tree import compile_rule_pattern
-
         check_comment = compile_rule_pattern(rule.field, rule.value).search
 
     def on_leaf(value: Any, aad: str, encrypted: bool, is_comment: bool) -> Any:
@@ -275,7 +280,7 @@ def seal(
     sealed_mac = cipher.encrypt_str(mac, mac_aad(lastmodified))
     final = metadata.with_mac(sealed_mac, lastmodified)
     tree = md.to_tree(final, single_value_store=single_value)
-    return fmt.store.emit_encrypted(documents, tree, indent=indent)  # type: ignore[no-any-return]
+    return fmt.store.emit_encrypted(documents, tree, indent=indent)
 
 
 def check_not_encrypted(documents: Documents, fmt: Format) -> None:
@@ -316,11 +321,9 @@ def new_data_key(
     The metadata has no MAC yet: :func:`seal` adds it. ``edit`` of a new file calls this before
     the editor opens, so a bad recipient is reported before anything is typed.
     """
-    from secretsctl.keys.keyring import wrap_data_key
-
     data_key = os.urandom(DATA_KEY_SIZE)
     threshold = settings.shamir_threshold
-    groups = wrap_data_key(
+    groups = keyring.wrap_data_key(
         data_key, [list(g) for g in settings.key_groups], threshold, services=services
     )
     metadata = md.Metadata(

@@ -1,7 +1,7 @@
 """The daemon's loop in-process, over its real Unix socket, with a fake GitHub and keyboard.
 
 The fakes follow the interfaces of ``secretsctl.leds.github.GitHub`` and
-``secretsctl.leds.keyboard.Keyboard``; the end-to-end tests in ``test_run.py`` run the real
+``secretsctl.leds.model.Keyboard``; the end-to-end tests in ``test_run.py`` run the real
 ones in a subprocess.
 """
 

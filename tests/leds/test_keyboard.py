@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from secretsctl.errors import SecretsctlError
-from secretsctl.leds.keyboard import BACKENDS, KeyboardError, open_keyboard
-from secretsctl.leds.model import COLOURS, CiState, Colour
+from secretsctl.leds.keyboard import BACKENDS, open_keyboard
+from secretsctl.leds.model import COLOURS, CiState, Colour, KeyboardError
 from secretsctl.leds.openrgb import OpenRgbKeyboard
 from secretsctl.leds.razer import RazerKeyboard
 from secretsctl.leds.stdout import StdoutKeyboard
@@ -106,3 +106,18 @@ def test_choosing_stdout_imports_neither_hardware_back_end() -> None:
     assert result.stdout.strip() == (
         "['secretsctl.leds.keyboard', 'secretsctl.leds.model', 'secretsctl.leds.stdout']"
     )
+
+
+@pytest.mark.parametrize("module", ["razer", "openrgb", "stdout", "daemon"])
+def test_back_ends_and_daemon_do_not_import_the_factory(module: str) -> None:
+    # The factory imports the back-ends; they share the interface and its error through
+    # secretsctl.leds.model, so that no import goes round in a circle.
+    script = (
+        "import sys\n"
+        f"import secretsctl.leds.{module}\n"
+        "print('secretsctl.leds.keyboard' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secretsctl.leds.keyboard import KeyboardError, open_keyboard
-from secretsctl.leds.model import COLOURS, CiState, Colour
+from secretsctl.leds.keyboard import open_keyboard
+from secretsctl.leds.model import COLOURS, CiState, Colour, KeyboardError
 from secretsctl.leds.openrgb import (
     OpenRgbKeyboard,
     OpenRgbProtocolError,

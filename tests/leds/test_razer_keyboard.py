@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from secretsctl.leds.keyboard import KeyboardError, open_keyboard
-from secretsctl.leds.model import COLOURS, CiState, Colour
+from secretsctl.leds.keyboard import open_keyboard
+from secretsctl.leds.model import COLOURS, CiState, Colour, KeyboardError
 from secretsctl.leds.razer import RazerKeyboard
 from tests.leds.razer_server import RazerServer
 

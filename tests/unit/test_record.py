@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import operator
+from unittest import mock
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from secretsctl.config.model import Origin, Ownership, SecretSpec, TemplateSpec
 from secretsctl.record import Record, repr_without
@@ -86,3 +91,51 @@ def test_planned_file_repr_hides_the_content() -> None:
     planned = PlannedFile(ItemKind.SECRET, "a", Secret(b"content-marker"), 0, 0, 0o400, "0", "0")
     assert "content-marker" not in repr(planned)
     assert planned.relative_path == "a"
+
+
+class Twin(Record):
+    """Point's fields under another name: equal fields, another type."""
+
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+
+_Fields = tuple[int, int, tuple[str, ...]]
+_fields = st.tuples(st.integers(), st.integers(), st.lists(st.text(max_size=3)).map(tuple))
+
+
+def _unequal_both_ways(left: object, right: object) -> bool:
+    """``==`` and ``!=`` both say unequal, whichever side is asked first."""
+    return not any(map(operator.eq, (left, right), (right, left))) and all(
+        map(operator.ne, (left, right), (right, left))
+    )
+
+
+@given(_fields)
+def test_records_of_another_type_or_plain_tuples_are_unequal(fields: _Fields) -> None:
+    point = Point(*fields)
+    assert _unequal_both_ways(point, Twin(*fields))
+    assert _unequal_both_ways(point, fields)
+    assert len({point, Twin(*fields), fields}) == 3
+
+
+@given(_fields)
+def test_records_of_one_type_with_equal_fields_are_equal_and_hash_alike(fields: _Fields) -> None:
+    first, second = Point(*fields), Point(*fields)
+    assert first == second
+    assert not operator.ne(first, second)
+    assert hash(first) == hash(second)
+    assert {first: 1}[second] == 1
+
+
+def test_a_record_with_its_own_equality_stays_type_aware() -> None:
+    origin = Origin("f", 1, 2, "p")
+    assert _unequal_both_ways(origin, tuple(origin))
+    assert origin == Origin("f", 1, 2, "p", {"a": (1, 1)})
+
+
+def test_other_objects_still_decide_their_own_equality() -> None:
+    assert Point(1) == mock.ANY
+    assert operator.eq(mock.ANY, Point(1))
+    assert Point(1) != object()

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KIND_MODULES",
     "NO_MATCH",
+    "DataKeyError",
     "KeySourceError",
     "LoadedIdentity",
     "Recipient",
@@ -114,6 +115,12 @@ class KeySourceError(SecretsctlError):
     Its exit code is sops's for a data key that cannot be had (128), so a script sees the same
     code for a missing key file as for a key that opens nothing.
     """
+
+    exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
+
+
+class DataKeyError(SecretsctlError):
+    """An entry opened but its content is not a usable data key or share (exit 128)."""
 
     exit_code = ExitCode.COULD_NOT_RETRIEVE_KEY
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from secretsctl.keys.kinds import NO_MATCH, LoadedIdentity, Recipient, RecipientError, shorten
+from secretsctl.keys.kinds import (
+    NO_MATCH,
+    DataKeyError,
+    LoadedIdentity,
+    Recipient,
+    RecipientError,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from secretsctl.sops.metadata import AgeKey, ForeignKey
@@ -49,8 +56,6 @@ def check_armour(armour: str) -> None:
         or any(len(line) != ARMOUR_COLUMNS for line in body[:-1])
         or not 0 < len(body[-1]) <= ARMOUR_COLUMNS
     ):
-        from secretsctl.keys.keyring import DataKeyError
-
         raise DataKeyError("pyrage returned age armour in an unexpected layout")
 
 

@@ -11,18 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from secretsctl.sops.stores import json_store
-from secretsctl.sops.stores.json_store import dump_error
+from secretsctl.sops.stores import dump_error, json_store
 from secretsctl.sops.tree import Branch, Documents
-
-__all__ = [
-    "emit_encrypted",
-    "emit_plain",
-    "emit_value",
-    "has_metadata",
-    "load_encrypted",
-    "load_plain",
-]
 
 DATA_KEY: Final = "data"
 _NOT_BINARY_HINT: Final = (

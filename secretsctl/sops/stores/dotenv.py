@@ -18,18 +18,8 @@ from typing import Any, Final
 from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
 from secretsctl.sops.grammar import GoTime, format_float_g, mac_aad
 from secretsctl.sops.metadata import flatten, unflatten
-from secretsctl.sops.stores.json_store import dump_error
+from secretsctl.sops.stores import dump_error
 from secretsctl.sops.tree import Branch, Comment, Documents, Seq
-
-__all__ = [
-    "emit_encrypted",
-    "emit_plain",
-    "emit_value",
-    "has_metadata",
-    "load_encrypted",
-    "load_plain",
-    "value_to_string",
-]
 
 SOPS_PREFIX: Final = "sops_"
 _ESCAPED_NEWLINE: Final = "\\n"

@@ -31,18 +31,10 @@ from typing import Any, Final
 
 from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
 from secretsctl.sops.metadata import METADATA_KEY, flatten, unflatten
+from secretsctl.sops.stores import dump_error
 from secretsctl.sops.stores.dotenv import value_to_string
-from secretsctl.sops.stores.json_store import dump_error, encode_compact
+from secretsctl.sops.stores.json_store import encode_compact
 from secretsctl.sops.tree import Branch, Comment, Documents
-
-__all__ = [
-    "emit_encrypted",
-    "emit_plain",
-    "emit_value",
-    "has_metadata",
-    "load_encrypted",
-    "load_plain",
-]
 
 DEFAULT_SECTION: Final = "DEFAULT"
 # Go's unicode.IsSpace, which ini.v1 trims with; Python's str.isspace differs (e.g. U+001C).

@@ -28,24 +28,12 @@ from secretsctl.errors import (
     InputLimitError,
     MetadataError,
     MetadataNotFoundError,
-    SecretsctlError,
 )
 from secretsctl.limits import MAX_NESTING_DEPTH, TOO_DEEP
 from secretsctl.sops.grammar import GoTime, format_float_json
 from secretsctl.sops.metadata import METADATA_KEY, NilList
+from secretsctl.sops.stores import dump_error
 from secretsctl.sops.tree import Branch, Comment, Documents, Seq
-
-__all__ = [
-    "dump_error",
-    "emit_encrypted",
-    "emit_plain",
-    "emit_value",
-    "encode_compact",
-    "has_metadata",
-    "load_encrypted",
-    "load_plain",
-]
-
 
 # --- reading -------------------------------------------------------------------------------
 
@@ -233,11 +221,6 @@ def has_metadata(documents: Documents) -> bool:
 
 
 # --- writing -------------------------------------------------------------------------------
-
-
-def dump_error(message: str, *, hint: str | None = None) -> SecretsctlError:
-    """Build the error for a tree this format cannot write (sops's ErrorDumpingTree, exit 4)."""
-    return SecretsctlError(message, hint=hint, exit_code=ExitCode.ERROR_DUMPING_TREE)
 
 
 _ESCAPES: Final[dict[int, str]] = {
