@@ -149,21 +149,24 @@ class Parser:
         if state in (P_BLOCK_MAP_FIRST_KEY, P_BLOCK_MAP_KEY):
             return self.block_mapping_key(state == P_BLOCK_MAP_FIRST_KEY)
         if state == P_BLOCK_MAP_VALUE:
-            return self.block_mapping_value()
+            return self.mapping_value((T_KEY, T_VALUE, T_BLOCK_END), P_BLOCK_MAP_KEY, True)
         if state in (P_FLOW_SEQ_FIRST, P_FLOW_SEQ_ENTRY):
             return self.flow_sequence_entry(state == P_FLOW_SEQ_FIRST)
         if state == P_FLOW_SEQ_MAP_KEY:
             return self.flow_sequence_entry_mapping_key()
         if state == P_FLOW_SEQ_MAP_VALUE:
-            return self.flow_sequence_entry_mapping_value()
+            return self.mapping_value((T_FLOW_ENTRY, T_FSE), P_FLOW_SEQ_MAP_END, False)
         if state == P_FLOW_SEQ_MAP_END:
             token = self.s.peek_token()
             self.state = P_FLOW_SEQ_ENTRY
             return Event(E_MAP_END, token.start)
         if state in (P_FLOW_MAP_FIRST_KEY, P_FLOW_MAP_KEY):
             return self.flow_mapping_key(state == P_FLOW_MAP_FIRST_KEY)
-        if state in (P_FLOW_MAP_VALUE, P_FLOW_MAP_EMPTY_VALUE):
-            return self.flow_mapping_value(state == P_FLOW_MAP_EMPTY_VALUE)
+        if state == P_FLOW_MAP_VALUE:
+            return self.mapping_value((T_FLOW_ENTRY, T_FME), P_FLOW_MAP_KEY, False)
+        if state == P_FLOW_MAP_EMPTY_VALUE:
+            self.state = P_FLOW_MAP_KEY
+            return self.empty_scalar(self.s.peek_token().start)
         raise ReplayError("invalid parser state")
 
     def document_start(self, implicit: bool) -> Event:
@@ -251,22 +254,16 @@ class Parser:
         start = token.start
         anchor: str | None = None
         tag_token: Any = None
-        if token.typ == T_ANCHOR:
-            anchor = token.src.value
-            s.skip_token()
-            token = s.peek_token()
-            if token.typ == T_TAG:
-                tag_token = token.src.value
-                s.skip_token()
-                token = s.peek_token()
-        elif token.typ == T_TAG:
-            tag_token = token.src.value
-            s.skip_token()
-            token = s.peek_token()
+        # An anchor and a tag, each at most once, in either order.
+        while (token.typ == T_ANCHOR and anchor is None) or (
+            token.typ == T_TAG and tag_token is None
+        ):
             if token.typ == T_ANCHOR:
                 anchor = token.src.value
-                s.skip_token()
-                token = s.peek_token()
+            else:
+                tag_token = token.src.value
+            s.skip_token()
+            token = s.peek_token()
         tag = ""
         if tag_token is not None:
             handle, suffix = tag_token
@@ -329,111 +326,121 @@ class Parser:
         s.stem_comment = s.head_comment[:stem_len]
         s.head_comment = s.head_comment[stem_len + 1 :]
 
-    def block_sequence_entry(self, first: bool) -> Event:
+    def entry_token(self, first: bool) -> Any:
+        """Peek at the token of a collection's next entry; the first skips the start token."""
         s = self.s
         if first:
             s.peek_token()
             s.skip_token()
-        token = s.peek_token()
+        return s.peek_token()
+
+    def node_or_empty(
+        self,
+        stops: tuple[int, ...],
+        then: int,
+        block: bool,
+        indentless_sequence: bool,
+        mark: Mark | None = None,
+    ) -> Event:
+        """Parse the node the next token starts, then go on in state ``then``.
+
+        When that token is one of ``stops`` the node is an empty scalar, at ``mark`` or else
+        at that token.
+        """
+        token = self.s.peek_token()
+        if token.typ not in stops:
+            self.states.append(then)
+            return self.parse_node(block, indentless_sequence)
+        self.state = then
+        return self.empty_scalar(token.start if mark is None else mark)
+
+    def collection_end(self, typ: int, token: Any) -> Event:
+        """End a mapping or sequence at ``token``, taking the pending comments."""
+        self.pop_state()
+        event = Event(typ, token.start)
+        self.set_event_comments(event)
+        self.s.skip_token()
+        return event
+
+    def skip_block_entry(self, token: Any) -> Mark:
+        """Skip a ``-`` indicator, splitting off the comment that heads a block under it."""
+        s = self.s
+        prior = len(s.head_comment)
+        s.skip_token()
+        self.split_stem_comment(prior)
+        end: Mark = token.end
+        return end
+
+    def skip_flow_entry(self, token: Any, close: str) -> Any:
+        """Skip the ``,`` before a flow collection's next entry; return the token after it."""
+        if token.typ != T_FLOW_ENTRY:
+            raise ReplayError(f"did not find expected ',' or '{close}'")
+        self.s.skip_token()
+        return self.s.peek_token()
+
+    def block_sequence_entry(self, first: bool) -> Event:
+        token = self.entry_token(first)
         if token.typ == T_BLOCK_ENTRY:
-            mark = token.end
-            prior = len(s.head_comment)
-            s.skip_token()
-            self.split_stem_comment(prior)
-            token = s.peek_token()
-            if token.typ not in (T_BLOCK_ENTRY, T_BLOCK_END):
-                self.states.append(P_BLOCK_SEQ_ENTRY)
-                return self.parse_node(True, False)
-            self.state = P_BLOCK_SEQ_ENTRY
-            return self.empty_scalar(mark)
+            mark = self.skip_block_entry(token)
+            return self.node_or_empty(
+                (T_BLOCK_ENTRY, T_BLOCK_END), P_BLOCK_SEQ_ENTRY, True, False, mark
+            )
         if token.typ == T_BLOCK_END:
             self.pop_state()
-            s.skip_token()
+            self.s.skip_token()
             return Event(E_SEQ_END, token.start)
         raise ReplayError("did not find expected '-' indicator")
 
     def indentless_sequence_entry(self) -> Event:
-        s = self.s
-        token = s.peek_token()
+        token = self.s.peek_token()
         if token.typ == T_BLOCK_ENTRY:
-            mark = token.end
-            prior = len(s.head_comment)
-            s.skip_token()
-            self.split_stem_comment(prior)
-            token = s.peek_token()
-            if token.typ not in (T_BLOCK_ENTRY, T_KEY, T_VALUE, T_BLOCK_END):
-                self.states.append(P_INDENTLESS_SEQ_ENTRY)
-                return self.parse_node(True, False)
-            self.state = P_INDENTLESS_SEQ_ENTRY
-            return self.empty_scalar(mark)
+            mark = self.skip_block_entry(token)
+            return self.node_or_empty(
+                (T_BLOCK_ENTRY, T_KEY, T_VALUE, T_BLOCK_END),
+                P_INDENTLESS_SEQ_ENTRY,
+                True,
+                False,
+                mark,
+            )
         self.pop_state()
         return Event(E_SEQ_END, token.start)
 
     def block_mapping_key(self, first: bool) -> Event:
-        s = self.s
-        if first:
-            s.peek_token()
-            s.skip_token()
-        token = s.peek_token()
+        token = self.entry_token(first)
         if token.typ == T_KEY:
-            mark = token.end
-            s.skip_token()
-            token = s.peek_token()
-            if token.typ not in (T_KEY, T_VALUE, T_BLOCK_END):
-                self.states.append(P_BLOCK_MAP_VALUE)
-                return self.parse_node(True, True)
-            self.state = P_BLOCK_MAP_VALUE
-            return self.empty_scalar(mark)
+            self.s.skip_token()
+            return self.node_or_empty(
+                (T_KEY, T_VALUE, T_BLOCK_END), P_BLOCK_MAP_VALUE, True, True, token.end
+            )
         if token.typ == T_BLOCK_END:
-            self.pop_state()
-            event = Event(E_MAP_END, token.start)
-            self.set_event_comments(event)
-            s.skip_token()
-            return event
+            return self.collection_end(E_MAP_END, token)
         raise ReplayError("did not find expected key")
 
-    def block_mapping_value(self) -> Event:
-        s = self.s
-        token = s.peek_token()
+    def mapping_value(self, stops: tuple[int, ...], then: int, block: bool) -> Event:
+        """Parse the value after a key (an empty scalar when there is none)."""
+        token = self.s.peek_token()
         if token.typ == T_VALUE:
-            mark = token.end
-            s.skip_token()
-            token = s.peek_token()
-            if token.typ not in (T_KEY, T_VALUE, T_BLOCK_END):
-                self.states.append(P_BLOCK_MAP_KEY)
-                return self.parse_node(True, True)
-            self.state = P_BLOCK_MAP_KEY
-            return self.empty_scalar(mark)
-        self.state = P_BLOCK_MAP_KEY
+            self.s.skip_token()
+            return self.node_or_empty(stops, then, block, block, token.end if block else None)
+        self.state = then
         return self.empty_scalar(token.start)
 
     def flow_sequence_entry(self, first: bool) -> Event:
-        s = self.s
-        if first:
-            s.peek_token()
-            s.skip_token()
-        token = s.peek_token()
+        token = self.entry_token(first)
         if token.typ != T_FSE:
             if not first:
-                if token.typ != T_FLOW_ENTRY:
-                    raise ReplayError("did not find expected ',' or ']'")
-                s.skip_token()
-                token = s.peek_token()
+                token = self.skip_flow_entry(token, "]")
             if token.typ == T_KEY:
                 self.state = P_FLOW_SEQ_MAP_KEY
                 event = Event(E_MAP_START, token.start)
                 event.implicit = True
                 event.style = STYLE_FLOW
-                s.skip_token()
+                self.s.skip_token()
                 return event
             if token.typ != T_FSE:
                 self.states.append(P_FLOW_SEQ_ENTRY)
                 return self.parse_node(False, False)
-        self.pop_state()
-        event = Event(E_SEQ_END, token.start)
-        self.set_event_comments(event)
-        s.skip_token()
-        return event
+        return self.collection_end(E_SEQ_END, token)
 
     def flow_sequence_entry_mapping_key(self) -> Event:
         s = self.s
@@ -446,58 +453,17 @@ class Parser:
         self.state = P_FLOW_SEQ_MAP_VALUE
         return self.empty_scalar(mark)
 
-    def flow_sequence_entry_mapping_value(self) -> Event:
-        s = self.s
-        token = s.peek_token()
-        if token.typ == T_VALUE:
-            s.skip_token()
-            token = s.peek_token()
-            if token.typ not in (T_FLOW_ENTRY, T_FSE):
-                self.states.append(P_FLOW_SEQ_MAP_END)
-                return self.parse_node(False, False)
-        self.state = P_FLOW_SEQ_MAP_END
-        return self.empty_scalar(token.start)
-
     def flow_mapping_key(self, first: bool) -> Event:
-        s = self.s
-        if first:
-            s.peek_token()
-            s.skip_token()
-        token = s.peek_token()
+        token = self.entry_token(first)
         if token.typ != T_FME:
             if not first:
-                if token.typ != T_FLOW_ENTRY:
-                    raise ReplayError("did not find expected ',' or '}'")
-                s.skip_token()
-                token = s.peek_token()
+                token = self.skip_flow_entry(token, "}")
             if token.typ == T_KEY:
-                s.skip_token()
-                token = s.peek_token()
-                if token.typ not in (T_VALUE, T_FLOW_ENTRY, T_FME):
-                    self.states.append(P_FLOW_MAP_VALUE)
-                    return self.parse_node(False, False)
-                self.state = P_FLOW_MAP_VALUE
-                return self.empty_scalar(token.start)
+                self.s.skip_token()
+                return self.node_or_empty(
+                    (T_VALUE, T_FLOW_ENTRY, T_FME), P_FLOW_MAP_VALUE, False, False
+                )
             if token.typ != T_FME:
                 self.states.append(P_FLOW_MAP_EMPTY_VALUE)
                 return self.parse_node(False, False)
-        self.pop_state()
-        event = Event(E_MAP_END, token.start)
-        self.set_event_comments(event)
-        s.skip_token()
-        return event
-
-    def flow_mapping_value(self, empty: bool) -> Event:
-        s = self.s
-        token = s.peek_token()
-        if empty:
-            self.state = P_FLOW_MAP_KEY
-            return self.empty_scalar(token.start)
-        if token.typ == T_VALUE:
-            s.skip_token()
-            token = s.peek_token()
-            if token.typ not in (T_FLOW_ENTRY, T_FME):
-                self.states.append(P_FLOW_MAP_KEY)
-                return self.parse_node(False, False)
-        self.state = P_FLOW_MAP_KEY
-        return self.empty_scalar(token.start)
+        return self.collection_end(E_MAP_END, token)
