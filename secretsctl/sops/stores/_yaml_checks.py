@@ -115,11 +115,7 @@ def check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> No
         seen[(key.kind, key.value)] = key.line
     for i in range(0, len(content) - 1, 2):
         key, value = content[i], content[i + 1]
-        if (
-            key.kind == SCALAR
-            and key.value == "<<"
-            and (key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG)
-        ):
+        if _is_merge_key(key):
             _check_merge_node(value, key.line, False, set())
             check_strict(value, strict, False, active)
             continue
@@ -130,6 +126,14 @@ def check_strict(node: Node, strict: Strict, root: bool, active: set[int]) -> No
             )
         check_strict(key, strict, False, active)
         check_strict(value, strict, False, active)
+
+
+def _is_merge_key(key: Node) -> bool:
+    return (
+        key.kind == SCALAR
+        and key.value == "<<"
+        and (key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG)
+    )
 
 
 def _target(node: Node) -> Node | None:
@@ -169,11 +173,7 @@ def check_root_keys(root: Node, active: set[int]) -> None:
     content = root.content
     for i in range(0, len(content) - 1, 2):
         key, value = content[i], content[i + 1]
-        if (
-            key.kind == SCALAR
-            and key.value == "<<"
-            and (key.tag in ("", "!") or short_tag(key.tag) == MERGE_TAG)
-        ):
+        if _is_merge_key(key):
             _check_merge_node(value, key.line, True, active)
             continue
         target = _target(key)

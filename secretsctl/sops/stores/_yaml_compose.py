@@ -188,32 +188,35 @@ class Composer:
         self.expect(E_SCALAR)
         return node
 
-    def sequence(self) -> Node:
+    def collection(self, kind: int, default_tag: str, start: int) -> tuple[Node, bool]:
+        """Open a sequence or mapping node; return it and whether it is in block style."""
         event = self.event
         assert event is not None  # noqa: S101
-        node = self.node(SEQUENCE, SEQ_TAG, event.tag, "")
+        node = self.node(kind, default_tag, event.tag, "")
         node.style |= event.style & STYLE_FLOW
         self.set_anchor(node, event.anchor)
-        self.expect(E_SEQ_START)
-        while self.peek() != E_SEQ_END:
-            child = self.parse()
-            assert child is not None  # noqa: S101
-            node.content.append(child)
+        self.expect(start)
+        return node, not event.style & STYLE_FLOW
+
+    def end_comments(self, node: Node) -> None:
+        """Give ``node`` the line and foot comments of its end event."""
         end = self.event
         assert end is not None  # noqa: S101
         node.line_comment = end.line
         node.foot = end.foot
+
+    def sequence(self) -> Node:
+        node, _ = self.collection(SEQUENCE, SEQ_TAG, E_SEQ_START)
+        while self.peek() != E_SEQ_END:
+            child = self.parse()
+            assert child is not None  # noqa: S101
+            node.content.append(child)
+        self.end_comments(node)
         self.expect(E_SEQ_END)
         return node
 
     def mapping(self) -> Node:
-        event = self.event
-        assert event is not None  # noqa: S101
-        node = self.node(MAPPING, MAP_TAG, event.tag, "")
-        block = not event.style & STYLE_FLOW
-        node.style |= event.style & STYLE_FLOW
-        self.set_anchor(node, event.anchor)
-        self.expect(E_MAP_START)
+        node, block = self.collection(MAPPING, MAP_TAG, E_MAP_START)
         content = node.content
         while self.peek() != E_MAP_END:
             key = self.parse()
@@ -229,10 +232,7 @@ class Composer:
             if not key.foot and value.foot:
                 key.foot = value.foot
                 value.foot = ""
-        end = self.event
-        assert end is not None  # noqa: S101
-        node.line_comment = end.line
-        node.foot = end.foot
+        self.end_comments(node)
         if block and node.foot and len(content) > 1:
             content[-2].foot = node.foot
             node.foot = ""

@@ -36,16 +36,10 @@ from secretsctl.sops.stores._yaml_scan import (
 )
 
 # Event types.
-E_STREAM_START: Final = 1
-E_STREAM_END: Final = 2
-E_DOC_START: Final = 3
-E_DOC_END: Final = 4
-E_ALIAS: Final = 5
-E_SCALAR: Final = 6
-E_SEQ_START: Final = 7
-E_SEQ_END: Final = 8
-E_MAP_START: Final = 9
-E_MAP_END: Final = 10
+(
+    E_STREAM_START, E_STREAM_END, E_DOC_START, E_DOC_END, E_ALIAS, E_SCALAR, E_SEQ_START,
+    E_SEQ_END, E_MAP_START, E_MAP_END,
+) = range(1, 11)  # fmt: skip
 
 # Scalar styles (yaml.v3 node styles).
 STYLE_TAGGED: Final = 1
@@ -371,12 +365,16 @@ class Parser:
         end: Mark = token.end
         return end
 
-    def skip_flow_entry(self, token: Any, close: str) -> Any:
-        """Skip the ``,`` before a flow collection's next entry; return the token after it."""
-        if token.typ != T_FLOW_ENTRY:
-            raise ReplayError(f"did not find expected ',' or '{close}'")
-        self.s.skip_token()
-        return self.s.peek_token()
+    def flow_entry_token(self, first: bool, end: int) -> Any:
+        """Peek at a flow collection's next entry, past the ``,`` before it (unless first)."""
+        token = self.entry_token(first)
+        if not first and token.typ != end:
+            if token.typ != T_FLOW_ENTRY:
+                close = "]" if end == T_FSE else "}"
+                raise ReplayError(f"did not find expected ',' or '{close}'")
+            self.s.skip_token()
+            token = self.s.peek_token()
+        return token
 
     def block_sequence_entry(self, first: bool) -> Event:
         token = self.entry_token(first)
@@ -426,21 +424,18 @@ class Parser:
         return self.empty_scalar(token.start)
 
     def flow_sequence_entry(self, first: bool) -> Event:
-        token = self.entry_token(first)
-        if token.typ != T_FSE:
-            if not first:
-                token = self.skip_flow_entry(token, "]")
-            if token.typ == T_KEY:
-                self.state = P_FLOW_SEQ_MAP_KEY
-                event = Event(E_MAP_START, token.start)
-                event.implicit = True
-                event.style = STYLE_FLOW
-                self.s.skip_token()
-                return event
-            if token.typ != T_FSE:
-                self.states.append(P_FLOW_SEQ_ENTRY)
-                return self.parse_node(False, False)
-        return self.collection_end(E_SEQ_END, token)
+        token = self.flow_entry_token(first, T_FSE)
+        if token.typ == T_KEY:
+            self.state = P_FLOW_SEQ_MAP_KEY
+            event = Event(E_MAP_START, token.start)
+            event.implicit = True
+            event.style = STYLE_FLOW
+            self.s.skip_token()
+            return event
+        if token.typ == T_FSE:
+            return self.collection_end(E_SEQ_END, token)
+        self.states.append(P_FLOW_SEQ_ENTRY)
+        return self.parse_node(False, False)
 
     def flow_sequence_entry_mapping_key(self) -> Event:
         s = self.s
@@ -454,16 +449,13 @@ class Parser:
         return self.empty_scalar(mark)
 
     def flow_mapping_key(self, first: bool) -> Event:
-        token = self.entry_token(first)
-        if token.typ != T_FME:
-            if not first:
-                token = self.skip_flow_entry(token, "}")
-            if token.typ == T_KEY:
-                self.s.skip_token()
-                return self.node_or_empty(
-                    (T_VALUE, T_FLOW_ENTRY, T_FME), P_FLOW_MAP_VALUE, False, False
-                )
-            if token.typ != T_FME:
-                self.states.append(P_FLOW_MAP_EMPTY_VALUE)
-                return self.parse_node(False, False)
-        return self.collection_end(E_MAP_END, token)
+        token = self.flow_entry_token(first, T_FME)
+        if token.typ == T_KEY:
+            self.s.skip_token()
+            return self.node_or_empty(
+                (T_VALUE, T_FLOW_ENTRY, T_FME), P_FLOW_MAP_VALUE, False, False
+            )
+        if token.typ == T_FME:
+            return self.collection_end(E_MAP_END, token)
+        self.states.append(P_FLOW_MAP_EMPTY_VALUE)
+        return self.parse_node(False, False)

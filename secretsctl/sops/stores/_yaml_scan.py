@@ -366,23 +366,14 @@ class Scanner:
             self.simple_key_allowed = False
             self.skip()
             self.tokens.append(_Tok(typ, start, self.mark, src))
-        elif typ == T_FLOW_ENTRY:
+        elif typ in (T_FLOW_ENTRY, T_BLOCK_ENTRY, T_KEY):
+            # `,` never opens a block; `-` and `?` open a block sequence or mapping.
+            if typ != T_FLOW_ENTRY and self.flow_level == 0:
+                self.roll_indent(
+                    self.column, -1, T_BSS if typ == T_BLOCK_ENTRY else T_BMS, self.mark
+                )
             self.remove_simple_key()
-            self.simple_key_allowed = True
-            self.skip()
-            self.tokens.append(_Tok(typ, start, self.mark, src))
-        elif typ == T_BLOCK_ENTRY:
-            if self.flow_level == 0:
-                self.roll_indent(self.column, -1, T_BSS, self.mark)
-            self.remove_simple_key()
-            self.simple_key_allowed = True
-            self.skip()
-            self.tokens.append(_Tok(typ, start, self.mark, src))
-        elif typ == T_KEY:
-            if self.flow_level == 0:
-                self.roll_indent(self.column, -1, T_BMS, self.mark)
-            self.remove_simple_key()
-            self.simple_key_allowed = self.flow_level == 0
+            self.simple_key_allowed = typ != T_KEY or self.flow_level == 0
             self.skip()
             self.tokens.append(_Tok(typ, start, self.mark, src))
         elif typ == T_VALUE:
