@@ -23,19 +23,11 @@ class NotFast(Exception):
 # Names are relative paths of plain words; values are plain words or single-quoted words, so
 # no comma, colon, quote or escape hides inside one. Anything else takes the generic path.
 _FAST_NAME: Final = r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*"
-
-
 _FAST_VALUE: Final = r"[A-Za-z0-9_][A-Za-z0-9_./-]*|'[A-Za-z0-9_./-]*'"
-
-
 _FAST_FIELD: Final = rf"(?:owner|uid|group|gid|mode|key): (?:{_FAST_VALUE})"
-
-
 _FAST_ENTRY: Final = re.compile(
     rf"  ({_FAST_NAME}): \{{((?:{_FAST_FIELD})(?:, {_FAST_FIELD})*)?\}}\Z"
 )
-
-
 # (name, line, [(field, text, column, plain)]); lines and columns are 1-based.
 FastEntry: TypeAlias = tuple[str, int, list[tuple[str, str, int, bool]]]
 

@@ -7,7 +7,7 @@ once: uids, gids, modes and whole ownerships repeat across the secrets of a conf
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeAlias
 
 from secretsctl.config._yaml import SCALAR, Node
 from secretsctl.config.fastblock import NotFast
@@ -17,6 +17,10 @@ from secretsctl.config.model import (
 )
 from secretsctl.config.validate import MAX_ID
 from secretsctl.config.values import ValueReader, plain_type
+
+OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
+# An item's ownership and mode, as read and merged over the defaults.
+ItemOwnership: TypeAlias = tuple[Ownership, int]
 
 
 class Level:
@@ -38,7 +42,7 @@ class OwnershipReader(ValueReader):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.ownerships: dict[tuple[str | None, int, str | None, int | None], Ownership] = {}
-        self.common_cache: dict[object, tuple[Ownership, int]] = {}
+        self.common_cache: dict[object, ItemOwnership] = {}
         # Texts already read without a problem: uids, gids and modes repeat across secrets.
         self.id_cache: dict[str, int] = {}
         self.mode_cache: dict[str, int] = {}
@@ -46,32 +50,26 @@ class OwnershipReader(ValueReader):
     def ownership(self, fields: dict[str, Node], label: str) -> Level:
         """Read owner/uid, group/gid and mode of one level."""
         level = Level()
-        owner, uid, group, gid = (fields.get(name) for name in ("owner", "uid", "group", "gid"))
-        if owner is not None and uid is not None:
-            self.fail(uid, f"{label}.uid", "give owner or uid, not both")
-        elif owner is not None:
-            level.owner = self.string(
-                owner, f"{label}.owner", "a user name", " (use uid for a number)"
-            )
-        elif uid is not None:
-            level.uid = self.account_id(uid, label, "uid")
-        if group is not None and gid is not None:
-            self.fail(gid, f"{label}.gid", "give group or gid, not both")
-        elif group is not None:
-            level.group = self.string(
-                group, f"{label}.group", "a group name", " (use gid for a number)"
-            )
-        elif gid is not None:
-            level.gid = self.account_id(gid, label, "gid")
+        level.owner, level.uid = self.account(fields, label, "owner", "uid", "a user name")
+        level.group, level.gid = self.account(fields, label, "group", "gid", "a group name")
         mode = fields.get("mode")
         if mode is not None:
-            found = self.mode_cache.get(mode[1]) if mode[0] == SCALAR else None
-            if found is None:
-                found = self.mode(mode, f"{label}.mode")
-                if found is not None:
-                    self.mode_cache[mode[1]] = found
-            level.mode = found
+            level.mode = self.cached_mode(mode, label)
         return level
+
+    def account(
+        self, fields: dict[str, Node], label: str, name_field: str, id_field: str, what: str
+    ) -> tuple[str | None, int | None]:
+        """Read one account of a level, by name (owner, group) or by number (uid, gid)."""
+        name, number = fields.get(name_field), fields.get(id_field)
+        if name is not None and number is not None:
+            self.fail(number, f"{label}.{id_field}", f"give {name_field} or {id_field}, not both")
+        elif name is not None:
+            hint = f" (use {id_field} for a number)"
+            return self.string(name, f"{label}.{name_field}", what, hint), None
+        elif number is not None:
+            return None, self.account_id(number, label, id_field)
+        return None, None
 
     def account_id(self, node: Node, label: str, field: str) -> int | None:
         """Read a uid or gid."""
@@ -82,34 +80,34 @@ class OwnershipReader(ValueReader):
                 self.id_cache[node[1]] = found
         return found
 
-    def merged_ownership(self, item: Level, fields: dict[str, Node], defaults: Level) -> Ownership:
-        """Item values win pairwise (owner/uid, group/gid) over the defaults."""
-        if "owner" in fields or "uid" in fields:
-            owner, uid = item.owner, item.uid
-        else:
-            owner, uid = defaults.owner, defaults.uid
-        if "group" in fields or "gid" in fields:
-            group, gid = item.group, item.gid
-        else:
-            group, gid = defaults.group, defaults.gid
+    def cached_mode(self, node: Node, label: str) -> int | None:
+        """Read a mode; a text read once without a problem is not read again."""
+        found = self.mode_cache.get(node[1]) if node[0] == SCALAR else None
+        if found is None:
+            found = self.mode(node, f"{label}.mode")
+            if found is not None:
+                self.mode_cache[node[1]] = found
+        return found
+
+    def shared(
+        self, owner: str | None, uid: int | None, group: str | None, gid: int | None
+    ) -> Ownership:
+        """Return the one :class:`Ownership` of these values (items share it)."""
         key = (owner, uid or 0, group, gid)
         found = self.ownerships.get(key)
         if found is None:
-            found = self.ownerships[key] = Ownership(
-                owner=owner, uid=uid or 0, group=group, gid=gid
-            )
+            found = self.ownerships[key] = Ownership(owner, uid or 0, group, gid)
         return found
 
-    def common(self, fields: dict[str, Node], label: str, defaults: Level) -> tuple[Ownership, int]:
+    def merged_ownership(self, item: Level, fields: dict[str, Node], defaults: Level) -> Ownership:
+        """Item values win pairwise (owner/uid, group/gid) over the defaults."""
+        user = item if "owner" in fields or "uid" in fields else defaults
+        group = item if "group" in fields or "gid" in fields else defaults
+        return self.shared(user.owner, user.uid, group.group, group.gid)
+
+    def common(self, fields: dict[str, Node], label: str, defaults: Level) -> ItemOwnership:
         """Read an item's owner, group and mode; identical texts are read once."""
-        get = fields.get
-        owner, uid, group, gid, mode = (
-            get("owner"),
-            get("uid"),
-            get("group"),
-            get("gid"),
-            get("mode"),
-        )
+        owner, uid, group, gid, mode = map(fields.get, OWNERSHIP_FIELDS)
         signature: object = (
             owner and (owner[1], owner[4]),
             uid and (uid[1], uid[4]),
@@ -131,60 +129,39 @@ class OwnershipReader(ValueReader):
             self.common_cache[signature] = result
         return result
 
-    def fast_ownership(
-        self, fields: dict[str, Node], label: str, defaults: Level
-    ) -> tuple[Ownership, int]:
+    def fast_ownership(self, fields: dict[str, Node], label: str, defaults: Level) -> ItemOwnership:
         """:meth:`common` for fields that are all scalars, without its intermediate steps."""
-        get = fields.get
-        owner_node, uid_node, group_node, gid_node, mode_node = (
-            get("owner"),
-            get("uid"),
-            get("group"),
-            get("gid"),
-            get("mode"),
-        )
-        owner: str | None
-        uid: int | None
-        if owner_node is not None:
-            if uid_node is not None or (owner_node[4] and plain_type(owner_node[1]) is not None):
-                raise NotFast
-            owner, uid = owner_node[1], None
-        elif uid_node is not None:
-            owner, uid = None, self.id_cache.get(uid_node[1])
-            if uid is None:
-                uid = self.account_id(uid_node, label, "uid")
-                if uid is None:
-                    raise NotFast
-        else:
+        owner_node, uid_node, group_node, gid_node, mode_node = map(fields.get, OWNERSHIP_FIELDS)
+        if owner_node is None and uid_node is None:
             owner, uid = defaults.owner, defaults.uid
-        group: str | None
-        gid: int | None
-        if group_node is not None:
-            if gid_node is not None or (group_node[4] and plain_type(group_node[1]) is not None):
-                raise NotFast
-            group, gid = group_node[1], None
-        elif gid_node is not None:
-            group, gid = None, self.id_cache.get(gid_node[1])
-            if gid is None:
-                gid = self.account_id(gid_node, label, "gid")
-                if gid is None:
-                    raise NotFast
         else:
+            owner, uid = self.fast_account(owner_node, uid_node, label, "uid")
+        if group_node is None and gid_node is None:
             group, gid = defaults.group, defaults.gid
+        else:
+            group, gid = self.fast_account(group_node, gid_node, label, "gid")
         if mode_node is not None:
-            mode = self.mode_cache.get(mode_node[1])
+            mode = self.cached_mode(mode_node, label)
             if mode is None:
-                found = self.mode(mode_node, f"{label}.mode")
-                if found is None:
-                    raise NotFast
-                mode = self.mode_cache[mode_node[1]] = found
+                raise NotFast
         else:
             mode = defaults.mode if defaults.mode is not None else DEFAULT_MODE
-        key = (owner, uid or 0, group, gid)
-        ownership = self.ownerships.get(key)
-        if ownership is None:
-            ownership = self.ownerships[key] = Ownership(owner, uid or 0, group, gid)
-        return ownership, mode
+        return self.shared(owner, uid, group, gid), mode
+
+    def fast_account(
+        self, name: Node | None, number: Node | None, label: str, id_field: str
+    ) -> tuple[str | None, int | None]:
+        """:meth:`account` for scalar fields; raise :class:`NotFast` where it finds a problem."""
+        if name is not None:
+            if number is not None or (name[4] and plain_type(name[1]) is not None):
+                raise NotFast
+            text: str = name[1]
+            return text, None
+        assert number is not None  # noqa: S101 - the caller checked that one is given
+        found = self.account_id(number, label, id_field)
+        if found is None:
+            raise NotFast
+        return None, found
 
 
 NO_OWNERSHIP: Final = Level()

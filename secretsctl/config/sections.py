@@ -24,7 +24,7 @@ from secretsctl.config.model import (
     TemplateEngine,
     TemplateSpec,
 )
-from secretsctl.config.ownership import Level, OwnershipReader
+from secretsctl.config.ownership import OWNERSHIP_FIELDS, ItemOwnership, Level, OwnershipReader
 from secretsctl.config.validate import (
     check_name,
     format_problems,
@@ -35,11 +35,6 @@ from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
 from secretsctl.sops.stores import Format
 
 TOP_FIELDS: Final = ("defaults", "secrets", "templates")
-
-
-OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
-
-
 DEFAULTS_FIELDS: Final = (
     "sops_file",
     "format",
@@ -55,8 +50,6 @@ DEFAULTS_FIELDS: Final = (
     "enable_local_keyservice",
     *OWNERSHIP_FIELDS,
 )
-
-
 SECRET_FIELDS: Final = (
     "key",
     "sops_file",
@@ -66,8 +59,6 @@ SECRET_FIELDS: Final = (
     "restart_units",
     "reload_units",
 )
-
-
 TEMPLATE_FIELDS: Final = (
     "content",
     "source",
@@ -76,8 +67,6 @@ TEMPLATE_FIELDS: Final = (
     "restart_units",
     "reload_units",
 )
-
-
 WHOLE_FILE_FORMATS: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
 
 
@@ -210,19 +199,9 @@ class SectionLoader(OwnershipReader):
     ) -> list[SecretSpec]:
         """Read the ``secrets:`` section, the generic way."""
         specs: list[SecretSpec] = []
-        for key, value in self.entries(node, "secrets"):
-            before = len(self.problems)
-            name: str = key[1]
-            label = f"secrets.{name}"
-            message = check_name(name)
-            if message is not None:
-                self.fail(key, label, message)
-                continue
-            if value[0] != MAP and not is_null(value):
-                self.wrong_type(value, label, "a mapping of settings", " (use {} for the defaults)")
-                continue
-            fields = self.fields(value, label, SECRET_FIELDS)
-            ownership, mode = self.common(fields, label, defaults)
+        expected = ("a mapping of settings", " (use {} for the defaults)")
+        items = self.items(node, "secrets", SECRET_FIELDS, defaults, expected, self.flawed)
+        for key, name, label, fields, (ownership, mode) in items:
             secret_file = sops_file
             if "sops_file" in fields:
                 secret_file = self.input_path(fields["sops_file"], f"{label}.sops_file")
@@ -247,9 +226,39 @@ class SectionLoader(OwnershipReader):
                     self.origin(key, label, fields),
                 )
             )
-            if len(self.problems) != before:
-                self.flawed.add(name)
         return specs
+
+    def items(
+        self,
+        node: Node | None,
+        section: str,
+        allowed: tuple[str, ...],
+        defaults: Level,
+        expected: tuple[str, str],
+        flawed: set[str],
+    ) -> Iterator[tuple[Node, str, str, dict[str, Node], ItemOwnership]]:
+        """Yield each well-named entry of a section with its fields, and its ownership and mode.
+
+        A secret's value may be null (all defaults); anything else that is not a mapping is
+        reported as not ``expected``. The names of the entries that have a problem once the
+        caller has read them go into ``flawed``.
+        """
+        null_ok = section == "secrets"
+        for key, value in self.entries(node, section):
+            before = len(self.problems)
+            name: str = key[1]
+            label = f"{section}.{name}"
+            message = check_name(name)
+            if message is not None:
+                self.fail(key, label, message)
+                continue
+            if value[0] != MAP and not (null_ok and is_null(value)):
+                self.wrong_type(value, label, *expected)
+                continue
+            fields = self.fields(value, label, allowed)
+            yield key, name, label, fields, self.common(fields, label, defaults)
+            if len(self.problems) != before:
+                flawed.add(name)
 
     def placement(
         self, fields: dict[str, Node], label: str
@@ -325,19 +334,11 @@ class SectionLoader(OwnershipReader):
     def templates(self, node: Node | None, defaults: Level) -> list[TemplateSpec]:
         """Read the ``templates:`` section."""
         specs: list[TemplateSpec] = []
-        for key, value in self.entries(node, "templates"):
-            before = len(self.problems)
-            name: str = key[1]
-            label = f"templates.{name}"
-            message = check_name(name)
-            if message is not None:
-                self.fail(key, label, message)
-                continue
-            if value[0] != MAP:
-                self.wrong_type(value, label, "a mapping with content or source")
-                continue
-            fields = self.fields(value, label, TEMPLATE_FIELDS)
-            ownership, mode = self.common(fields, label, defaults)
+        expected = ("a mapping with content or source", "")
+        items = self.items(
+            node, "templates", TEMPLATE_FIELDS, defaults, expected, self.flawed_templates
+        )
+        for key, name, label, fields, (ownership, mode) in items:
             content, source = fields.get("content"), fields.get("source")
             text: str | None = None
             source_path: str | None = None
@@ -363,6 +364,4 @@ class SectionLoader(OwnershipReader):
                     self.origin(key, label, fields),
                 )
             )
-            if len(self.problems) != before:
-                self.flawed_templates.add(name)
         return specs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Final
 
 from secretsctl.config._yaml import MAP, SCALAR, SEQ, Node, YMap
@@ -27,25 +28,13 @@ from secretsctl.paths import normal_runtime_path
 from secretsctl.sops.stores import Format
 
 FORMATS: Final = {fmt.value: fmt for fmt in Format}
-
-
 # YAML 1.2 core schema: which plain scalars are not strings.
 NULLS: Final = frozenset(("", "~", "null", "Null", "NULL"))
-
-
 BOOLS: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
                  "FALSE": False}  # fmt: skip
-
-
 _TYPED_START: Final = frozenset("0123456789+-.~nNtTfF")
-
-
 _FIELD_LIKE: Final = re.compile(r"[a-z][a-z_]{0,23}")
-
-
 _INT: Final = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-
-
 _FLOAT: Final = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
     r"|\.(?:nan|NaN|NAN)"
@@ -212,28 +201,50 @@ class ValueReader:
 
     def units(self, node: Node, label: str) -> tuple[str, ...]:
         """Read a list of systemd unit names; identical lists are read once."""
-        if node[0] != SEQ:
-            self.wrong_type(node, label, "a list of unit names", " (write [name.service])")
+        items = self.list_items(node, label, "a list of unit names", " (write [name.service])")
+        if not items:
             return ()
-        items: list[Node] = node[1]
         signature = tuple((item[1], item[4]) for item in items if item[0] == SCALAR)
         found = self.unit_cache.get(signature) if len(signature) == len(items) else None
         if found is not None:
             return found
-        units: list[str] = []
-        for item in node[1]:
-            unit = self.string(item, label, "a unit name")
-            if unit is None:
-                continue
-            message = check_unit(unit)
-            if message is not None:
-                self.fail(item, label, message)
-            else:
-                units.append(unit)
-        result = tuple(units)
-        if len(units) == len(items):  # all valid, so no problem is lost by caching
+        result = tuple(self.checked_strings(items, label, "a unit name", check_unit, False))
+        if len(result) == len(items):  # all valid, so no problem is lost by caching
             self.unit_cache[signature] = result
         return result
+
+    def list_items(
+        self, node: Node | None, label: str, expected: str, hint: str = ""
+    ) -> list[Node]:
+        """Return the items of a list; nothing for a missing node or (a problem) another kind."""
+        if node is None:
+            return []
+        if node[0] != SEQ:
+            self.wrong_type(node, label, expected, hint)
+            return []
+        items: list[Node] = node[1]
+        return items
+
+    def checked_strings(
+        self,
+        items: list[Node],
+        label: str,
+        what: str,
+        check: Callable[[str], str | None],
+        quote: bool,
+    ) -> list[str]:
+        """Read the strings that ``check`` finds no problem with; quote the others' text."""
+        found = []
+        for item in items:
+            text = self.string(item, label, what)
+            if text is None:
+                continue
+            message = check(text)
+            if message is not None:
+                self.fail(item, label, f"`{shorten(text)}`: {message}" if quote else message)
+            else:
+                found.append(text)
+        return found
 
     def fmt(self, node: Node, label: str) -> Format | None:
         """Read a sops file format."""
@@ -251,33 +262,18 @@ class ValueReader:
 
     def keyservices(self, node: Node | None, label: str) -> tuple[str, ...]:
         """Read a list of sops key service URIs (``unix:///path``, ``tcp://host:port``)."""
-        if node is None:
-            return ()
-        if node[0] != SEQ:
-            self.wrong_type(node, label, "a list of key service URIs")
+        items = self.list_items(node, label, "a list of key service URIs")
+        if not items:
             return ()
         from secretsctl.keyservice.client import uri_problem
 
-        uris = []
-        for item in node[1]:
-            uri = self.string(item, label, "a key service URI")
-            if uri is None:
-                continue
-            problem = uri_problem(uri)
-            if problem is not None:
-                self.fail(item, label, f"`{shorten(uri)}`: {problem}")
-            else:
-                uris.append(uri)
-        return tuple(uris)
+        return tuple(self.checked_strings(items, label, "a key service URI", uri_problem, True))
 
     def paths(self, node: Node | None, label: str) -> tuple[str, ...]:
         """Read a list of input paths."""
-        if node is None:
-            return ()
-        if node[0] != SEQ:
-            self.wrong_type(node, label, "a list of paths")
-            return ()
-        found = (self.input_path(item, label) for item in node[1])
+        found = (
+            self.input_path(item, label) for item in self.list_items(node, label, "a list of paths")
+        )
         return tuple(path for path in found if path is not None)
 
     def entries(self, node: Node | None, section: str) -> list[tuple[Node, Node]]:
