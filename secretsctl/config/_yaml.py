@@ -33,6 +33,8 @@ from secretsctl.limits import (
     TOO_MANY_ALIASES,
     alias_expansion_allowed,
 )
+from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
+from secretsctl.sops.stores._yaml_lines import LineReader
 
 SCALAR: Final = 0
 MAP: Final = 1
@@ -71,10 +73,6 @@ class YamlSyntaxError(Exception):
 
 class YamlLimitError(YamlSyntaxError):
     """The text passes a limit of :mod:`secretsctl.limits`: nesting or alias expansion."""
-
-
-class _Fallback(Exception):
-    """The text is outside the shape the fast reader accepts."""
 
 
 def read(text: str) -> Node | None:
@@ -188,25 +186,8 @@ def _check_tail(text: str, pos: int) -> None:
         raise _Fallback
 
 
-class _FastReader:
-    __slots__ = ("count", "depth", "lines")
-
-    def __init__(self, text: str) -> None:
-        # Tabs, CR, BOMs, control and other non-printable characters, and a last line
-        # without its newline all go to libyaml.
-        if not text.endswith("\n") or not text.replace("\n", "").isprintable():
-            raise _Fallback
-        lines = text.split("\n")
-        lines.pop()
-        self.lines = lines
-        self.count = len(lines)
-        self.depth = 0
-
-    def enter(self) -> None:
-        """Open a block container; past the nesting limit, libyaml's path reports where."""
-        self.depth += 1
-        if self.depth > MAX_NESTING_DEPTH:
-            raise _Fallback
+class _FastReader(LineReader):
+    __slots__ = ()
 
     def skip(self, pos: int) -> int:
         """Return the index of the next line that is neither blank nor a comment."""
@@ -330,16 +311,11 @@ class _FastReader:
 
     def nested(self, pos: int, indent: int, key: Node) -> tuple[Node, int]:
         """Read the block under ``key:``: a deeper mapping, a list, or nothing (null)."""
-        lines, count = self.lines, self.count
-        start = pos
-        while start < count:
-            line = lines[start]
-            body = line.lstrip(" ")
-            if body and body[0] != "#":
-                break
-            start += 1
-        else:
+        start = self.skip(pos)
+        if start >= self.count:
             return (SCALAR, "", key[2], key[3], True), pos
+        line = self.lines[start]
+        body = line.lstrip(" ")
         here = len(line) - len(body)
         is_item = body[:2] == "- " or body == "-"
         if here > indent:
