@@ -24,6 +24,7 @@ position.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final, TypeAlias
 
@@ -137,10 +138,16 @@ def _simple_sequence(inside: str, line: int, column: int) -> Node:
 _PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,?\[\]{}#]*[^\s:,?\[\]{}#])?"
 # One `key: value` of a flow mapping and the `,` or `}` after it; the value is a plain or
 # quoted scalar without escapes, or a list of plain scalars.
-_FLOW_ENTRY: Final = re.compile(
+_FLOW_ENTRY: Final = (
     rf""" *({_PLAIN_IN_FLOW}): +(?:"([^"\\]*)"|'((?:[^']|'')*)'|\[([^\[\]{{}}#'":?]*)\]"""
     rf"""|({_PLAIN_IN_FLOW})) *([,}}])"""
 )
+
+
+@functools.cache
+def _flow_entry() -> re.Pattern[str]:
+    """Compile :data:`_FLOW_ENTRY` on first use: most configurations have no such mapping."""
+    return re.compile(_FLOW_ENTRY)
 
 
 def _simple_flow_mapping(text: str, line: int, column: int) -> Node | None:
@@ -155,7 +162,7 @@ def _simple_flow_mapping(text: str, line: int, column: int) -> Node | None:
         _check_tail(text, 2)
         return node
     pos = 1
-    match_entry = _FLOW_ENTRY.match
+    match_entry = _flow_entry().match
     while True:
         match = match_entry(text, pos)
         if match is None:

@@ -33,9 +33,14 @@ NULLS: Final = frozenset(("", "~", "null", "Null", "NULL"))
 BOOLS: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
                  "FALSE": False}  # fmt: skip
 _TYPED_START: Final = frozenset("0123456789+-.~nNtTfF")
-_FIELD_LIKE: Final = re.compile(r"[a-z][a-z_]{0,23}")
-_INT: Final = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT: Final = re.compile(
+# Words that are neither null nor boolean are strings, so only text starting with one of these,
+# and written with the characters of numbers only, can be a number. The patterns below are
+# compiled (and cached by re) on first use: the boot path rarely needs them.
+_NUMBER_START: Final = frozenset("0123456789+-.")
+_NUMBER_CHARS: Final = frozenset("0123456789+-.eEoxabcdfABCDFinNI")
+_FIELD_LIKE: Final = r"[a-z][a-z_]{0,23}"
+_INT: Final = r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+_FLOAT: Final = (
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
     r"|\.(?:nan|NaN|NAN)"
 )
@@ -51,9 +56,11 @@ def plain_type(text: str) -> str | None:
         return "null"
     if text in BOOLS:
         return "a boolean"
-    if _INT.fullmatch(text):
+    if text[0] not in _NUMBER_START or not _NUMBER_CHARS.issuperset(text):
+        return None
+    if re.fullmatch(_INT, text):
         return "an integer"
-    if _FLOAT.fullmatch(text):
+    if re.fullmatch(_FLOAT, text):
         return "a number"
     return None
 
@@ -121,7 +128,7 @@ class ValueReader:
             return
         close = difflib.get_close_matches(name, allowed, n=1)
         hint = f"; did you mean `{close[0]}`?" if close else f" (known: {', '.join(allowed)})"
-        if close or _FIELD_LIKE.fullmatch(name):
+        if close or re.fullmatch(_FIELD_LIKE, name):
             self.fail(key, f"{label}.{name}", f"unknown field{hint}")
         else:
             # A key that looks nothing like a field may be a value pasted in the wrong place.
