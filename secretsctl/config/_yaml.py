@@ -24,6 +24,7 @@ position.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final, TypeAlias
 
@@ -33,6 +34,8 @@ from secretsctl.limits import (
     TOO_MANY_ALIASES,
     alias_expansion_allowed,
 )
+from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
+from secretsctl.sops.stores._yaml_lines import LineReader
 
 SCALAR: Final = 0
 MAP: Final = 1
@@ -71,10 +74,6 @@ class YamlSyntaxError(Exception):
 
 class YamlLimitError(YamlSyntaxError):
     """The text passes a limit of :mod:`secretsctl.limits`: nesting or alias expansion."""
-
-
-class _Fallback(Exception):
-    """The text is outside the shape the fast reader accepts."""
 
 
 def read(text: str) -> Node | None:
@@ -139,10 +138,16 @@ def _simple_sequence(inside: str, line: int, column: int) -> Node:
 _PLAIN_IN_FLOW: Final = r"[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^:,?\[\]{}#]*[^\s:,?\[\]{}#])?"
 # One `key: value` of a flow mapping and the `,` or `}` after it; the value is a plain or
 # quoted scalar without escapes, or a list of plain scalars.
-_FLOW_ENTRY: Final = re.compile(
+_FLOW_ENTRY: Final = (
     rf""" *({_PLAIN_IN_FLOW}): +(?:"([^"\\]*)"|'((?:[^']|'')*)'|\[([^\[\]{{}}#'":?]*)\]"""
     rf"""|({_PLAIN_IN_FLOW})) *([,}}])"""
 )
+
+
+@functools.cache
+def _flow_entry() -> re.Pattern[str]:
+    """Compile :data:`_FLOW_ENTRY` on first use: most configurations have no such mapping."""
+    return re.compile(_FLOW_ENTRY)
 
 
 def _simple_flow_mapping(text: str, line: int, column: int) -> Node | None:
@@ -157,7 +162,7 @@ def _simple_flow_mapping(text: str, line: int, column: int) -> Node | None:
         _check_tail(text, 2)
         return node
     pos = 1
-    match_entry = _FLOW_ENTRY.match
+    match_entry = _flow_entry().match
     while True:
         match = match_entry(text, pos)
         if match is None:
@@ -188,25 +193,8 @@ def _check_tail(text: str, pos: int) -> None:
         raise _Fallback
 
 
-class _FastReader:
-    __slots__ = ("count", "depth", "lines")
-
-    def __init__(self, text: str) -> None:
-        # Tabs, CR, BOMs, control and other non-printable characters, and a last line
-        # without its newline all go to libyaml.
-        if not text.endswith("\n") or not text.replace("\n", "").isprintable():
-            raise _Fallback
-        lines = text.split("\n")
-        lines.pop()
-        self.lines = lines
-        self.count = len(lines)
-        self.depth = 0
-
-    def enter(self) -> None:
-        """Open a block container; past the nesting limit, libyaml's path reports where."""
-        self.depth += 1
-        if self.depth > MAX_NESTING_DEPTH:
-            raise _Fallback
+class _FastReader(LineReader):
+    __slots__ = ()
 
     def skip(self, pos: int) -> int:
         """Return the index of the next line that is neither blank nor a comment."""
@@ -330,16 +318,11 @@ class _FastReader:
 
     def nested(self, pos: int, indent: int, key: Node) -> tuple[Node, int]:
         """Read the block under ``key:``: a deeper mapping, a list, or nothing (null)."""
-        lines, count = self.lines, self.count
-        start = pos
-        while start < count:
-            line = lines[start]
-            body = line.lstrip(" ")
-            if body and body[0] != "#":
-                break
-            start += 1
-        else:
+        start = self.skip(pos)
+        if start >= self.count:
             return (SCALAR, "", key[2], key[3], True), pos
+        line = self.lines[start]
+        body = line.lstrip(" ")
         here = len(line) - len(body)
         is_item = body[:2] == "- " or body == "-"
         if here > indent:

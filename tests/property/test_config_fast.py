@@ -55,15 +55,15 @@ tails = st.sampled_from(
 
 def read(text: str, *, fast: bool, defer: bool) -> Any:
     """What parsing gives: the result with every origin's field positions, or the error."""
-    original = load._fast_block
+    original = load.fast_block
     if not fast:
-        load._fast_block = lambda text: None  # type: ignore[assignment]
+        load.fast_block = lambda text: None  # type: ignore[assignment]
     try:
         read = load._parse(text, PATH, defer=defer)
     except SecretsctlError as error:
         return ("error", type(error).__name__, error.message, error.exit_code)
     finally:
-        load._fast_block = original  # type: ignore[assignment]
+        load.fast_block = original  # type: ignore[assignment]
     positions = [dict(spec.origin.fields) for spec in read.manifest.secrets]
     problems = [(type(p).__name__, p.message, p.exit_code) for p in read.problems]
     return read.manifest, problems, read.flawed, positions
@@ -96,8 +96,8 @@ def test_the_fast_path_is_taken_for_the_usual_shape(monkeypatch: pytest.MonkeyPa
         "defaults: {sops_file: s.yaml, age_key_file: k.txt}\nsecrets:\n"
         "  a: {uid: 1000, gid: 100, mode: '0440'}\n  b/c: {owner: alice, key: x/y}\n  d: {}\n"
     )
-    assert load._fast_block(text) is not None
-    monkeypatch.setattr(load._Loader, "secrets", None)  # the generic reading would fail
+    assert load.fast_block(text) is not None
+    monkeypatch.setattr(load.SectionLoader, "secrets", None)  # the generic reading would fail
     manifest = load._parse(text, PATH, defer=False).manifest
     assert [s.name for s in manifest.secrets] == ["a", "b/c", "d"]
     assert manifest.secrets[0].origin.of("mode") == f"{PATH}:3:34: secrets.a.mode"

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from secretsctl.limits import MAX_NESTING_DEPTH
+from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
+from secretsctl.sops.stores._yaml_lines import LineReader
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
 from secretsctl.sops.tree import Branch, Comment, Seq
 
@@ -27,20 +28,10 @@ _KEY: Final = re.compile(r"""([^\s"'&*!|>%@`\[\]{},?:#<-][^:#]*|"[^"\\]*"):(?: (
 _PLAIN_BAD_START: Final = frozenset("&*!|>%@`[]{},?:#'\"")
 
 
-class _Fallback(Exception):
-    """The text is outside the shape this reader accepts."""
-
-
 def parse(text: str) -> list[Branch] | None:
     """Return the documents of ``text``, or None when the full loader must read it."""
-    # Tabs, CR, control characters, NEL, U+2028/9, BOMs and surrogates go to the full loader
-    # (isprintable is conservative: it also sends some legal characters there).
-    if not text or text[-1] != "\n" or not text.replace("\n", "").isprintable():
-        return None
-    lines = text.split("\n")
-    lines.pop()
     try:
-        return _Reader(lines).documents()
+        return _Reader(text).documents()
     except _Fallback:
         return None
 
@@ -49,19 +40,8 @@ def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-class _Reader:
-    __slots__ = ("count", "depth", "lines")
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.count = len(lines)
-        self.depth = 0
-
-    def enter(self) -> None:
-        """Open a container; past the nesting limit, the full loader reports where."""
-        self.depth += 1
-        if self.depth > MAX_NESTING_DEPTH:
-            raise _Fallback
+class _Reader(LineReader):
+    __slots__ = ()
 
     def documents(self) -> list[Branch]:
         documents = []
