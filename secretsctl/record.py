@@ -11,9 +11,9 @@ left out by a ``__repr__`` built with :func:`repr_without`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
     from typing import NamedTuple as Record
 else:
     import collections

@@ -14,10 +14,10 @@ commands and that whatever this parser accepts, click parses to the same values.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
