@@ -5,8 +5,12 @@ Regenerate with ``python -m secretsctl.cli.gen_fastspec --write``.
 
 from __future__ import annotations
 
-# The root group's options, before the command.
-GLOBAL_OPTIONS = (
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from secretsctl.cli.fastpath import Entry
+
+# The root group's options.
+GLOBAL_OPTIONS: tuple[Entry, ...] = (
     {
         "name": "debug",
         "opts": ("--debug",),
@@ -28,7 +32,7 @@ GLOBAL_OPTIONS = (
 )
 
 # Each command's options and arguments, in click's order.
-COMMANDS = {
+COMMANDS: dict[str, tuple[Entry, ...]] = {
     "render": (
         {
             "name": "manifest_path",

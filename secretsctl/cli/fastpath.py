@@ -20,8 +20,21 @@ from secretsctl.record import Record
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from typing import Literal, TypedDict
 
     from secretsctl.cli.app import App
+
+    class Entry(TypedDict, total=False):
+        """One parameter in :mod:`secretsctl.cli._fastspec`."""
+
+        name: str
+        kind: Literal["flag", "value", "argument", "decline"]
+        opts: tuple[str, ...]
+        choices: tuple[str, ...]
+        path: tuple[bool, bool]  # click.Path's file_okay, dir_okay
+        envvar: str
+        required: bool
+        default: object
 
 
 class Invocation(Record):
@@ -70,19 +83,19 @@ def _path_fits(value: str, file_okay: bool, dir_okay: bool) -> bool:
     return not ((not file_okay and stat.S_ISREG(mode)) or (not dir_okay and stat.S_ISDIR(mode)))
 
 
-def _fits(entry: Mapping[str, object], value: str) -> bool:
+def _fits(entry: Entry, value: str) -> bool:
     """Tell whether click converts ``value`` to itself, with no message, for this entry."""
     if not value or value.startswith("-"):
         return False
     choices = entry.get("choices")
-    if choices is not None and value not in choices:  # type: ignore[operator]
+    if choices is not None and value not in choices:
         return False
     path = entry.get("path")
-    return path is None or _path_fits(value, *path)  # type: ignore[misc]
+    return path is None or _path_fits(value, *path)
 
 
 def _read(
-    table: Sequence[Mapping[str, object]],
+    table: Sequence[Entry],
     argv: Sequence[str],
     position: int,
     environ: Mapping[str, str],
@@ -94,7 +107,7 @@ def _read(
     With ``stop_at_word`` (the root group), reading stops at the first word that is no
     option, the command's name.
     """
-    by_spelling = {spelling: entry for entry in table for spelling in entry.get("opts", ())}  # type: ignore[attr-defined]
+    by_spelling = {spelling: entry for entry in table for spelling in entry.get("opts", ())}
     arguments = [entry for entry in table if entry["kind"] == "argument"]
     values: dict[str, object] = {}
     while position < len(argv):

@@ -28,6 +28,10 @@ Regenerate with ``{COMMAND}``.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from secretsctl.cli.fastpath import Entry
+
 '''
 
 
@@ -160,13 +164,18 @@ def render_table() -> str:
             raise UnsupportedParameter(f"no command {name!r}")
         commands[name] = _describe(command, name)
     parts = [
-        ("GLOBAL_OPTIONS", "The root group's options, before the command.", _describe(cli, "")),
-        ("COMMANDS", "Each command's options and arguments, in click's order.", commands),
+        ("GLOBAL_OPTIONS", "tuple[Entry, ...]", "The root group's options.", _describe(cli, "")),
+        (
+            "COMMANDS",
+            "dict[str, tuple[Entry, ...]]",
+            "Each command's options and arguments, in click's order.",
+            commands,
+        ),
     ]
     text = HEADER
-    for name, comment, value in parts:
+    for name, annotation, comment, value in parts:
         body = "\n".join(_lines(value, 0))
-        text += f"# {comment}\n{name} = {body}\n"
+        text += f"# {comment}\n{name}: {annotation} = {body}\n"
         if name != parts[-1][0]:
             text += "\n"
     return text
