@@ -14,6 +14,8 @@ from secretsctl.errors import ExitCode, InputError, UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from secretsctl.cli.app import App
 
 
@@ -83,20 +85,19 @@ class Io:
 
 def decrypt(
     app: App,
-    file: str | None,
-    input_type: str | None,
-    output_type: str | None,
-    output: str | None,
-    in_place: bool,
-    filename_override: str | None,
+    *,
     config_path: str | None,
     keyservice: tuple[str, ...],
     enable_local_keyservice: bool | None,
     extract: str | None,
     ignore_mac: bool,
     force: bool,
+    **io_options: Any,
 ) -> None:
-    """Decrypt FILE (or stdin) and print or write the plaintext as sops does."""
+    """Decrypt FILE (or stdin) and print or write the plaintext as sops does.
+
+    ``io_options`` are :class:`Io`'s: where the command reads and writes.
+    """
     from secretsctl.api import decrypt_to_bytes
     from secretsctl.cli.app import find_sops_config
     from secretsctl.keys.sources import load_identities
@@ -107,7 +108,7 @@ def decrypt(
         from secretsctl.cli.options import key_services
 
         services = key_services(keyservice, enable_local_keyservice)
-    io = Io(file, input_type, output_type, output, in_place, filename_override)
+    io = Io(**io_options)
     if extract is not None:
         from secretsctl.sops.codec import parse_tree_path
 

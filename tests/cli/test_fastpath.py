@@ -52,11 +52,18 @@ def click_parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, A
     fake_run, fake_report = recorders(seen)
     monkeypatch.setattr(activate_cmd, "run_activation", fake_run)
     monkeypatch.setattr(activate_cmd, "report", fake_report)
+    if not click_accepts(argv):
+        return None
+    return seen or None
+
+
+def click_accepts(argv: list[str]) -> bool:
+    """Run the click root group on ``argv``; False when click refuses it."""
     try:
         cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
     except (click.ClickException, click.exceptions.Exit, click.Abort):
-        return None
-    return seen or None
+        return False
+    return True
 
 
 def fast_run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
@@ -176,12 +183,8 @@ def click_invocation(argv: list[str]) -> fastpath.Invocation | None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(cli, "callback", root_callback)
         monkeypatch.setattr(command, "callback", command_callback)
-        try:
-            cli.main(args=argv, prog_name="secretsctl", standalone_mode=False)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        if not click_accepts(argv) or "params" not in seen:
             return None
-    if "params" not in seen:
-        return None
     root = seen["root"]
     return fastpath.Invocation(command_name, root["debug"], root["quiet"], seen["params"])
 
