@@ -5,8 +5,10 @@ fast path runs (:data:`secretsctl.cli.fastpath.RUNNERS`) or of the root group; w
 ``--write`` it prints the table. A test regenerates it and fails while the committed file
 differs. Each parameter becomes a ``flag``, a ``value`` (a string, a choice or a path), an
 ``argument``, or ``decline``: a parameter the fast parser does not read, so a command line
-that uses it goes to click. A parameter whose absence the table cannot describe (an
-environment variable or default click would have to interpret) stops the generation.
+that uses it goes to click (options with callbacks are among them: their callbacks, like
+click's ``--version`` and render's ``-c``, do nothing when the option is absent). A
+parameter whose absence the table cannot describe (an environment variable or default click
+would have to interpret) stops the generation.
 """
 
 from __future__ import annotations
