@@ -10,13 +10,12 @@ Everything else is internal. Nothing here prints; failures are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from secretsctl.errors import InputError
 from secretsctl.record import Record
 from secretsctl.redact import Secret
 from secretsctl.sops.stores import Format
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, Final
 
 from secretsctl.errors import InputLimitError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import BinaryIO
+    from typing import BinaryIO, Final
 
 MAX_NESTING_DEPTH: Final = 256
 DEFAULT_MAX_INPUT_BYTES: Final = 64 * 1024 * 1024

@@ -13,9 +13,9 @@ tuple, nor a record of another type with the same fields): by its fields, or by 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
     from typing import NamedTuple as Record
 else:
     import collections

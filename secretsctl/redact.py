@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from _operator import _compare_digest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Generic, TypeVar
+else:
+
+    class Generic:
+        """At run time a plain base: ``Secret[bytes]`` matters to the type checker only."""
+
+        def __class_getitem__(cls, _parameter: object) -> type:
+            return object
+
+    TypeVar = str
 
 T = TypeVar("T")
 
@@ -12,13 +25,10 @@ REDACTED = "<redacted>"
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     """Compare two byte strings in time that depends on their length only.
 
-    The public ``hmac.compare_digest`` (OpenSSL's ``CRYPTO_memcmp``), not a private module
-    of CPython's: imported here, when a comparison is made, because loading OpenSSL through
-    ``_hashlib`` costs ~3 ms that runs which compare nothing should not pay.
+    CPython's own constant-time comparison, which ``hmac.compare_digest`` is when it cannot
+    use OpenSSL's: importing :mod:`hmac` loads OpenSSL through ``_hashlib`` (~3 ms at boot).
     """
-    from hmac import compare_digest
-
-    return compare_digest(a, b)
+    return _compare_digest(a, b)
 
 
 class Secret(Generic[T]):

@@ -7,8 +7,10 @@ core, and print its results through :class:`~secretsctl.cli.app.App`. Heavy modu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NoReturn
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
 
 
 def run_process(run: Callable[[], None]) -> NoReturn:
@@ -20,7 +22,6 @@ def run_process(run: Callable[[], None]) -> NoReturn:
     is closed and synced, and every temporary folder removed, before ``run`` returns.
     In-process callers (tests) call the command's ``run`` themselves.
     """
-    import contextlib
     import gc
     import os
     import sys
@@ -36,9 +37,10 @@ def run_process(run: Callable[[], None]) -> NoReturn:
             sys.stderr.write(f"{exc.code}\n")
             code = 1
     for stream in (sys.stdout, sys.stderr):
-        # A closed pipe: nothing more can be said.
-        with contextlib.suppress(OSError, ValueError):
+        try:
             stream.flush()
+        except (OSError, ValueError):
+            continue  # a closed pipe: nothing more can be said (no contextlib at boot)
     os._exit(code)
 
 

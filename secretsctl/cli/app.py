@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, NoReturn
 
 from secretsctl.errors import ExitCode, SecretsctlError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import IO, NoReturn
+
     from secretsctl.sops.creation_rules import SopsConfig
 
 PROG = "secretsctl"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -13,7 +12,6 @@ from secretsctl.cli.options import (
     SopsOptions,
     check_services,
     flag_key_group,
-    identities_for,
     ignore_mac_option,
     input_type_option,
     option_group,
@@ -22,7 +20,9 @@ from secretsctl.cli.options import (
     pgp_option,
     sops_options,
 )
-from secretsctl.errors import ConfigError, ExitCode, InputError, UsageError
+from secretsctl.cli.sops_run import Io
+from secretsctl.cli.sops_run import decrypt as run_decrypt
+from secretsctl.errors import ConfigError, UsageError
 from secretsctl.record import Record
 
 
@@ -57,62 +57,6 @@ _common_options = option_group(
 )
 
 
-class _Io:
-    """Where a command reads from and writes to, resolved once from its options."""
-
-    def __init__(self, options: _IoOptions) -> None:
-        from secretsctl.sops.stores import Format
-
-        file, input_type, output_type, output, in_place, filename_override = options
-
-        self.from_stdin = file is None or file == "-"
-        if self.from_stdin and in_place:
-            raise UsageError("cannot use --in-place when reading from stdin")
-        if in_place and output:
-            raise UsageError("cannot operate on both --output and --in-place")
-        self.path = None if file is None or self.from_stdin else os.path.abspath(file)
-        if self.path is not None and not os.path.exists(self.path):
-            raise InputError(
-                f"cannot operate on non-existent file {file!r}",
-                exit_code=ExitCode.NO_FILE_SPECIFIED,
-            )
-        name = filename_override or (str(self.path) if self.path else None)
-        if name is None and input_type is None:
-            raise UsageError(
-                "reading from stdin needs --input-type or --filename-override",
-            )
-        self.name = os.path.abspath(name) if name else None
-        self.label = file if file and not self.from_stdin else "<stdin>"
-        self.input_format = Format(input_type) if input_type else Format.for_path(name or "")
-        self.output_format = (
-            Format(output_type)
-            if output_type
-            else (Format.for_path(name) if name else self.input_format)
-        )
-        self.output = output
-        self.in_place = in_place
-
-    def read(self) -> bytes:
-        from secretsctl.limits import read_file, read_stream
-
-        try:
-            if self.path is None:
-                return read_stream(sys.stdin.buffer, self.label)
-            return read_file(self.path, label=self.label)
-        except OSError as exc:
-            raise InputError(f"cannot read {self.label}: {exc.strerror}") from None
-
-    def write(self, app: App, data: bytes, *, plaintext: bool, force: bool = False) -> None:
-        target = self.path if self.in_place else self.output
-        if target is None:
-            app.write_stdout(data, plaintext=plaintext, force=force)
-            return
-        from secretsctl import fsutil
-
-        # New plaintext files are private; an existing file keeps its mode and owner.
-        fsutil.write_atomic(target, data, mode=0o600 if plaintext and not self.in_place else None)
-
-
 @click.command(cls=SopsCommand)
 @_common_options
 @click.option("--extract", help="""Print one key or branch, e.g. '["a"]["b"]' or '["list"][0]'.""")
@@ -138,31 +82,16 @@ def decrypt(
       secretsctl decrypt secrets.yaml > plain.yaml
       secretsctl decrypt --extract '["github_token"]' secrets.yaml
     """
-    from secretsctl.api import decrypt_to_bytes
-    from secretsctl.keys.sources import load_identities
-
-    services = sops.services()
-    io = _Io(io_options)
-    if extract is not None:
-        from secretsctl.sops.codec import parse_tree_path
-
-        parse_tree_path(extract)
-    stores = sops.stores(app)
-    data = io.read()
-    identities = identities_for(app, services)
-    result = decrypt_to_bytes(
-        data,
-        input_format=io.input_format,
-        output_format=io.output_format,
-        identities=load_identities() if identities is None else identities,
-        label=io.label,
+    run_decrypt(
+        app,
+        config_path=sops.config_path,
+        keyservice=sops.keyservice,
+        enable_local_keyservice=sops.enable_local_keyservice,
         extract=extract,
         ignore_mac=ignore_mac,
-        stores=stores,
+        force=force,
+        **dict(zip(_IoOptions._fields, io_options, strict=True)),
     )
-    for warning in result.warnings:
-        app.display_warning(warning)
-    io.write(app, result.output.reveal(), plaintext=True, force=force)
 
 
 _RULE_OPTIONS = (
@@ -224,7 +153,7 @@ def encrypt(
     from secretsctl.sops.tree import CryptRule
 
     services = sops.services()
-    io = _Io(io_options)
+    io = Io(*io_options)
     flag_group = flag_key_group(age, pgp)
     config = sops.config(app)
     flags = [(name, value) for name, value in rule_flags.items() if value]

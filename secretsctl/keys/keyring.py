@@ -33,7 +33,6 @@ from __future__ import annotations
 import binascii
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final
 
 from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
 from secretsctl.keys.kinds import (
@@ -51,7 +50,10 @@ from secretsctl.keys.sources import IdentitySet
 from secretsctl.redact import Secret
 from secretsctl.sops.metadata import AgeKey, ForeignKey, KeyGroup, Metadata
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Final
+
     from secretsctl.keyservice.client import KeyServices, RemoteKeyService
 
 __all__ = [

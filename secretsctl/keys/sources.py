@@ -34,13 +34,15 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final
 
 from secretsctl.keys.kinds import KeySourceError, LoadedIdentity
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Final
+
     from secretsctl.keyservice.client import KeyServices, RemoteKeyService
 
 __all__ = [

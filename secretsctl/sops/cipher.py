@@ -8,10 +8,6 @@ value reproduces its ``ENC[…]`` string exactly, as sops's ``Cipher.stash`` doe
 from __future__ import annotations
 
 import os
-from typing import Any, Final
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secretsctl.errors import EncryptionError, ValueDecryptionError
 from secretsctl.sops.grammar import (
@@ -23,11 +19,37 @@ from secretsctl.sops.grammar import (
 )
 from secretsctl.sops.tree import Comment
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
+
+__all__ = ["AESGCM", "DATA_KEY_SIZE", "Cipher", "IvStash", "sha512"]
+
 IV_SIZE: Final = 32
 TAG_SIZE: Final = 16
 DATA_KEY_SIZE: Final = 32
 
 IvStash = dict[tuple[str, str, bytes], bytes]
+
+try:
+    # cryptography's own class (``primitives.ciphers.aead.AESGCM`` is this object), without the
+    # ~6 ms of Python modules around it (typing, enum, the cipher registry) at boot.
+    from cryptography.hazmat.bindings._rust import openssl as _openssl
+
+    AESGCM = _openssl.aead.AESGCM
+except (ImportError, AttributeError):  # pragma: no cover - bindings laid out otherwise
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from hashlib import sha512
+else:
+    try:
+        # CPython's SHA-512 (hashlib's when OpenSSL is not loaded), for the MAC: importing
+        # hashlib loads a second OpenSSL through ``_hashlib`` (~2 ms at boot), and this one
+        # is as fast at the sizes of sops files.
+        from _sha512 import sha512
+    except ImportError:  # pragma: no cover - a Python built without its own hashes
+        from hashlib import sha512
 
 
 class Cipher:
@@ -52,7 +74,12 @@ class Cipher:
         except ValueError:
             # An IV length AES-GCM cannot take (sops accepts any length its Go GCM accepts).
             raise ValueDecryptionError("a value has an IV of unsupported length") from None
-        except InvalidTag:
+        except Exception as exc:
+            # InvalidTag, imported only now that the binding has raised (and loaded) it.
+            from cryptography.exceptions import InvalidTag
+
+            if not isinstance(exc, InvalidTag):
+                raise
             raise ValueDecryptionError(
                 "Could not decrypt with AES_GCM: message authentication failed"
             ) from None

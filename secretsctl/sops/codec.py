@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Final
-
-from cryptography.hazmat.primitives.hashes import SHA512, Hash
 
 from secretsctl.errors import (
     AlreadyEncryptedError,
@@ -28,7 +25,7 @@ from secretsctl.keys import keyring
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret, constant_time_equal
 from secretsctl.sops import metadata as md
-from secretsctl.sops.cipher import DATA_KEY_SIZE, Cipher, IvStash
+from secretsctl.sops.cipher import DATA_KEY_SIZE, Cipher, IvStash, sha512
 from secretsctl.sops.grammar import TYPE_STR, from_plaintext, mac_aad, to_bytes
 from secretsctl.sops.stores import Format
 from secretsctl.sops.tree import (
@@ -41,7 +38,10 @@ from secretsctl.sops.tree import (
     walk,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.keyservice.client import KeyServices
     from secretsctl.sops.creation_rules import EncryptionSettings
@@ -109,7 +109,7 @@ def decrypt_documents(
     documents: Documents, metadata: md.Metadata, cipher: Cipher, warnings: list[str]
 ) -> str:
     """Decrypt every value in place and return the MAC computed over the plaintext."""
-    digest = Hash(SHA512())
+    digest = sha512()
     if metadata.mac_only_encrypted:
         digest.update(MAC_ONLY_ENCRYPTED_SEED)
     update = digest.update
@@ -154,7 +154,7 @@ def decrypt_documents(
         return typed
 
     walk(documents, metadata.rule, on_leaf)
-    return digest.finalize().hex().upper()
+    return digest.hexdigest().upper()
 
 
 def verify_mac(metadata: md.Metadata, cipher: Cipher, computed: str) -> None:
@@ -227,7 +227,7 @@ def encrypt_documents(
     documents: Documents, rule: CryptRule, mac_only_encrypted: bool, cipher: Cipher
 ) -> str:
     """Encrypt every selected value in place and return the MAC of the plaintext."""
-    digest = Hash(SHA512())
+    digest = sha512()
     if mac_only_encrypted:
         digest.update(MAC_ONLY_ENCRYPTED_SEED)
     update = digest.update
@@ -250,7 +250,7 @@ def encrypt_documents(
         return sealed
 
     walk(documents, rule, on_leaf)
-    return digest.finalize().hex().upper()
+    return digest.hexdigest().upper()
 
 
 def now_rfc3339() -> str:

@@ -7,7 +7,10 @@ the search costs a few ``stat`` calls and imports nothing heavy.
 from __future__ import annotations
 
 import os
-from typing import Final
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final
 
 CONFIG_NAME: Final = ".sops.yaml"
 ALTERNATE_NAME: Final = ".sops.yml"

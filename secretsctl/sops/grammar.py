@@ -10,10 +10,13 @@ from __future__ import annotations
 import binascii
 import math
 import re
-from typing import Any, Final
 
 from secretsctl.errors import EncryptionError, ValueDecryptionError
 from secretsctl.sops.tree import Comment
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 ENC_PREFIX: Final = "ENC[AES256_GCM,data:"
 # Go's `encre`: anchored at the start only, greedy groups, `.` does not cross newlines.

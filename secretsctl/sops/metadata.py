@@ -9,12 +9,15 @@ for the people who use them.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
 
 from secretsctl.errors import MetadataError
 from secretsctl.record import Record, repr_without
 from secretsctl.sops.grammar import GoTime, mac_aad, parse_go_float, parse_rfc3339
 from secretsctl.sops.tree import DEFAULT_UNENCRYPTED_SUFFIX, RULE_FIELDS, Branch, CryptRule, Seq
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 SOPS_VERSION: Final = "3.11.0"
 METADATA_KEY: Final = "sops"

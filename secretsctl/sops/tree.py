@@ -20,11 +20,14 @@ each leaf, exactly as ``Tree.Encrypt``/``Tree.Decrypt`` of sops 3.11 do.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, Final, TypeAlias
 
 from secretsctl.errors import EncryptionError
 from secretsctl.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Final, TypeAlias
 
 
 class Comment:
@@ -77,7 +80,7 @@ class Seq(list):  # type: ignore[type-arg]
 Documents: TypeAlias = list[Branch]
 
 # on_leaf(value, aad, encrypted, is_comment) -> replacement value
-LeafCallback: TypeAlias = Callable[[Any, str, bool, bool], Any]
+LeafCallback: TypeAlias = "Callable[[Any, str, bool, bool], Any]"
 
 RULE_FIELDS: Final = (
     "unencrypted_suffix",

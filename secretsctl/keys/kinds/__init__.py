@@ -25,15 +25,15 @@ asks this table.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final
 
 from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.record import Record, repr_without
 from secretsctl.redact import Secret
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
-    from typing import Protocol
+    from collections.abc import Iterable, Sequence
+    from typing import Any, Final, Protocol
 
     from secretsctl.sops.metadata import AgeKey, ForeignKey
 

@@ -7,9 +7,6 @@ armour of an entry is parsed once however many identities are tried.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
-
 from secretsctl.keys.kinds import (
     NO_MATCH,
     DataKeyError,
@@ -19,7 +16,11 @@ from secretsctl.keys.kinds import (
     shorten,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Final
+
     from secretsctl.sops.metadata import AgeKey, ForeignKey
 
 ARMOUR_BEGIN: Final = "-----BEGIN AGE ENCRYPTED FILE-----"

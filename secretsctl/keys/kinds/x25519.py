@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from secretsctl.keys.kinds import KeySourceError, LoadedIdentity, Recipient, RecipientError
 from secretsctl.keys.kinds import shorten as _shorten
 from secretsctl.keys.kinds._pyrage import unwrap, wrap
 from secretsctl.redact import Secret
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["METADATA", "NAME", "parse_identity", "parse_recipient", "unwrap", "wrap"]
 

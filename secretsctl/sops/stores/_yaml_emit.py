@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Final
 
 from secretsctl.sops.grammar import GoTime, format_float_g
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str
 from secretsctl.sops.tree import Branch, Comment
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 # Event kinds.
 _DOC_START: Final = 0

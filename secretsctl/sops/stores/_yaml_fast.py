@@ -15,12 +15,15 @@ exactly as the libyaml loader does.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
 
 from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
 from secretsctl.sops.stores._yaml_lines import LineReader
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
 from secretsctl.sops.tree import Branch, Comment, Seq
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 # `key:` then end of line, or `key: ` and a value. Plain keys start with a character that
 # cannot open another construct and contain no ':' or '#'; double-quoted keys have no escapes.

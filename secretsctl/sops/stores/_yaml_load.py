@@ -12,8 +12,6 @@ collections, merge keys whose value is not a mapping, scalars that cannot take t
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from secretsctl import limits
 from secretsctl.errors import ExitCode, InputError, InputLimitError
 from secretsctl.sops.stores._yaml_resolve import (
@@ -25,6 +23,10 @@ from secretsctl.sops.stores._yaml_resolve import (
     short_tag,
 )
 from secretsctl.sops.tree import Branch, Seq
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 # Node kinds, as yaml.v3 numbers them (they matter for duplicate-key detection).
 SCALAR: Final = 8

@@ -11,9 +11,12 @@ from __future__ import annotations
 import binascii
 import math
 import re
-from typing import Any, Final
 
 from secretsctl.sops.grammar import GoTime
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 STR_TAG: Final = "!!str"
 NULL_TAG: Final = "!!null"

@@ -11,8 +11,6 @@ only by the loaders.
 
 from __future__ import annotations
 
-from typing import Any
-
 from secretsctl.errors import (
     ExitCode,
     InputError,
@@ -21,6 +19,10 @@ from secretsctl.errors import (
     SecretsctlError,
 )
 from secretsctl.sops.tree import Branch, Documents
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 _METADATA_KEY = "sops"
 

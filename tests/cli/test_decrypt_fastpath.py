@@ -1,0 +1,206 @@
+"""`secretsctl decrypt` without click behaves exactly as through click.
+
+Each case runs the console script (which takes the click-free fast path for the plain
+spellings) and a process that always parses with click, in two copies of the same folder, and
+compares stdout, stderr, the exit code, and the files left behind. The error cases cover every
+way decrypt fails: usage, a missing or unreadable file, a wrong or missing key, a tampered
+value or MAC, a bad ``--extract`` path, a bad ``.sops.yaml``, a write that cannot happen, and a
+terminal refused with ``SECRETSCTL_REFUSE_TERMINAL``.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from secretsctl.cli import fastpath
+from tests.conftest import REPO, SECRETSCTL
+
+EXAMPLE = REPO / "examples" / "secrets.yaml"
+DEMO_KEY = REPO / "examples" / "demo-age-key.txt"
+# The same process as the console script, with the fast path left out.
+CLICK_ONLY = (
+    "import sys; from secretsctl.cli import run_process; from secretsctl.cli.root import run;"
+    " run_process(lambda: run(sys.argv[1:]))"
+)
+
+
+class Outcome(NamedTuple):
+    """What one run left: exit code, output streams, and every file in its folder."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    files: dict[str, tuple[bytes, int]]
+
+
+def make_folder(folder: Path) -> None:
+    """The inputs every case can name, relative to its folder."""
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "s.yaml")
+    shutil.copy(DEMO_KEY, folder / "keys.txt")
+    text = EXAMPLE.read_text()
+    value = text.split("github_token: ENC[AES256_GCM,data:")[1][:8]
+    (folder / "tampered-value.yaml").write_text(text.replace(value, value[::-1], 1))
+    mac = text.split("mac: ENC[AES256_GCM,data:")[1][:8]
+    (folder / "tampered-mac.yaml").write_text(text.replace(mac, mac[::-1], 1))
+    (folder / "plain.yaml").write_text("a: b\n")
+    (folder / "empty.yaml").write_bytes(b"")
+    (folder / "dir").mkdir()
+    (folder / "bad-sops.yaml").write_text("creation_rules: [\n")
+    (folder / "wrong-keys.txt").write_text(
+        "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSRP9V7E\n"
+    )
+    (folder / "locked.yaml").write_bytes(EXAMPLE.read_bytes())
+    (folder / "locked.yaml").chmod(0)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(folder))] = (path.read_bytes(), path.stat().st_mode & 0o7777)
+    return files
+
+
+def run(command: list[str], folder: Path, env: dict[str, str], stdin: bytes | None) -> Outcome:
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(folder), **env}
+    proc = subprocess.run(
+        command, cwd=folder, env=full_env, input=stdin, capture_output=True, check=False
+    )
+    # Messages name the folder (HOME's key file, say); the two runs have two folders.
+    stderr = proc.stderr.replace(bytes(folder), b"<folder>")
+    return Outcome(proc.returncode, proc.stdout, stderr, snapshot(folder))
+
+
+KEY = {"SOPS_AGE_KEY_FILE": "keys.txt"}
+# (argv, environment, stdin, whether the fast path takes it)
+CASES: list[tuple[list[str], dict[str, str], bytes | None, bool]] = [
+    (["decrypt", "s.yaml"], KEY, None, True),
+    (["-q", "decrypt", "s.yaml"], KEY, None, True),
+    (["--debug", "decrypt", "s.yaml"], KEY, None, True),
+    (["decrypt", "--extract", '["github_token"]', "s.yaml"], KEY, None, True),
+    (["decrypt", '--extract=["nope"]', "s.yaml"], KEY, None, True),
+    (["decrypt", "--extract", "not a path", "s.yaml"], KEY, None, True),
+    (["decrypt", "--output-type", "json", "s.yaml"], KEY, None, True),
+    (["decrypt", "s.yaml", "--output-type=dotenv"], KEY, None, True),
+    (["decrypt", "--output-type", "ini", "s.yaml"], KEY, None, True),
+    (["decrypt", "--input-type", "json", "s.yaml"], KEY, None, True),
+    (["decrypt", "--filename-override", "x.json", "s.yaml"], KEY, None, True),
+    (["decrypt", "--output", "out.yaml", "s.yaml"], KEY, None, True),
+    (["decrypt", "--output", "missing/out.yaml", "s.yaml"], KEY, None, True),
+    (["decrypt", "--output", "dir", "s.yaml"], KEY, None, False),
+    (["decrypt", "-i", "s.yaml"], KEY, None, True),
+    (["decrypt", "-i", "--output", "out.yaml", "s.yaml"], KEY, None, True),
+    (["decrypt", "missing.yaml"], KEY, None, True),
+    (["decrypt", "dir"], KEY, None, False),
+    (["decrypt", "locked.yaml"], KEY, None, True),
+    (["decrypt", "empty.yaml"], KEY, None, True),
+    (["decrypt", "plain.yaml"], KEY, None, True),
+    (["decrypt", "tampered-value.yaml"], KEY, None, True),
+    (["decrypt", "tampered-mac.yaml"], KEY, None, True),
+    (["decrypt", "--ignore-mac", "tampered-mac.yaml"], KEY, None, True),
+    (["decrypt", "s.yaml"], {}, None, True),
+    (["decrypt", "s.yaml"], {"SOPS_AGE_KEY_FILE": "wrong-keys.txt"}, None, True),
+    (["decrypt", "s.yaml"], {"SOPS_AGE_KEY_FILE": "missing.txt"}, None, True),
+    (["decrypt", "--config", "bad-sops.yaml", "s.yaml"], KEY, None, True),
+    (["decrypt", "s.yaml"], {**KEY, "SOPS_CONFIG": "bad-sops.yaml"}, None, True),
+    (["decrypt", "s.yaml"], {**KEY, "SOPS_CONFIG": "dir"}, None, False),
+    (["decrypt", "--config", "missing.yaml", "s.yaml"], KEY, None, True),
+    (["decrypt"], KEY, EXAMPLE.read_bytes(), True),
+    (["decrypt", "--input-type", "yaml"], KEY, EXAMPLE.read_bytes(), True),
+    (["decrypt", "-"], KEY, EXAMPLE.read_bytes(), False),
+    (["decrypt", "s.yaml", "s.yaml"], KEY, None, False),
+    (["decrypt", "--input-type", "toml", "s.yaml"], KEY, None, False),
+    (["decrypt", "s.yaml"], {**KEY, "SOPS_KEYSERVICE": "unix:///nowhere.sock"}, None, True),
+    (["decrypt", "s.yaml"], {**KEY, "SOPS_ENABLE_LOCAL_KEYSERVICE": "maybe"}, None, True),
+    (["decrypt", "--disable-local-keyservice", "s.yaml"], KEY, None, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "stdin", "fast"),
+    CASES,
+    ids=[" ".join([*case[0], *sorted(case[1])]) for case in CASES],
+)
+def test_decrypt_is_the_same_with_and_without_click(
+    argv: list[str],
+    env: dict[str, str],
+    stdin: bytes | None,
+    fast: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("fast", "click"):
+        make_folder(tmp_path / name)
+    monkeypatch.chdir(tmp_path / "fast")
+    assert (fastpath.parse(argv, env) is not None) == fast, "the fast path's choice changed"
+    through_fast = run([str(SECRETSCTL), *argv], tmp_path / "fast", env, stdin)
+    through_click = run([sys.executable, "-c", CLICK_ONLY, *argv], tmp_path / "click", env, stdin)
+    assert through_fast.returncode == through_click.returncode, "exit codes differ"
+    assert through_fast.stderr == through_click.stderr, "stderr differs"
+    assert through_fast.stdout == through_click.stdout, "stdout differs"
+    assert through_fast.files == through_click.files, "the files left behind differ"
+
+
+def on_a_terminal(command: list[str], folder: Path, env: dict[str, str]) -> tuple[int, bytes]:
+    controller, terminal = pty.openpty()
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(folder), **KEY, **env}
+    proc = subprocess.run(command, cwd=folder, stdout=terminal, stderr=subprocess.PIPE,
+                          env=full_env, check=False)  # fmt: skip
+    os.close(terminal)
+    os.set_blocking(controller, False)
+    shown = b""
+    try:
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    except (BlockingIOError, OSError):
+        pass
+    os.close(controller)
+    return proc.returncode, proc.stderr + b"|" + shown
+
+
+@pytest.mark.parametrize(
+    "env", [{}, {"SECRETSCTL_REFUSE_TERMINAL": "1"}], ids=["terminal", "refused terminal"]
+)
+@pytest.mark.parametrize("extra", [[], ["--force"]], ids=["", "--force"])
+def test_a_terminal_is_treated_the_same_with_and_without_click(
+    env: dict[str, str], extra: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_folder(tmp_path / "folder")
+    monkeypatch.chdir(tmp_path / "folder")
+    argv = ["decrypt", *extra, "s.yaml"]
+    assert fastpath.parse(argv, env) is not None
+    through_fast = on_a_terminal([str(SECRETSCTL), *argv], tmp_path / "folder", env)
+    through_click = on_a_terminal(
+        [sys.executable, "-c", CLICK_ONLY, *argv], tmp_path / "folder", env
+    )
+    assert through_fast == through_click, "the terminal saw different things"
+
+
+# Modules a decrypt at boot does without: click (~15 ms), typing and what it pulls in, a
+# second OpenSSL (hashlib, hmac), and cryptography's Python layers around its bindings.
+NOT_AT_BOOT = (
+    "click", "typing", "hmac", "hashlib", "_hashlib", "inspect", "platform", "uuid", "pathlib",
+    "contextlib", "dataclasses", "cryptography.utils", "cryptography.hazmat.primitives",
+)  # fmt: skip
+
+
+def test_the_fast_path_imports_nothing_heavy(tmp_path: Path) -> None:
+    make_folder(tmp_path / "folder")
+    probe = (
+        "import sys; from secretsctl.cli import fastpath;"
+        " took = fastpath.run(['decrypt', 's.yaml']); sys.stdout.flush();"
+        f" sys.stderr.write(repr((took, [m for m in {NOT_AT_BOOT!r} if m in sys.modules])))"
+    )
+    result = run([sys.executable, "-c", probe], tmp_path / "folder", KEY, None)
+    assert result.returncode == 0
+    # stderr holds only the probe's line (stdout, the plaintext, is never shown).
+    assert result.stderr == b"(True, [])", result.stderr.decode()
