@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import enum
 import importlib
-from typing import TYPE_CHECKING
-
 from secretsctl.errors import ExitCode, SecretsctlError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
