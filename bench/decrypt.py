@@ -13,43 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _support import sops_file, tool
+
 # (keys, age key kind, target ratio or None)
 CASES = [(10, "X25519", 1.0), (1_000, "X25519", 0.8), (10_000, "X25519", 0.25), (1_000, "PQ", None)]
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
-
-
-def make_files(
-    folder: Path, keys: int, env: dict[str, str], recipient: str, sops: str, kind: str
-) -> Path:
-    rng = random.Random(keys)
-    lines = [
-        f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}"
-        for i in range(keys)
-    ]
-    plain = folder / f"plain_{kind}_{keys}.yaml"
-    plain.write_text("\n".join(lines) + "\n")
-    encrypted = folder / f"secrets_{kind}_{keys}.yaml"
-    out = subprocess.run(
-        [sops, "encrypt", "--age", recipient, str(plain)], env=env, capture_output=True, check=True
-    )
-    encrypted.write_bytes(out.stdout)
-    plain.unlink()
-    return encrypted
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -84,7 +58,7 @@ def main() -> None:
             key_file.write_text(f"{secret}\n")
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
                    "SOPS_AGE_KEY_FILE": str(key_file)}  # fmt: skip
-            path = make_files(folder, keys, env, recipient, sops, kind)
+            path = sops_file(folder, keys, env, recipient, sops, f"secrets_{kind}_{keys}.yaml")
             theirs_out = subprocess.run([sops, "decrypt", str(path)], env=env, capture_output=True)
             ours_out = subprocess.run([ours, "decrypt", str(path)], env=env, capture_output=True)
             if theirs_out.returncode or ours_out.returncode or theirs_out.stdout != ours_out.stdout:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _support import sops_file, tool
 
 TARGET = 1.0
 UNCHANGED = 200
@@ -33,30 +33,6 @@ stamp = time.monotonic_ns()
 with open(sys.argv[1], "w") as out:
     out.write(str(stamp))
 """
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
-
-
-def make_file(folder: Path, keys: int, env: dict[str, str], recipient: str, sops: str) -> Path:
-    rng = random.Random(keys)
-    lines = [
-        f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}"
-        for i in range(keys)
-    ]
-    plain = folder / "plain.yaml"
-    plain.write_text("\n".join(lines) + "\n")
-    out = subprocess.run(
-        [sops, "encrypt", "--age", recipient, str(plain)], env=env, capture_output=True, check=True
-    )
-    encrypted = folder / "secrets.yaml"
-    encrypted.write_bytes(out.stdout)
-    plain.unlink()
-    return encrypted
 
 
 def to_editor(cmd: list[str], env: dict[str, str], stamp: Path) -> float:
@@ -90,7 +66,7 @@ def main() -> None:
             "SOPS_AGE_KEY_FILE": str(key_file),
             "SOPS_EDITOR": f"{sys.executable} -S -E {editor} {stamp}",
         }
-        path = make_file(folder, args.keys, env, str(identity.to_public()), sops)
+        path = sops_file(folder, args.keys, env, str(identity.to_public()), sops, "secrets.yaml")
         before = path.read_bytes()
         times: dict[str, list[float]] = {"sops": [], "ours": []}
         for _ in range(args.runs):

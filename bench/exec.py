@@ -14,44 +14,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _support import sops_file, tool
+
 TARGET = 1.0
 COMMANDS = {
     "exec-env": ["exec-env", "{file}", 'test -n "$key_0"'],
     "exec-file": ["exec-file", "--no-fifo", "{file}", "test -s {}"],
 }
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
-
-
-def make_file(folder: Path, keys: int, env: dict[str, str], recipient: str, sops: str) -> Path:
-    rng = random.Random(keys)
-    lines = [
-        f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}"
-        for i in range(keys)
-    ]
-    plain = folder / "plain.yaml"
-    plain.write_text("\n".join(lines) + "\n")
-    out = subprocess.run(
-        [sops, "encrypt", "--age", recipient, str(plain)], env=env, capture_output=True, check=True
-    )
-    encrypted = folder / "secrets.yaml"
-    encrypted.write_bytes(out.stdout)
-    plain.unlink()
-    return encrypted
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -83,7 +59,7 @@ def main() -> None:
         }
         if "XDG_RUNTIME_DIR" in os.environ:
             env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
-        path = make_file(folder, args.keys, env, str(identity.to_public()), sops)
+        path = sops_file(folder, args.keys, env, str(identity.to_public()), sops, "secrets.yaml")
         header = ("command", "keys", "sops ms", "ours ms", "ours/sops", "target")
         print(" ".join(f"{h:>{w}}" for h, w in zip(header, (10, 6, 9, 9, 10, 7), strict=True)))
         for name, template in COMMANDS.items():

@@ -31,14 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _support import tool
+
 ROUNDS = 3
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
 
 
 def free_port() -> int:
