@@ -48,8 +48,11 @@ else:
         # hashlib loads a second OpenSSL through ``_hashlib`` (~2 ms at boot), and this one
         # is as fast at the sizes of sops files.
         from _sha512 import sha512
-    except ImportError:  # pragma: no cover - a Python built without its own hashes
-        from hashlib import sha512
+    except ImportError:  # pragma: no cover - Python 3.12 moved it to _sha2
+        try:
+            from _sha2 import sha512
+        except ImportError:  # a Python built without its own hashes
+            from hashlib import sha512
 
 
 class Cipher:
