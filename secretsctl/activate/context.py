@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.diff import Owners
@@ -19,6 +18,7 @@ from secretsctl.activate.rooted import RootedDirs, readable
 from secretsctl.errors import ActivationError
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

@@ -18,13 +18,13 @@ import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from secretsctl.activate.rooted import WALK_FLAGS, proc_path, readable
 from secretsctl.errors import ActivationError
 from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 

@@ -18,7 +18,6 @@ import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
@@ -26,8 +25,10 @@ from secretsctl.errors import ActivationError
 from secretsctl.fsutil import write_fully
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from typing import Any
 
     from secretsctl.activate.rooted import RootedDirs
 

@@ -25,10 +25,10 @@ import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from secretsctl.errors import ActivationError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import TYPE_CHECKING
 
 from secretsctl.activate.naming import inside, label
 from secretsctl.activate.units import Delivery
 from secretsctl.errors import ActivationError, ManifestError, ProblemsError, SecretsctlError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterable
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.linking import generation_links
@@ -18,6 +17,7 @@ from secretsctl.errors import ActivationError
 from secretsctl.fsutil import fsync_directory
 from secretsctl.render.model import ItemKind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

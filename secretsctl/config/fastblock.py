@@ -9,9 +9,12 @@ generic path (:class:`NotFast`).
 from __future__ import annotations
 
 import re
-from typing import Final, TypeAlias
 
 from secretsctl.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final, TypeAlias
 
 
 class NotFast(Exception):

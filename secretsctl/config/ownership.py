@@ -7,8 +7,6 @@ once: uids, gids, modes and whole ownerships repeat across the secrets of a conf
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
-
 from secretsctl.config._yaml import SCALAR, Node
 from secretsctl.config.fastblock import NotFast
 from secretsctl.config.model import (
@@ -17,6 +15,10 @@ from secretsctl.config.model import (
 )
 from secretsctl.config.validate import MAX_ID
 from secretsctl.config.values import ValueReader, plain_type
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final, TypeAlias
 
 OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
 # An item's ownership and mode, as read and merged over the defaults.

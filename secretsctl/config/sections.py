@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Final
 
 from secretsctl.config._yaml import MAP, SCALAR, Node
 from secretsctl.config.fastblock import FastBlock, FastEntry, NotFast
@@ -33,6 +32,10 @@ from secretsctl.config.validate import (
 from secretsctl.config.values import NULLS, is_null
 from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
 from secretsctl.sops.stores import Format
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final
 
 TOP_FIELDS: Final = ("defaults", "secrets", "templates")
 DEFAULTS_FIELDS: Final = (

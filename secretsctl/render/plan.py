@@ -31,7 +31,6 @@ import os
 import re
 from collections.abc import Collection, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
@@ -40,11 +39,31 @@ from secretsctl.render.model import ItemKind, PlannedFile, RenderPlan
 from secretsctl.sops.stores import Format
 from secretsctl.sops.tree import Branch, Seq
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any, Final, Protocol
+
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.render.jinja import JinjaTemplate
 
-__all__ = ["Accounts", "SystemAccounts", "build_plan"]
+    # Only for the type checker: defining a Protocol costs start-up time on the boot path.
+    class Accounts(Protocol):
+        """The user database: names to ids and back (tests substitute their own)."""
+
+        def user(self, name: str) -> tuple[int, int] | None:
+            """Return the uid and primary gid of user ``name``, or None if there is none."""
+
+        def group(self, name: str) -> int | None:
+            """Return the gid of group ``name``, or None."""
+
+        def user_name(self, uid: int) -> str | None:
+            """Return the name of ``uid``, or None."""
+
+        def group_name(self, gid: int) -> str | None:
+            """Return the name of ``gid``, or None."""
+
+
+__all__ = ["SystemAccounts", "build_plan"]
 
 _WHOLE_FILE: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
 _LEFTOVER_PLACEHOLDER: Final = re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
@@ -56,22 +75,6 @@ _ENC_TYPES: Final = {
     "time": "timestamp",
     "comment": "comment",
 }
-
-
-class Accounts(Protocol):
-    """The user database: names to ids and back (tests substitute their own)."""
-
-    def user(self, name: str) -> tuple[int, int] | None:
-        """Return the uid and primary gid of user ``name``, or None if there is none."""
-
-    def group(self, name: str) -> int | None:
-        """Return the gid of group ``name``, or None."""
-
-    def user_name(self, uid: int) -> str | None:
-        """Return the name of ``uid``, or None."""
-
-    def group_name(self, gid: int) -> str | None:
-        """Return the name of ``gid``, or None."""
 
 
 class SystemAccounts:
