@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Sequence
-from contextlib import ExitStack
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
@@ -41,6 +40,7 @@ from secretsctl.sops.tree import Branch, Seq
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any, Final, Protocol
 
     from secretsctl.keys.sources import IdentitySet
@@ -318,7 +318,7 @@ def _with_origin(error: SecretsctlError, origin: Origin, field_name: str) -> Sec
 
 def _gpg_home_for_ssh_keys(
     manifest: Manifest,
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
     problems: list[SecretsctlError],
     warnings: list[str],
     imported: list[tuple[str, str]],
@@ -339,7 +339,9 @@ def _gpg_home_for_ssh_keys(
         )
         return None
     try:
-        result = cleanup.enter_context(pgp.imported_home(manifest.keys.ssh_key_paths, parent))
+        home = pgp.imported_home(manifest.keys.ssh_key_paths, parent)
+        result = home.__enter__()
+        cleanup.append(home)
     except OSError as error:
         problems.append(
             InputError(
@@ -356,7 +358,7 @@ def _load_identities(
     manifest: Manifest,
     problems: list[SecretsctlError],
     warnings: list[str],
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
     imported: list[tuple[str, str]],
 ) -> IdentitySet | None:
     from secretsctl.keys.sources import LocationStatus, load_identities
@@ -472,8 +474,10 @@ def build_plan(
     one of them and are neither decrypted nor resolved (templates still know their names).
     Raises :class:`ProblemsError` with every problem found.
     """
-    # A GnuPG home made for sshKeyPaths lives until every file is decrypted.
-    with ExitStack() as cleanup:
+    # A GnuPG home made for sshKeyPaths lives until every file is decrypted. (A list rather
+    # than contextlib's ExitStack: contextlib stays off the boot path.)
+    cleanup: list[AbstractContextManager[Any]] = []
+    try:
         return _build_plan(
             manifest,
             identities=identities,
@@ -485,6 +489,9 @@ def build_plan(
             skip=skip,
             cleanup=cleanup,
         )
+    finally:
+        for context in reversed(cleanup):
+            context.__exit__(None, None, None)
 
 
 def _build_plan(
@@ -497,7 +504,7 @@ def _build_plan(
     unprivileged: bool,
     earlier: Sequence[SecretsctlError],
     skip: Collection[str],
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
 ) -> RenderPlan:
     from secretsctl.sops import codec
 

@@ -590,7 +590,7 @@ templates:
 
 
 # Modules a plain render at boot does without (decrypt's fast path holds the same line).
-RENDER_NOT_AT_BOOT = ("click", "typing", "hmac", "hashlib", "_hashlib")
+RENDER_NOT_AT_BOOT = ("click", "typing", "hmac", "hashlib", "_hashlib", "contextlib")
 
 
 def test_a_plain_render_imports_nothing_heavy(setup: Setup) -> None:
