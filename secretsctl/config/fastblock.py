@@ -1,4 +1,4 @@
-"""The usual shape of a large ``secrets:`` block, one secret a line, read with one regex a line.
+"""The usual shape of a large ``secrets:`` block, one secret a line, read with one regex.
 
 Large generated configurations write each secret on one line
 (``name: {owner: alice, mode: '0440'}``). :func:`fast_block` finds such a block and reads it
