@@ -8,10 +8,24 @@ temporary file and leaves the target as it was.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from secretsctl.errors import OutputError
+
+
+class suppress:
+    """``contextlib.suppress``: ignore these exceptions (without importing contextlib at boot)."""
+
+    __slots__ = ("_kinds",)
+
+    def __init__(self, *kinds: type[BaseException]) -> None:
+        self._kinds = kinds
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
+        return kind is not None and issubclass(kind, self._kinds)
 
 
 def current_umask() -> int:
@@ -40,7 +54,7 @@ def write_atomic(
     try:
         os.replace(temporary, target)
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
     fsync_directory(os.path.dirname(target))
@@ -63,7 +77,7 @@ def create_new(path: str | os.PathLike[str], data: bytes, *, mode: int) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(temporary)
     fsync_directory(os.path.dirname(os.path.abspath(path)))
 
@@ -109,11 +123,11 @@ def stage(
         finally:
             os.close(fd)
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     return temporary

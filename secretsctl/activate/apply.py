@@ -29,7 +29,6 @@ Failures after the switch (links, pruning, units) do not undo it: they are retur
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.context import locked_run, open_mount_point
@@ -40,6 +39,7 @@ from secretsctl.activate.units import Delivery
 from secretsctl.activate.validate import check_folders, validate
 from secretsctl.activate.write import in_write_order, owner_mode, write_age_keys, write_generation
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from secretsctl.activate.result import ApplyResult
     from secretsctl.config.model import Manifest

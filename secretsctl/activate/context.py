@@ -7,10 +7,8 @@ walker every write goes through, and the user and group names looked up so far.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.diff import Owners
@@ -19,9 +17,8 @@ from secretsctl.activate.rooted import RootedDirs, readable
 from secretsctl.errors import ActivationError
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from secretsctl.config.model import Manifest
     from secretsctl.paths import RuntimePaths
 
@@ -59,22 +56,52 @@ def state_dir(manifest: Manifest, paths: RuntimePaths) -> str:
     return paths.runtime(f"{user}/secretsctl") if user else paths.state_dir
 
 
-@contextlib.contextmanager
-def locked_run(
-    manifest: Manifest,
-    paths: RuntimePaths,
-    *,
-    wait: bool,
-    dry_run: bool,
-    keys_gid: int | None,
-    owners_known: bool = True,
-) -> Iterator[Context]:
-    """Hold the run lock (not made by a dry run) and yield the run's context."""
-    with (
-        RootedDirs(paths.root) as dirs,
-        generations.RunLock(lock_file(manifest, paths), wait=wait, create=not dry_run, dirs=dirs),
-    ):
-        yield _context(manifest, paths, dirs, keys_gid, dry_run, owners_known)
+class locked_run:
+    """Hold the run lock (not made by a dry run) and give the run's context, as ``with``.
+
+    A class rather than a ``contextlib.contextmanager``: contextlib stays off the boot path.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        paths: RuntimePaths,
+        *,
+        wait: bool,
+        dry_run: bool,
+        keys_gid: int | None,
+        owners_known: bool = True,
+    ) -> None:
+        self._manifest = manifest
+        self._paths = paths
+        self._wait = wait
+        self._dry_run = dry_run
+        self._keys_gid = keys_gid
+        self._owners_known = owners_known
+        self._dirs: RootedDirs | None = None
+        self._lock: generations.RunLock | None = None
+
+    def __enter__(self) -> Context:
+        manifest, paths, dry_run = self._manifest, self._paths, self._dry_run
+        self._dirs = dirs = RootedDirs(paths.root)
+        try:
+            lock = generations.RunLock(
+                lock_file(manifest, paths), wait=self._wait, create=not dry_run, dirs=dirs
+            )
+            self._lock = lock.__enter__()
+            return _context(manifest, paths, dirs, self._keys_gid, dry_run, self._owners_known)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        lock, dirs, self._lock, self._dirs = self._lock, self._dirs, None, None
+        try:
+            if lock is not None:
+                lock.__exit__(*exc)
+        finally:
+            if dirs is not None:
+                dirs.__exit__(*exc)
 
 
 def _context(

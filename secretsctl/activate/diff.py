@@ -10,11 +10,11 @@ The change-log lines are those of sops-nix, so its acceptance sequences still ho
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 

@@ -6,8 +6,6 @@ that delivery is chosen.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from secretsctl.activate import fsops, generations, links
 from secretsctl.activate.linking import wanted_links
 from secretsctl.activate.live import compare_with_live, existing_generations
@@ -15,6 +13,7 @@ from secretsctl.activate.result import ApplyResult
 from secretsctl.activate.switch import change_log
 from secretsctl.activate.units import Delivery, decide_units, deliver_units
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 

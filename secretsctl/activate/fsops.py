@@ -14,17 +14,16 @@ can put an instrumented layer in its place.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from secretsctl.activate.rooted import WALK_FLAGS, proc_path, readable
 from secretsctl.errors import ActivationError
-from secretsctl.fsutil import write_fully
+from secretsctl.fsutil import suppress, write_fully
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -405,7 +404,7 @@ def make_private_dir_at(parent_fd: int, prefix: str) -> tuple[str, int]:
         try:
             return name, os.open(name, WALK_FLAGS, dir_fd=parent_fd)
         except OSError:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.rmdir(name, dir_fd=parent_fd)
             raise
     raise FileExistsError(errno.EEXIST, "no free temporary name")
@@ -445,10 +444,10 @@ def replace_with_symlink(
             clear_way()
         os.rename(_STAGED_LINK, name, src_dir_fd=folder_fd, dst_dir_fd=parent_fd)
     finally:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.unlink(_STAGED_LINK, dir_fd=folder_fd)
         os.close(folder_fd)
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.rmdir(folder, dir_fd=parent_fd)
 
 

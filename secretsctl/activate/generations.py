@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
@@ -24,6 +23,7 @@ from secretsctl.errors import ActivationError, ExitCode
 from secretsctl.fsutil import fsync_directory
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from secretsctl.activate.rooted import RootedDirs
 

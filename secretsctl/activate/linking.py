@@ -8,13 +8,13 @@ first, and a recorded link no item wants any more is removed (only if secretsctl
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import links
 from secretsctl.activate.links import LinkSpec
 from secretsctl.activate.naming import inside, label, relative_path, spec_index
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 

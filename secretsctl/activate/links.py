@@ -14,20 +14,20 @@ with a warning.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING, Any
 
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
 from secretsctl.errors import ActivationError
-from secretsctl.fsutil import write_fully
+from secretsctl.fsutil import suppress, write_fully
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from typing import Any
 
     from secretsctl.activate.rooted import RootedDirs
 
@@ -252,7 +252,7 @@ def clean_state_leftover(path: str, dirs: RootedDirs | None = None) -> None:
     with dirs_or_system(dirs) as walker:
         folder_fd = walker.own_directory(os.path.dirname(path), create=False)
         if folder_fd is not None:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            with suppress(FileNotFoundError, NotADirectoryError):
                 os.unlink(os.path.basename(path) + ".tmp", dir_fd=folder_fd)
 
 
@@ -276,7 +276,7 @@ def save_state(path: str, state: State, dirs: RootedDirs | None = None) -> None:
         folder_fd = walker.own_directory(os.path.dirname(path), create=True, mode=0o700)
         assert folder_fd is not None  # noqa: S101 - created
         os.chmod(".", 0o700, dir_fd=folder_fd)
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(temporary, dir_fd=folder_fd)
         fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600, dir_fd=folder_fd)
         try:
@@ -286,6 +286,6 @@ def save_state(path: str, state: State, dirs: RootedDirs | None = None) -> None:
                 os.close(fd)
             os.rename(temporary, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
         except BaseException:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.unlink(temporary, dir_fd=folder_fd)
             raise

@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.diff import compare
 from secretsctl.activate.linking import generation_links
 from secretsctl.errors import ActivationError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

@@ -8,10 +8,9 @@ up user and group names of ids, once each.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from secretsctl.render.model import ItemKind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from secretsctl.config.model import Manifest, SecretSpec, TemplateSpec
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from secretsctl.activate.diff import ItemState
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from secretsctl.activate.diff import ItemChange
     from secretsctl.activate.fsops import MountOutcome

@@ -7,7 +7,6 @@ modes recorded when they were written; the switch, links and units are as in ``a
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations, links
 from secretsctl.activate.context import Context, locked_run, open_mount_point
@@ -22,6 +21,7 @@ from secretsctl.activate.write import in_write_order
 from secretsctl.errors import ActivationError, ExitCode
 from secretsctl.render.model import PlannedFile
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

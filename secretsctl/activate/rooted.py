@@ -21,16 +21,16 @@ activation checks every folder it will use before it writes anything (all or not
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from secretsctl.errors import ActivationError
+from secretsctl.fsutil import suppress
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 WALK_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -128,7 +128,7 @@ class RootedDirs:
                 links += 1  # bounds the retries when the entry keeps vanishing
                 if links > MAX_LINKS:
                     raise
-                with contextlib.suppress(FileExistsError):
+                with suppress(FileExistsError):
                     os.mkdir(name, mode, dir_fd=fd)
                 pending.append(name)  # opened (and checked) on the next turn
                 continue
@@ -217,7 +217,7 @@ class RootedDirs:
         except FileNotFoundError:
             if not create:
                 return None
-            with contextlib.suppress(FileExistsError):
+            with suppress(FileExistsError):
                 os.mkdir(name, mode, dir_fd=parent_fd)
             try:
                 fd = os.open(name, WALK_FLAGS, dir_fd=parent_fd)
@@ -287,11 +287,24 @@ def proc_path(fd: int, fallback: str) -> str:
     return magic if os.path.exists(magic) else fallback
 
 
-@contextlib.contextmanager
-def dirs_or_system(dirs: RootedDirs | None) -> Iterator[RootedDirs]:
-    """Use a run's ``dirs``; without one (a caller outside a run), walk from / for one call."""
-    if dirs is not None:
-        yield dirs
-        return
-    with RootedDirs() as own:
-        yield own
+class dirs_or_system:
+    """Use a run's ``dirs``; without one (a caller outside a run), walk from / for one call.
+
+    A class rather than a ``contextlib.contextmanager``: contextlib stays off the boot path.
+    """
+
+    __slots__ = ("_dirs", "_own")
+
+    def __init__(self, dirs: RootedDirs | None) -> None:
+        self._dirs = dirs
+        self._own: RootedDirs | None = None
+
+    def __enter__(self) -> RootedDirs:
+        if self._dirs is not None:
+            return self._dirs
+        self._own = RootedDirs()
+        return self._own
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own is not None:
+            self._own.close()

@@ -7,7 +7,6 @@ imports this module.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import generations
 from secretsctl.activate.linking import known_links, spec_generation_links
@@ -17,6 +16,7 @@ from secretsctl.activate.rooted import RootedDirs
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from secretsctl.config.model import Manifest, Ownership
     from secretsctl.paths import RuntimePaths

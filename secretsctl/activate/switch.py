@@ -7,8 +7,6 @@ returned in :attr:`ApplyResult.errors` and the generation stays live.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from secretsctl.activate import generations, links
 from secretsctl.activate.linking import save_state, sync_links
 from secretsctl.activate.result import ApplyResult
@@ -16,6 +14,7 @@ from secretsctl.activate.units import decide_units, deliver_units
 from secretsctl.activate.write import discard
 from secretsctl.errors import ActivationError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import enum
 import os
 import re
-from typing import TYPE_CHECKING
 
 from secretsctl.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 

@@ -8,15 +8,15 @@ folder the run will write in and refuses an untrusted symlink on the way.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from typing import TYPE_CHECKING
 
 from secretsctl.activate.naming import inside, label
 from secretsctl.activate.units import Delivery
 from secretsctl.errors import ActivationError, ManifestError, ProblemsError, SecretsctlError
+from secretsctl.fsutil import suppress
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -159,11 +159,11 @@ def check_folders(ctx: Context, wanted: Iterable[LinkSpec], deliver: Delivery) -
     """
     dirs = ctx.dirs
     for own in (ctx.mount_point, ctx.state_dir):
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             dirs.own_directory(own, create=False)
     for path in (ctx.symlink_path, *(spec.path for spec in wanted)):
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             dirs.parent(path, create=False)
     if deliver is Delivery.LIST_FILES:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             dirs.find(ctx.paths.nixos_dir)

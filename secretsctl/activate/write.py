@@ -7,17 +7,16 @@ leaves the live generation serving; the switch to the new one is :mod:`.switch`'
 
 from __future__ import annotations
 
-import contextlib
 import os
-from typing import TYPE_CHECKING
 
 from secretsctl.activate import fsops, generations
 from secretsctl.activate.linking import generation_links
 from secretsctl.activate.naming import RENDERED
 from secretsctl.errors import ActivationError
-from secretsctl.fsutil import fsync_directory
+from secretsctl.fsutil import fsync_directory, suppress
 from secretsctl.render.model import ItemKind
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -96,7 +95,7 @@ def write_age_keys(ctx: Context, mount_fd: int, data: Secret[bytes]) -> None:
         )
         os.rename(temporary, NAME, src_dir_fd=mount_fd, dst_dir_fd=mount_fd)
     except OSError as exc:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.unlink(temporary, dir_fd=mount_fd)
         raise ActivationError(
             f"cannot create '{ctx.mount_point}/{NAME}': {exc.strerror}", hint=_space_hint(exc)
@@ -114,5 +113,5 @@ def _space_hint(exc: OSError) -> str | None:
 
 def discard(mount_fd: int, number: int) -> None:
     """Remove an unlinked generation after a failure; the next run retries if this fails."""
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         generations.remove_leftover(mount_fd, number)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.paths import DEFAULT_CONFIG
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TypedDict

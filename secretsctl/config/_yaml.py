@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Final, TypeAlias
 
 from secretsctl.limits import (
     MAX_NESTING_DEPTH,
@@ -37,11 +36,15 @@ from secretsctl.limits import (
 from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
 from secretsctl.sops.stores._yaml_lines import LineReader
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
+
 SCALAR: Final = 0
 MAP: Final = 1
 SEQ: Final = 2
 
-Node: TypeAlias = tuple[int, Any, int, int, bool]
+Node: TypeAlias = "tuple[int, Any, int, int, bool]"
 
 _PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _VALUE_SPECIAL_START: Final = _PLAIN_BAD_START

@@ -11,10 +11,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 from secretsctl.record import Record, repr_without
 from secretsctl.sops.stores import Format
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_MOUNT_POINT = "/run/secrets.d"
 DEFAULT_SYMLINK_PATH = "/run/secrets"

@@ -7,16 +7,17 @@ once: uids, gids, modes and whole ownerships repeat across the secrets of a conf
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
-
 from secretsctl.config._yaml import SCALAR, Node
-from secretsctl.config.fastblock import NotFast
 from secretsctl.config.model import (
     DEFAULT_MODE,
     Ownership,
 )
 from secretsctl.config.validate import MAX_ID
-from secretsctl.config.values import ValueReader, plain_type
+from secretsctl.config.values import ValueReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final, TypeAlias
 
 OWNERSHIP_FIELDS: Final = ("owner", "uid", "group", "gid", "mode")
 # An item's ownership and mode, as read and merged over the defaults.
@@ -128,40 +129,6 @@ class OwnershipReader(ValueReader):
         if signature is not None and len(self.problems) == before:
             self.common_cache[signature] = result
         return result
-
-    def fast_ownership(self, fields: dict[str, Node], label: str, defaults: Level) -> ItemOwnership:
-        """:meth:`common` for fields that are all scalars, without its intermediate steps."""
-        owner_node, uid_node, group_node, gid_node, mode_node = map(fields.get, OWNERSHIP_FIELDS)
-        if owner_node is None and uid_node is None:
-            owner, uid = defaults.owner, defaults.uid
-        else:
-            owner, uid = self.fast_account(owner_node, uid_node, label, "uid")
-        if group_node is None and gid_node is None:
-            group, gid = defaults.group, defaults.gid
-        else:
-            group, gid = self.fast_account(group_node, gid_node, label, "gid")
-        if mode_node is not None:
-            mode = self.cached_mode(mode_node, label)
-            if mode is None:
-                raise NotFast
-        else:
-            mode = defaults.mode if defaults.mode is not None else DEFAULT_MODE
-        return self.shared(owner, uid, group, gid), mode
-
-    def fast_account(
-        self, name: Node | None, number: Node | None, label: str, id_field: str
-    ) -> tuple[str | None, int | None]:
-        """:meth:`account` for scalar fields; raise :class:`NotFast` where it finds a problem."""
-        if name is not None:
-            if number is not None or (name[4] and plain_type(name[1]) is not None):
-                raise NotFast
-            text: str = name[1]
-            return text, None
-        assert number is not None  # noqa: S101 - the caller checked that one is given
-        found = self.account_id(number, label, id_field)
-        if found is None:
-            raise NotFast
-        return None, found
 
 
 NO_OWNERSHIP: Final = Level()

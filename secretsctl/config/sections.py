@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Final
 
 from secretsctl.config._yaml import MAP, SCALAR, Node
 from secretsctl.config.fastblock import FastBlock, FastEntry, NotFast
 from secretsctl.config.model import (
+    DEFAULT_MODE,
     DEFAULT_MOUNT_POINT,
     DEFAULT_SYMLINK_PATH,
     KeySettings,
@@ -30,11 +30,16 @@ from secretsctl.config.validate import (
     format_problems,
     rendered_layout_problems,
 )
-from secretsctl.config.values import NULLS, is_null
+from secretsctl.config.values import NULLS, is_null, plain_type
 from secretsctl.errors import ManifestError, ProblemsError, SecretsctlError
 from secretsctl.sops.stores import Format
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final
+
 TOP_FIELDS: Final = ("defaults", "secrets", "templates")
+FAST_FIELDS: Final = (*OWNERSHIP_FIELDS, "key")  # in the order fast_secrets reads them
 DEFAULTS_FIELDS: Final = (
     "sops_file",
     "format",
@@ -87,6 +92,44 @@ class Positions(Mapping[str, tuple[int, int]]):
 
     def __len__(self) -> int:
         return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Positions({dict(self)!r})"
+
+
+class LinePositions(Mapping[str, tuple[int, int]]):
+    """The line and column of each field of a one-line entry, read only when an error asks.
+
+    ``base`` is the column of the first field, ``fields`` the text between the braces.
+    """
+
+    __slots__ = ("_base", "_fields", "_line", "_read")
+
+    def __init__(self, line: int, base: int, fields: str | None) -> None:
+        self._line = line
+        self._base = base
+        self._fields = fields
+        self._read: dict[str, tuple[int, int]] | None = None
+
+    def _positions(self) -> dict[str, tuple[int, int]]:
+        if self._read is None:
+            self._read = {}
+            column = self._base
+            for piece in self._fields.split(", ") if self._fields is not None else ():
+                field_name, _, value = piece.partition(": ")
+                if value[0] == "'" or value not in NULLS:
+                    self._read[field_name] = (self._line, column + len(field_name) + 2)
+                column += len(piece) + 2
+        return self._read
+
+    def __getitem__(self, name: str) -> tuple[int, int]:
+        return self._positions()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
 
     def __repr__(self) -> str:
         return f"Positions({dict(self)!r})"
@@ -280,37 +323,87 @@ class SectionLoader(OwnershipReader):
     ) -> list[SecretSpec]:
         """Build the specs of a ``secrets:`` block read by :func:`fast_block`.
 
-        The same steps as :meth:`secrets` for the one shape that block allows; anything
-        that would be a problem raises :class:`NotFast` (the generic path then reports it).
+        The same steps as :meth:`secrets` for the one shape that block allows, each distinct
+        field text read once (generated configurations repeat them); anything that would be
+        a problem raises :class:`NotFast` (the generic path then reports it).
         """
         specs: list[SecretSpec] = []
         seen: set[str] = set()
         file = self.file
-        before = len(self.problems)
         whole_file = fmt in WHOLE_FILE_FORMATS
-        for name, line, pieces in entries:
+        default_mode = defaults.mode if defaults.mode is not None else DEFAULT_MODE
+        read: dict[str, tuple[int, int, str | int | None]] = {}
+        for name, line, inner in entries:
             if name in seen:
                 raise NotFast
             seen.add(name)
             label = "secrets." + name
-            fields: dict[str, Node] = {}
-            for field_name, text, column, plain in pieces:
-                if not (plain and text in NULLS):
-                    fields[field_name] = (SCALAR, text, line, column, plain)
-            if len({piece[0] for piece in pieces}) != len(pieces):
-                raise NotFast  # a repeated field
-            ownership, mode = self.fast_ownership(fields, label, defaults)
-            if "key" in fields:
-                secret_key = self.key(fields, label, name, fmt)
-            else:
-                secret_key = "" if whole_file else name
-            origin = Origin(file, line, 3, label, Positions(fields))
+            # owner, uid, group, gid, mode, key; None where not given (or null)
+            found: list[str | int | None] = [None] * 6
+            if inner is not None:
+                given = 0
+                for piece in inner.split(", "):
+                    known = read.get(piece)
+                    if known is None:
+                        known = read[piece] = self.fast_field(piece, label, fmt)
+                    bit, index, value = known
+                    if given & bit:
+                        raise NotFast  # a repeated field
+                    given |= bit
+                    found[index] = value
+            owner, uid, group, gid, mode, key = found
+            if owner is None and uid is None:
+                owner, uid = defaults.owner, defaults.uid
+            elif owner is not None and uid is not None:
+                raise NotFast
+            if group is None and gid is None:
+                group, gid = defaults.group, defaults.gid
+            elif group is not None and gid is not None:
+                raise NotFast
+            ownership = self.shared(owner, uid, group, gid)  # type: ignore[arg-type]
+            secret_key = key if key is not None else "" if whole_file else name
+            origin = Origin(file, line, 3, label, LinePositions(line, len(name) + 6, inner))
             specs.append(
-                SecretSpec(name, sops_file, secret_key, fmt, ownership, mode, None, (), (), origin)
+                SecretSpec(
+                    name,
+                    sops_file,
+                    secret_key,  # type: ignore[arg-type]
+                    fmt,
+                    ownership,
+                    default_mode if mode is None else mode,  # type: ignore[arg-type]
+                    None,
+                    (),
+                    (),
+                    origin,
+                )
             )
-        if len(self.problems) != before:
-            raise NotFast
         return specs
+
+    def fast_field(self, piece: str, label: str, fmt: Format) -> tuple[int, int, str | int | None]:
+        """Read one ``field: value`` of a one-line entry: its bit, its index, and its value.
+
+        The value is None for a null; a problem raises :class:`NotFast`.
+        """
+        field_name, _, value = piece.partition(": ")
+        index = FAST_FIELDS.index(field_name)
+        plain = value[0] != "'"
+        text = value if plain else value[1:-1]
+        if plain and text in NULLS:
+            return 1 << index, index, None
+        node: Node = (SCALAR, text, 0, 0, plain)
+        before = len(self.problems)
+        result: str | int | None
+        if field_name in ("owner", "group"):
+            result = None if plain and plain_type(text) is not None else text
+        elif field_name == "mode":
+            result = self.cached_mode(node, label)
+        elif field_name == "key":
+            result = self.key({"key": node}, label, "", fmt)
+        else:
+            result = self.account_id(node, label, field_name)
+        if result is None or len(self.problems) != before:
+            raise NotFast
+        return 1 << index, index, result
 
     def key(self, fields: dict[str, Node], label: str, name: str, fmt: Format) -> str:
         """Read a secret's key path in its sops file (its name unless given)."""

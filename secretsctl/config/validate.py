@@ -8,13 +8,17 @@ field.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, TypeVar
 
 from secretsctl.config.model import RENDERED_DIR, Origin, SecretSpec
 from secretsctl.errors import ManifestError
 from secretsctl.paths import PARENT_HINT, runtime_path_problem
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final, TypeVar
+
+    T = TypeVar("T")
+
 
 PERMISSION_BITS: Final = 0o777
 SPECIAL_BITS: Final = 0o7000

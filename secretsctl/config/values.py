@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Final
 
 from secretsctl.config._yaml import MAP, SCALAR, SEQ, Node, YMap
 from secretsctl.config.validate import (
@@ -26,6 +25,10 @@ from secretsctl.errors import InputLimitError, ManifestError, SecretsctlError
 from secretsctl.limits import read_file
 from secretsctl.paths import normal_runtime_path
 from secretsctl.sops.stores import Format
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Final
 
 FORMATS: Final = {fmt.value: fmt for fmt in Format}
 # YAML 1.2 core schema: which plain scalars are not strings.

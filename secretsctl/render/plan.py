@@ -30,8 +30,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Sequence
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
@@ -40,11 +38,32 @@ from secretsctl.render.model import ItemKind, PlannedFile, RenderPlan
 from secretsctl.sops.stores import Format
 from secretsctl.sops.tree import Branch, Seq
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import Any, Final, Protocol
+
     from secretsctl.keys.sources import IdentitySet
     from secretsctl.render.jinja import JinjaTemplate
 
-__all__ = ["Accounts", "SystemAccounts", "build_plan"]
+    # Only for the type checker: defining a Protocol costs start-up time on the boot path.
+    class Accounts(Protocol):
+        """The user database: names to ids and back (tests substitute their own)."""
+
+        def user(self, name: str) -> tuple[int, int] | None:
+            """Return the uid and primary gid of user ``name``, or None if there is none."""
+
+        def group(self, name: str) -> int | None:
+            """Return the gid of group ``name``, or None."""
+
+        def user_name(self, uid: int) -> str | None:
+            """Return the name of ``uid``, or None."""
+
+        def group_name(self, gid: int) -> str | None:
+            """Return the name of ``gid``, or None."""
+
+
+__all__ = ["SystemAccounts", "build_plan"]
 
 _WHOLE_FILE: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
 _LEFTOVER_PLACEHOLDER: Final = re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
@@ -56,22 +75,6 @@ _ENC_TYPES: Final = {
     "time": "timestamp",
     "comment": "comment",
 }
-
-
-class Accounts(Protocol):
-    """The user database: names to ids and back (tests substitute their own)."""
-
-    def user(self, name: str) -> tuple[int, int] | None:
-        """Return the uid and primary gid of user ``name``, or None if there is none."""
-
-    def group(self, name: str) -> int | None:
-        """Return the gid of group ``name``, or None."""
-
-    def user_name(self, uid: int) -> str | None:
-        """Return the name of ``uid``, or None."""
-
-    def group_name(self, gid: int) -> str | None:
-        """Return the name of ``gid``, or None."""
 
 
 class SystemAccounts:
@@ -315,7 +318,7 @@ def _with_origin(error: SecretsctlError, origin: Origin, field_name: str) -> Sec
 
 def _gpg_home_for_ssh_keys(
     manifest: Manifest,
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
     problems: list[SecretsctlError],
     warnings: list[str],
     imported: list[tuple[str, str]],
@@ -336,7 +339,9 @@ def _gpg_home_for_ssh_keys(
         )
         return None
     try:
-        result = cleanup.enter_context(pgp.imported_home(manifest.keys.ssh_key_paths, parent))
+        home = pgp.imported_home(manifest.keys.ssh_key_paths, parent)
+        result = home.__enter__()
+        cleanup.append(home)
     except OSError as error:
         problems.append(
             InputError(
@@ -353,7 +358,7 @@ def _load_identities(
     manifest: Manifest,
     problems: list[SecretsctlError],
     warnings: list[str],
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
     imported: list[tuple[str, str]],
 ) -> IdentitySet | None:
     from secretsctl.keys.sources import LocationStatus, load_identities
@@ -469,8 +474,10 @@ def build_plan(
     one of them and are neither decrypted nor resolved (templates still know their names).
     Raises :class:`ProblemsError` with every problem found.
     """
-    # A GnuPG home made for sshKeyPaths lives until every file is decrypted.
-    with ExitStack() as cleanup:
+    # A GnuPG home made for sshKeyPaths lives until every file is decrypted. (A list rather
+    # than contextlib's ExitStack: contextlib stays off the boot path.)
+    cleanup: list[AbstractContextManager[Any]] = []
+    try:
         return _build_plan(
             manifest,
             identities=identities,
@@ -482,6 +489,9 @@ def build_plan(
             skip=skip,
             cleanup=cleanup,
         )
+    finally:
+        for context in reversed(cleanup):
+            context.__exit__(None, None, None)
 
 
 def _build_plan(
@@ -494,7 +504,7 @@ def _build_plan(
     unprivileged: bool,
     earlier: Sequence[SecretsctlError],
     skip: Collection[str],
-    cleanup: ExitStack,
+    cleanup: list[AbstractContextManager[Any]],
 ) -> RenderPlan:
     from secretsctl.sops import codec
 

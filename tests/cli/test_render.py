@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -588,6 +589,38 @@ templates:
 """
 
 
+# Modules a plain render at boot does without (decrypt's fast path holds the same line).
+RENDER_NOT_AT_BOOT = ("click", "typing", "hmac", "hashlib", "_hashlib", "contextlib")
+
+
+def test_a_plain_render_imports_nothing_heavy(setup: Setup) -> None:
+    setup.config.write_text(
+        "defaults:\n  sops_file: secrets.yaml\n  age_key_file: keys.txt\nsecrets:\n"
+        "  api_token: {uid: 0, mode: '0400'}\n  db_password: {gid: 0}\n"
+    )
+    probe = (
+        "import sys; from secretsctl.cli import fastpath;"
+        " took = fastpath.run(sys.argv[1:]); sys.stdout.flush();"
+        f" sys.stderr.write(repr((took, [m for m in {RENDER_NOT_AT_BOOT!r} if m in sys.modules])))"
+    )
+
+    def body() -> None:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "render", *setup.args()],
+            cwd=setup.folder,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0
+        assert done.stderr == "(True, [])", "a render imported more than it needs"
+        holds(setup.live / "api_token", setup.values["api_token"])
+
+    isolated(body)
+
+
 def test_bad_configuration_every_problem_on_its_own_line(setup: Setup, tmp_path: Path) -> None:
     """Problems of the file itself: exit 5, one line each with file:line:col and field."""
     setup.config.write_text(BAD_CONFIG)
@@ -841,7 +874,9 @@ def test_a_template_error_never_quotes_a_value(tmp_path: Path, age_key: AgeKey) 
     cli = make_cli(tmp_path)
     pieces = fragments(values.values(), [config.read_text(), str(tmp_path)], shortest=4)
     for flags in ((), ("--debug",)):
-        done = cli(*flags, "render", "-m", str(config), "--root", str(tmp_path / "root"), "--dry-run")
+        done = cli(
+            *flags, "render", "-m", str(config), "--root", str(tmp_path / "root"), "--dry-run"
+        )
         assert_no_leak(done.stdout + done.stderr, pieces)  # first: the comparisons below show it
         assert done.returncode == ExitCode.ERROR_READING_CONFIG
         assert done.stdout == ""
@@ -860,9 +895,7 @@ LONG_TEXT = "makes text or a list longer than 16777216 characters or items"
 BIG_SIZE = "asks for a width or count above 1048576"
 
 
-def test_template_sizes_are_bounded_and_nothing_changes(
-    tmp_path: Path, age_key: AgeKey
-) -> None:
+def test_template_sizes_are_bounded_and_nothing_changes(tmp_path: Path, age_key: AgeKey) -> None:
     """`{{ 10 ** 5000 }}` was an internal error, `10 ** 20000000` half a minute of CPU first:
     now a configuration error (exit 5) naming the line, and the live generation stays."""
     require_root()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+
 from secretsctl.errors import ExitCode, SecretsctlError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
