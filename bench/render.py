@@ -28,17 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _support import tool
+
 REPO = Path(__file__).resolve().parent.parent
 # secrets: (target cold, target warm or None)
 TARGETS = {1_000: (0.8, 0.8), 10_000: (0.7, None)}
 EXAMPLE_TARGET = 1.5
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
