@@ -69,6 +69,8 @@ class Diff(Record):
     reload_units: tuple[str, ...]
     unit_sources: tuple[tuple[str, str], ...]  # (unit, "secret 'x'") for the first naming item
     tree_changed: bool  # bytes, owners, modes, the set of files or directories differ
+    links_made: tuple[str, ...] = ()  # links in the generation that are new or point elsewhere
+    links_dropped: tuple[str, ...] = ()  # links of the live generation that go
 
     def by_state(self, kind: ItemKind, state: ItemState) -> list[str]:
         """Return the names of the items of ``kind`` in ``state``, sorted."""
@@ -157,9 +159,10 @@ def compare(
     display; ``names`` gives the user and group names of a removed file's owner. ``links``
     (relative path → target) are the symbolic links the generation holds besides the files
     (custom paths inside the symlink path); they are no items, but a difference changes the
-    tree.
+    tree, and each is reported as made or dropped.
     """
     links = links or {}
+    live_links = live.links() if live is not None else {}
     items: list[ItemChange] = []
     changed = live is None
     planned = set()
@@ -215,7 +218,7 @@ def compare(
             for rel, entry in entries.items()
             if rel not in planned and not (entry.is_link and rel in links)
         )
-        if live.links() != links:
+        if live_links != links:
             changed = True
         for relative in removed:
             changed = True
@@ -246,7 +249,11 @@ def compare(
         ):
             changed = True
     restart, reload, sources = _units(items, live is not None)
-    return Diff(tuple(items), live is not None, restart, reload, sources, changed)
+    made = tuple(
+        f"{symlink_path}/{rel}" for rel in sorted(links) if live_links.get(rel) != links[rel]
+    )
+    dropped = tuple(f"{symlink_path}/{rel}" for rel in sorted(live_links) if rel not in links)
+    return Diff(tuple(items), live is not None, restart, reload, sources, changed, made, dropped)
 
 
 def _units(

@@ -112,10 +112,15 @@ def dry_run_result(
         delivery=deliver,
         delivered=bool(list_files),
         list_files=list_files,
-        links_created=tuple(
-            s.path for s in wanted if not links.link_is_current(s, chown=ctx.chown, dirs=ctx.dirs)
+        links_created=(
+            *diff.links_made,
+            *(
+                s.path
+                for s in wanted
+                if not links.link_is_current(s, chown=ctx.chown, dirs=ctx.dirs)
+            ),
         ),
-        links_removed=tuple(removable),
+        links_removed=(*diff.links_dropped, *removable),
         pruned=pruned,
         warnings=tuple(warnings),
         errors=tuple(errors),

@@ -431,3 +431,29 @@ def test_a_mount_hidden_under_a_later_mount_does_not_count(tmp_path: Path) -> No
         assert result.mount.mounted, "the hidden ramfs is not reused"
 
     in_private_namespace(body)
+
+
+def test_links_inside_the_symlink_path_are_reported_made_and_dropped(tmp_path: Path) -> None:
+    """They live in the generation, yet a run (and a dry run) names them as it names others."""
+
+    def body() -> None:
+        paths = RuntimePaths(root=str(tmp_path))
+        m = manifest()
+        alias = paths.runtime("/run/secrets/alias/token")
+        linked = plan(secret("token", b"t", link="/run/secrets/alias/token"), secret("other"))
+        assert apply(linked, m, paths, dry_run=True).links_created == (alias,)
+        assert not os.path.lexists(paths.runtime("/run/secrets")), "a dry run wrote"
+        made = apply(linked, m, paths)
+        assert made.links_created == (alias,)
+        assert os.readlink(alias) == paths.runtime("/run/secrets/token")
+        same = apply(linked, m, paths)
+        assert (same.links_created, same.links_removed) == ((), ())
+        moved = plan(secret("token", b"t"), secret("other", link="/run/secrets/alias/token"))
+        assert apply(moved, m, paths, dry_run=True).links_created == (alias,), "points elsewhere"
+        unlinked = plan(secret("token", b"t"), secret("other"))
+        assert apply(unlinked, m, paths, dry_run=True).links_removed == (alias,)
+        dropped = apply(unlinked, m, paths)
+        assert dropped.links_removed == (alias,)
+        assert not os.path.lexists(alias)
+
+    in_private_namespace(body)
