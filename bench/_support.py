@@ -38,3 +38,20 @@ def sops_file(
     encrypted = folder / name
     encrypted.write_bytes(out.stdout)
     return encrypted
+
+
+def throwaway_key(folder: Path) -> tuple[str, dict[str, str]]:
+    """Make an age key in ``folder``; return its recipient and a bare environment using it."""
+    import os
+
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    key_file = folder / "keys.txt"
+    key_file.write_text(f"{identity}\n")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(folder),
+        "SOPS_AGE_KEY_FILE": str(key_file),
+    }
+    return str(identity.to_public()), env

@@ -14,7 +14,6 @@ median of each and the ratio ours/sops. Target: <= 1.0.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _support import sops_file, tool
+from _support import sops_file, throwaway_key, tool
 
 TARGET = 1.0
 UNCHANGED = 200
@@ -49,24 +48,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21, help="runs per tool")
     parser.add_argument("--keys", type=int, default=1_000, help="keys in the file")
     args = parser.parse_args()
-    import pyrage
-
     sops, ours = tool("sops"), tool("secretsctl")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        identity = pyrage.x25519.Identity.generate()
-        key_file = folder / "keys.txt"
-        key_file.write_text(f"{identity}\n")
+        recipient, env = throwaway_key(folder)
         stamp = folder / "stamp"
         editor = folder / "editor.py"
         editor.write_text(EDITOR)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "SOPS_AGE_KEY_FILE": str(key_file),
-            "SOPS_EDITOR": f"{sys.executable} -S -E {editor} {stamp}",
-        }
-        path = sops_file(folder, args.keys, env, str(identity.to_public()), sops, "secrets.yaml")
+        env["SOPS_EDITOR"] = f"{sys.executable} -S -E {editor} {stamp}"
+        path = sops_file(folder, args.keys, env, recipient, sops, "secrets.yaml")
         before = path.read_bytes()
         times: dict[str, list[float]] = {"sops": [], "ours": []}
         for _ in range(args.runs):

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _support import sops_file, tool
+from _support import sops_file, throwaway_key, tool
 
 TARGET = 1.0
 COMMANDS = {
@@ -44,22 +44,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21, help="runs per tool and command")
     parser.add_argument("--keys", type=int, default=10, help="keys in the file")
     args = parser.parse_args()
-    import pyrage
-
     sops, ours = tool("sops"), tool("secretsctl")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        identity = pyrage.x25519.Identity.generate()
-        key_file = folder / "keys.txt"
-        key_file.write_text(f"{identity}\n")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "SOPS_AGE_KEY_FILE": str(key_file),
-        }
+        recipient, env = throwaway_key(folder)
         if "XDG_RUNTIME_DIR" in os.environ:
             env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
-        path = sops_file(folder, args.keys, env, str(identity.to_public()), sops, "secrets.yaml")
+        path = sops_file(folder, args.keys, env, recipient, sops, "secrets.yaml")
         header = ("command", "keys", "sops ms", "ours ms", "ours/sops", "target")
         print(" ".join(f"{h:>{w}}" for h, w in zip(header, (10, 6, 9, 9, 10, 7), strict=True)))
         for name, template in COMMANDS.items():

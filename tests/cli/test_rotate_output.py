@@ -10,10 +10,12 @@ import pytest
 
 from secretsctl.errors import ExitCode
 from tests.conftest import Runner, Sops
+from tests.leds.secrets_support import same_secret
 
 pytestmark = pytest.mark.interop
 
 PLAIN = b"user: admin\npassword: pw-77b2-secret\n"
+VALUES = {"user": "admin", "password": "pw-77b2-secret"}
 
 
 def sops_yaml(sops: Sops, folder: Path) -> Path:
@@ -44,8 +46,8 @@ def test_rotate_output_type_rewrites_the_file_in_another_store_as_sops(
     ours_block = json.loads(path.read_bytes())["sops"]
     theirs_block = json.loads(theirs.read_bytes())["sops"]
     assert list(ours_block) == list(theirs_block)
-    assert decrypted_json(sops, path) == decrypted_json(sops, theirs)
-    assert decrypted_json(sops, path) == {"user": "admin", "password": "pw-77b2-secret"}
+    same_secret(decrypted_json(sops, path), decrypted_json(sops, theirs), "ours and sops's values")
+    same_secret(decrypted_json(sops, path), VALUES, "the rotated values")
 
 
 def test_rotate_output_writes_there_and_leaves_the_file(
@@ -59,7 +61,7 @@ def test_rotate_output_writes_there_and_leaves_the_file(
     result = secretsctl(*args, env=env)
     assert result.returncode == 0, result.stderr.decode()
     assert path.read_bytes() == before
-    assert decrypted_json(sops, target) == {"user": "admin", "password": "pw-77b2-secret"}
+    same_secret(decrypted_json(sops, target), VALUES, "the values written to --output")
 
 
 def test_rotate_output_with_in_place_is_refused_as_sops(
@@ -89,13 +91,14 @@ def test_rotate_without_in_place_prints_and_leaves_the_file_as_sops(
     mine = secretsctl("rotate", str(path), env=env)
     assert mine.returncode == 0, mine.stderr.decode()
     assert path.read_bytes() == before, "the file must stay as it was"
-    assert b"pw-77b2-secret" not in mine.stdout, "the printed file is encrypted"
+    leaked = b"pw-77b2-secret" in mine.stdout
+    assert not leaked, "the printed file is encrypted"
     printed = tmp_path / "printed.yaml"
     printed.write_bytes(mine.stdout)
     assert mine.stdout.split(b"\nsops:\n")[0] != before.split(b"\nsops:\n")[0], "not rotated"
     opened = sops.run("decrypt", str(printed))
     assert opened.returncode == 0, opened.stderr.decode()
-    assert opened.stdout == PLAIN, "the printed file must open to the same values"
+    same_secret(opened.stdout, PLAIN, "the printed file's plaintext")
     assert mine.stdout.count(b"\nsops:\n") == real.stdout.count(b"\nsops:\n") == 1
 
 

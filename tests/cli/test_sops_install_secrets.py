@@ -32,6 +32,7 @@ from tests.activate_support import (
 )
 from tests.cli.test_render import Cli, keys_gid, make_cli, mounts
 from tests.conftest import SOPS_NIX_VECTORS
+from tests.leds.secrets_support import same_secret
 from tests.pgp_support import (  # noqa: F401 - a fixture
     VECTOR_KEY_ASC,
     VECTOR_PGP,
@@ -380,7 +381,7 @@ def test_installs_a_nix_manifest(
         assert (done.stdout, done.stderr) == ("", ""), "first activation: nothing to report"
         assert mount_type("/run/secrets.d") == ("tmpfs" if use_tmpfs else "ramfs")
         assert os.readlink(LIVE) == "/run/secrets.d/1"
-        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
         assert (LIVE / "nested/test/file").read_bytes() == b"another value"
         assert (LIVE / "rendered/test_template").read_bytes() == b"pw=test_value\n"
 
@@ -516,7 +517,7 @@ def test_ssh_ed25519_host_key_through_ssh_to_age(tmp_path: Path) -> None:
     def body() -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
         imported, *rest = done.stderr.splitlines()
         # sops-nix's keyImport line: the key's path and its age recipient.
         assert imported.startswith(
@@ -547,7 +548,7 @@ def test_ssh_rsa_key_paths_are_imported_as_gpg_keys(tmp_path: Path) -> None:
         shm_before = set(os.listdir("/dev/shm"))
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
         first = done.stdout.splitlines()[0]
         assert first == (
             f"sops-install-secrets: Imported {VECTOR_SSH_RSA} as GPG key with fingerprint"
@@ -566,7 +567,14 @@ def test_gnupg_home_opens_a_json_file(tmp_path: Path, gnupg_home: GnupgHome) -> 
     gnupg_home.import_key(VECTOR_KEY_ASC)
     manifest = nix_manifest(
         tmp_path,
-        [nix_secret("test_key", "test_key", format="json", sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"))],
+        [
+            nix_secret(
+                "test_key",
+                "test_key",
+                format="json",
+                sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"),
+            )
+        ],
         [],
         ageKeyFile=None,
         gnupgHome=str(gnupg_home.path),
@@ -576,7 +584,7 @@ def test_gnupg_home_opens_a_json_file(tmp_path: Path, gnupg_home: GnupgHome) -> 
     def body() -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
         no_value(cli)
 
     in_fresh_run(body)
@@ -586,7 +594,14 @@ def test_gnupg_home_without_the_key_fails_naming_it(tmp_path: Path, gnupg_home: 
     gnupg_home.generate("other", "ed25519")
     manifest = nix_manifest(
         tmp_path,
-        [nix_secret("test_key", "test_key", format="json", sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"))],
+        [
+            nix_secret(
+                "test_key",
+                "test_key",
+                format="json",
+                sopsFile=str(SOPS_NIX_VECTORS / "secrets.json"),
+            )
+        ],
         [],
         ageKeyFile=None,
         gnupgHome=str(gnupg_home.path),
@@ -640,7 +655,11 @@ def test_keep_generations_and_no_change_log(tmp_path: Path, systemctl: Systemctl
             truncate(LIVE / "test_key")
             done = run(cli, str(manifest))
             assert (done.returncode, done.stdout) == (0, ""), done.stderr
-            assert sorted(os.listdir("/run/secrets.d")) == [*expected, "age-keys.txt", "non-numeric"]
+            assert sorted(os.listdir("/run/secrets.d")) == [
+                *expected,
+                "age-keys.txt",
+                "non-numeric",
+            ]
         assert lists() == {
             RESTART_LIST.name: "restart-unit.service\nreload-unit.service\n" * 3,
             RELOAD_LIST.name: "reload-trigger.service\n" * 3,
@@ -671,7 +690,7 @@ def test_user_mode(tmp_path: Path, systemctl: Systemctl) -> None:
         assert done.returncode == 0, done.stderr
         home = Path("/run/user/4242")
         assert os.readlink(home / "secrets") == "/run/user/4242/secrets.d/1"
-        assert (home / "secrets/test_key").read_bytes() == b"test_value"
+        same_secret((home / "secrets/test_key").read_bytes(), b"test_value", "test_key")
         assert os.stat(home / "secrets/test_key").st_uid == 0, "user mode chowns nothing"
         assert os.readlink(home / "link-%-x") == "/run/user/4242/secrets/nested/test/file"
         assert mounts() == mounted, "user mode mounts nothing"
@@ -783,7 +802,7 @@ def test_restart_and_reload_sequence_with_list_files(tmp_path: Path, systemctl: 
             ]
         )
         assert sorted(p.name for p in LIVE.iterdir()) == ["rendered", "test_key"]
-        assert (LIVE / "test_key").read_bytes() == b"test_value"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "test_key")
         # 7. dry-activate after truncating: reported, not repaired, nothing to restart
         truncate(LIVE / "test_key")
         assert step(["would modify secret: test_key"], dry=True) == {

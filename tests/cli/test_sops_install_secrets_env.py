@@ -47,7 +47,7 @@ def installs_with(folder: Path, manifest: Path, **env: str) -> None:
     def body() -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "not installed")
         no_value(cli)
 
     in_fresh_run(body)
@@ -87,7 +87,7 @@ def test_a_broken_source_does_not_block_the_others(tmp_path: Path) -> None:
     def body() -> None:
         done = run(cli, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "not installed")
         assert "SOPS_AGE_KEY_CMD" in done.stderr
         no_value(cli)
 
@@ -107,7 +107,7 @@ def test_manifest_age_keys_hide_the_environments_key_file(tmp_path: Path) -> Non
         again = installer(tmp_path, SOPS_AGE_KEY=AGE_KEYS.read_text())
         done = run(again, str(manifest))
         assert done.returncode == 0, done.stderr
-        assert (LIVE / "test_key").read_bytes() == b"test_value", "not installed"
+        same_secret((LIVE / "test_key").read_bytes(), b"test_value", "not installed")
 
     in_fresh_run(body)
 
@@ -309,7 +309,7 @@ def test_a_path_inside_the_symlink_path_is_linked_in_the_generation(
             assert os.readlink(LIVE / "tpl-link") == "/run/secrets/rendered/tpl"
             assert os.path.realpath(LIVE / "aliases/key") == f"/run/secrets.d/{generation}/test_key"
             assert (LIVE / "aliases/key").lstat().st_uid == users.alice_uid
-            assert (LIVE / "aliases/key").read_bytes() == b"test_value", "not linked"
+            same_secret((LIVE / "aliases/key").read_bytes(), b"test_value", "not linked")
         assert os.listdir("/run/secrets.d/2/aliases") == ["key"]
         no_value(cli)
 
@@ -367,7 +367,7 @@ def test_a_path_in_the_mount_point_gets_its_link_as_sops_nix(tmp_path: Path) -> 
             done = run(cli, str(manifest))
             assert done.returncode == 0, done.stderr
         assert os.readlink("/run/secrets.d/aliases/key") == "/run/secrets/test_key"
-        assert Path("/run/secrets.d/aliases/key").read_bytes() == b"test_value", "not linked"
+        same_secret(Path("/run/secrets.d/aliases/key").read_bytes(), b"test_value", "not linked")
         kept = sorted(set(os.listdir("/run/secrets.d")) - {"age-keys.txt"})
         assert kept == ["2", "aliases"], "pruning kept the link"
         no_value(cli)
