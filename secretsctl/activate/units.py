@@ -18,6 +18,7 @@ The ``systemctl`` program is a parameter, so tests put a checking stand-in on PA
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import re
 
@@ -33,8 +34,12 @@ if TYPE_CHECKING:
 
 SYSTEMCTL = "systemctl"
 _TIMEOUT = 90
+
+
 # systemd's unit-name alphabet; refusing a leading '-' keeps a name from reading as an option.
-_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]+")
+@functools.cache
+def _unit_name_pattern() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z0-9:_.\\@-]+")
 
 
 class Delivery(enum.Enum):
@@ -47,7 +52,9 @@ class Delivery(enum.Enum):
 
 def valid_unit_name(name: str) -> bool:
     """Tell whether ``name`` can be handed to systemctl as a unit name."""
-    return bool(_UNIT_NAME.fullmatch(name)) and not name.startswith("-") and len(name) <= 256
+    return (
+        bool(_unit_name_pattern().fullmatch(name)) and not name.startswith("-") and len(name) <= 256
+    )
 
 
 # What systemctl says where systemd is not PID 1 (a container, a chroot, CI).

@@ -49,10 +49,24 @@ Node: TypeAlias = "tuple[int, Any, int, int, bool]"
 _PLAIN_BAD_START: Final = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _VALUE_SPECIAL_START: Final = _PLAIN_BAD_START
 _FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
-_FLOW_INDICATOR: Final = re.compile(r"[,\[\]{}]")
+
+
+@functools.cache
+def _flow_indicator() -> re.Pattern[str]:
+    return re.compile(r"[,\[\]{}]")
+
+
 # In flow context libyaml also ends a plain scalar at `?`.
-_FLOW_STOP: Final = re.compile(r"[,?\[\]{}]")
-_FLOW_KEY_STOP: Final = re.compile(r"[,?\[\]{}:]")
+@functools.cache
+def _flow_stop() -> re.Pattern[str]:
+    return re.compile(r"[,?\[\]{}]")
+
+
+@functools.cache
+def _flow_key_stop() -> re.Pattern[str]:
+    return re.compile(r"[,?\[\]{}:]")
+
+
 # A plain key and what follows its colon (`key:` or `key: rest`); quoted keys take the slow way.
 _PLAIN_KEY: Final = re.compile(r"([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}]*(?<! )):(?: +(.*))?\Z")
 # A one-line flow list of plain scalars: `[a.service, b.service]`, then spaces or a comment.
@@ -312,7 +326,7 @@ class _FastReader(LineReader):
                 raise _Fallback
             end = body.find(":")
             text = body[:end]
-            if end < 0 or text[-1] == " " or " #" in text or _FLOW_INDICATOR.search(text):
+            if end < 0 or text[-1] == " " or " #" in text or _flow_indicator().search(text):
                 raise _Fallback
             plain = True
         if body[end : end + 1] != ":" or body[end + 1 : end + 2] not in ("", " "):
@@ -505,7 +519,7 @@ class _Flow:
             return (SCALAR, value, self.line, column, False), end
         if not first or first in _PLAIN_BAD_START:
             raise _Fallback
-        stop = (_FLOW_KEY_STOP if is_key else _FLOW_STOP).search(text, pos)
+        stop = (_flow_key_stop() if is_key else _flow_stop()).search(text, pos)
         end = stop.start() if stop is not None else len(text)
         value = text[pos:end].rstrip(" ")
         if ":" in value or "#" in value:

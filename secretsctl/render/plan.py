@@ -27,6 +27,7 @@ empty contents and ``check_only`` set.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Collection, Sequence
@@ -66,7 +67,13 @@ if TYPE_CHECKING:
 __all__ = ["SystemAccounts", "build_plan"]
 
 _WHOLE_FILE: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
-_LEFTOVER_PLACEHOLDER: Final = re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
+
+
+@functools.cache
+def _leftover_placeholder() -> re.Pattern[bytes]:
+    return re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
+
+
 _ENC_PREFIX: Final = "ENC[AES256_GCM,"
 _ENC_TYPES: Final = {
     "int": "integer",
@@ -666,7 +673,7 @@ def _render_templates(
             if spec.engine is not TemplateEngine.PLACEHOLDER:
                 continue
             text = spec.text.encode("utf-8", "surrogateescape")
-            for token in dict.fromkeys(_LEFTOVER_PLACEHOLDER.findall(text)):
+            for token in dict.fromkeys(_leftover_placeholder().findall(text)):
                 if token not in substitute.values:
                     warnings.append(
                         f"{spec.origin.of('')}: template '{spec.name}' keeps the placeholder"

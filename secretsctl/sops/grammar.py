@@ -8,6 +8,7 @@ every conversion between a typed leaf and the bytes that sops encrypts and hashe
 from __future__ import annotations
 
 import binascii
+import functools
 import math
 import re
 
@@ -19,8 +20,13 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
 ENC_PREFIX: Final = "ENC[AES256_GCM,data:"
+
+
 # Go's `encre`: anchored at the start only, greedy groups, `.` does not cross newlines.
-_ENC_RE: Final = re.compile(r"ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+@functools.cache
+def _enc_pattern() -> re.Pattern[str]:
+    return re.compile(r"ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+
 
 TYPE_STR: Final = "str"
 TYPE_INT: Final = "int"
@@ -259,8 +265,16 @@ def type_and_bytes(value: Any) -> tuple[str, bytes]:
     raise EncryptionError(f"Value to encrypt has unsupported type {type(value).__name__}")
 
 
-_INT_RE: Final = re.compile(r"[+-]?[0-9]+\Z")
-_FLOAT_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+@functools.cache
+def _int_pattern() -> re.Pattern[str]:
+    return re.compile(r"[+-]?[0-9]+\Z")
+
+
+@functools.cache
+def _float_pattern() -> re.Pattern[str]:
+    return re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+
+
 _FLOAT_SPECIAL: Final = {
     "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
     "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
@@ -274,7 +288,7 @@ _BOOLS: Final = {
 
 def parse_go_float(text: str) -> float:
     """Go ``strconv.ParseFloat(text, 64)`` for decimal, hex and special forms."""
-    if _FLOAT_RE.match(text):
+    if _float_pattern().match(text):
         return float(text)
     special = _FLOAT_SPECIAL.get(text.lower())
     if special is not None:
@@ -295,7 +309,7 @@ def from_plaintext(type_tag: str, plaintext: bytes) -> Any:
     text = plaintext.decode("utf-8", "surrogateescape")
     try:
         if type_tag == TYPE_INT:
-            if not _INT_RE.match(text) or not INT64_MIN <= int(text) <= INT64_MAX:
+            if not _int_pattern().match(text) or not INT64_MIN <= int(text) <= INT64_MAX:
                 raise ValueError
             return int(text)
         if type_tag == TYPE_FLOAT:
@@ -341,7 +355,7 @@ def parse_enc(value: str) -> tuple[bytes, bytes, bytes, str]:
     ):
         data, iv, tag, type_tag = parts[0], parts[1][3:], parts[2][4:], parts[3][5:]
     else:
-        match = _ENC_RE.match(value)
+        match = _enc_pattern().match(value)
         if match is None:
             raise ValueDecryptionError("a value does not match sops' data format ENC[AES256_GCM,…]")
         data, iv, tag, type_tag = match.groups()

@@ -8,6 +8,7 @@ for the people who use them.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from secretsctl.errors import MetadataError
@@ -372,7 +373,9 @@ def flatten(tree: Branch) -> list[tuple[str, str]]:
     return sorted(flat.items())
 
 
-_FLAT_PART_RE: Final = re.compile(r"(__map_|__list_)")
+@functools.cache
+def _flat_part_pattern() -> re.Pattern[str]:
+    return re.compile(r"(__map_|__list_)")
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> Branch:
@@ -382,7 +385,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
     """
     root: dict[str, Any] = {}
     for flat_key, text in pairs:
-        parts = _FLAT_PART_RE.split(flat_key)
+        parts = _flat_part_pattern().split(flat_key)
         # parts: name, sep, name, sep, name ...
         node: Any = root
         key: Any = parts[0]
@@ -422,7 +425,9 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
     return tree
 
 
-_FLAT_INT_RE: Final = re.compile(r"[+-]?[0-9]+\Z")
+@functools.cache
+def _flat_int_pattern() -> re.Pattern[str]:
+    return re.compile(r"[+-]?[0-9]+\Z")
 
 
 def _flat_threshold(text: str) -> int | str:
@@ -431,7 +436,7 @@ def _flat_threshold(text: str) -> int | str:
     Older sops versions wrote the threshold as a float. Anything else stays text, which
     :func:`from_tree` rejects.
     """
-    if _FLAT_INT_RE.match(text):
+    if _flat_int_pattern().match(text):
         return int(text)
     try:
         number = parse_go_float(text)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import copy
 import operator
+import pickle
+from keyword import iskeyword
 from unittest import mock
 
 import pytest
@@ -139,3 +143,62 @@ def test_other_objects_still_decide_their_own_equality() -> None:
     assert Point(1) == mock.ANY
     assert operator.eq(mock.ANY, Point(1))
     assert Point(1) != object()
+
+
+_names = st.lists(
+    st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda n: not iskeyword(n)),
+    min_size=0,
+    max_size=12,
+    unique=True,
+)
+
+
+@given(_names, st.data())
+def test_a_record_behaves_as_the_namedtuple_of_its_fields(
+    names: list[str], data: st.DataObject
+) -> None:
+    defaulted = data.draw(st.integers(0, len(names)))
+    defaults = tuple(range(100, 100 + defaulted))
+    namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
+    namespace.update(zip(names[len(names) - defaulted :], defaults, strict=True))
+    record = type(Record)("Made", (Record,), {"__module__": __name__, **namespace})
+    reference = collections.namedtuple("Made", names, defaults=defaults)
+    given_values = data.draw(
+        st.lists(st.integers(), min_size=len(names) - defaulted, max_size=len(names))
+    )
+    made, expected = record(*given_values), reference(*given_values)
+    assert tuple(made) == tuple(expected)
+    assert record(**dict(zip(names, given_values, strict=False))) == made
+    assert repr(made) == repr(expected)
+    assert made._asdict() == expected._asdict()
+    assert record._fields == reference._fields == record.__match_args__
+    assert record._field_defaults == reference._field_defaults
+    assert [getattr(made, name) for name in names] == list(expected)
+    assert record._make(tuple(expected)) == made
+    if names:
+        changed = made._replace(**{names[0]: -1})
+        assert changed[0] == -1
+        assert tuple(changed[1:]) == tuple(made[1:])
+
+
+def test_a_record_refuses_what_namedtuple_refuses() -> None:
+    with pytest.raises(TypeError, match="Expected 3 arguments, got 1"):
+        Point._make((1,))
+    with pytest.raises(ValueError, match="unexpected field names: \\['z'\\]"):
+        Point(1)._replace(z=2)
+    with pytest.raises(TypeError):
+        Point(1, 2, (), 4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1, x=1)  # type: ignore[misc]
+
+
+def test_a_record_pickles_copies_and_matches_by_field() -> None:
+    point = Point(1, 2, ("a",))
+    assert pickle.loads(pickle.dumps(point)) == point
+    assert copy.deepcopy(point) == point
+    match point:
+        case Point(x, y):
+            assert (x, y) == (1, 2)
+        case _:
+            pytest.fail("a record did not match its own class pattern")
+    assert Point.__new__.__qualname__ == "Point.__new__"

@@ -9,6 +9,7 @@ string may be written plain.
 from __future__ import annotations
 
 import binascii
+import functools
 import math
 import re
 
@@ -51,8 +52,14 @@ _RESOLVE_MAP: Final[dict[str, tuple[str, Any]]] = {
 _YAML_STYLE_FLOAT: Final = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"
 )
+
+
 # Go's ParseFloat for a value starting with '.': decimal digits, '_' only between digits.
-_DOT_FLOAT: Final = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
+@functools.cache
+def _dot_float() -> re.Pattern[str]:
+    return re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
+
+
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 UINT64_MAX: Final = 2**64 - 1
 INT64_MIN: Final = -(2**63)
@@ -110,7 +117,13 @@ def _parse_decimal_float(text: str) -> float | None:
 
 
 _TS_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
-_TS_CLOCK: Final = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?")
+
+
+@functools.cache
+def _ts_clock() -> re.Pattern[str]:
+    return re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?")
+
+
 _DAYS: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -142,7 +155,7 @@ def parse_timestamp(text: str) -> GoTime | None:
             rest = rest[1:]
         else:
             return None
-        clock = _TS_CLOCK.match(rest)
+        clock = _ts_clock().match(rest)
         if clock is None:
             return None
         hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3])
@@ -200,7 +213,7 @@ def _resolve_untyped(tag: str, value: str) -> tuple[str, Any]:
     if item is not None:
         return item
     if hint == ".":
-        if _DOT_FLOAT.match(value):
+        if _dot_float().match(value):
             parsed = _parse_decimal_float(value.replace("_", ""))
             if parsed is not None:
                 return FLOAT_TAG, parsed
@@ -243,13 +256,15 @@ def resolves_to_str(value: str) -> bool:
     return _resolve_untyped("", value)[0] == STR_TAG
 
 
-_B64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
+@functools.cache
+def _base64_pattern() -> re.Pattern[str]:
+    return re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
 def decode_binary(text: str) -> str | None:
     """Go ``base64.StdEncoding.DecodeString`` (CR and LF ignored) as a surrogateescape str."""
     compact = text.replace("\r", "").replace("\n", "")
-    if not compact.isascii() or not _B64_RE.match(compact):
+    if not compact.isascii() or not _base64_pattern().match(compact):
         return None
     return binascii.a2b_base64(compact).decode("utf-8", "surrogateescape")
 
