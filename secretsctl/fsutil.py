@@ -135,9 +135,11 @@ def stage(
 
 def write_fully(fd: int, data: bytes, *, sync: bool = True) -> None:
     """Write every byte of ``data`` to ``fd`` (``write`` may take fewer), then ``fsync`` it."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
     if sync:
         os.fsync(fd)
 

@@ -83,11 +83,12 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
     links: dict[str, str] = {}
     inner: dict[str, str] = {}  # links inside the symlink path: relative path → label
     limit = 2**32 - 1
+    bad_name = _BAD_NAME.search
     for item in plan.files:
-        item_label = label(item.kind, item.name)
-        if _BAD_NAME.search(item.name):
+        kind, name, mode = item.kind, item.name, item.mode
+        if bad_name(name):
             problem(
-                f"{item_label} has an invalid name: it must be relative, "
+                f"{label(kind, name)} has an invalid name: it must be relative, "
                 "without empty, '.' or '..' components"
             )
             continue
@@ -95,17 +96,18 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
         other = seen.setdefault(relative, item)
         if other is not item:
             problem(
-                f"{item_label} and {label(other.kind, other.name)} would "
+                f"{label(kind, name)} and {label(other.kind, other.name)} would "
                 f"both be written to {relative}"
             )
-        if not 0 <= item.mode <= 0o777:
+        if not 0 <= mode <= 0o777:
             problem(
-                f"{item_label} has mode {item.mode:#o}: only permission bits "
+                f"{label(kind, name)} has mode {mode:#o}: only permission bits "
                 "(at most 0777) are allowed"
             )
         if not (0 <= item.uid < limit and 0 <= item.gid < limit):
-            problem(f"{item_label} has an invalid owner {item.uid}:{item.gid}")
+            problem(f"{label(kind, name)} has an invalid owner {item.uid}:{item.gid}")
         if item.link_path is not None:
+            item_label = label(kind, name)
             if not os.path.isabs(item.link_path):
                 problem(f"{item_label} has a relative path {item.link_path}; it must be absolute")
                 continue
@@ -128,14 +130,14 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
                 )
             elif inside(where, symlink_path):
                 inner[where[len(symlink_path) + 1 :]] = item_label
-    folders = {f for rel in seen for f in _folders(rel)}
+    folders = {f for rel in seen if "/" in rel for f in _folders(rel)}
     for relative, linker in inner.items():
         clash = seen.get(relative) or next((seen[f] for f in _folders(relative) if f in seen), None)
         if clash is not None or relative in folders:
             what = label(clash.kind, clash.name) if clash else "the other files"
             problem(f"{linker} links {relative} inside the symlink path, in the way of {what}")
     for relative, item in seen.items():
-        folder = relative.rpartition("/")[0]
+        folder = relative.rpartition("/")[0] if "/" in relative else ""
         while folder:
             if folder in seen:
                 clash = seen[folder]

@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Collection, Sequence
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
@@ -41,6 +40,7 @@ from secretsctl.sops.tree import Branch, Seq
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
     from contextlib import AbstractContextManager
     from typing import Any, Final, Protocol
 

@@ -24,7 +24,7 @@ asks this table.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from secretsctl.errors import ExitCode, SecretsctlError
 from secretsctl.record import Record, repr_without
@@ -184,8 +184,9 @@ def kind_named(name: str) -> KeyKind:
     """Return the module of the kind ``name`` (a key of :data:`KIND_MODULES`)."""
     module = _loaded.get(name)
     if module is None:
-        module = importlib.import_module(KIND_MODULES[name][0])
-        _loaded[name] = module
+        # __import__, not importlib.import_module: importing importlib costs the boot path.
+        __import__(KIND_MODULES[name][0])
+        module = _loaded[name] = sys.modules[KIND_MODULES[name][0]]
     return module
 
 

@@ -10,7 +10,7 @@ imports no other store. Parse errors are :class:`~secretsctl.errors.InputError` 
 from __future__ import annotations
 
 import enum
-import importlib
+import sys
 
 from secretsctl.errors import ExitCode, SecretsctlError
 
@@ -79,8 +79,10 @@ class Format(enum.Enum):
     @property
     def store(self) -> Store:
         """The store module, imported on first use."""
-        module = "json_store" if self is Format.JSON else self.value
-        return importlib.import_module(f"secretsctl.sops.stores.{module}")
+        name = f"secretsctl.sops.stores.{'json_store' if self is Format.JSON else self.value}"
+        # __import__, not importlib.import_module: importing importlib costs the boot path.
+        __import__(name)
+        return sys.modules[name]
 
 
 def dump_error(message: str, *, hint: str | None = None) -> SecretsctlError:
