@@ -120,6 +120,8 @@ def layout_problems(
                 )
             )
             continue
+        if "/" not in name:
+            continue
         parts = name.split("/")
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])

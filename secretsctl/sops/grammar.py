@@ -359,7 +359,19 @@ def parse_enc(value: str) -> tuple[bytes, bytes, bytes, str]:
         if match is None:
             raise ValueDecryptionError("a value does not match sops' data format ENC[AES256_GCM,…]")
         data, iv, tag, type_tag = match.groups()
-    return _b64decode("data", data), _b64decode("iv", iv), _b64decode("tag", tag), type_tag
+    a2b = binascii.a2b_base64
+    try:
+        return (
+            a2b(data, strict_mode=True),
+            a2b(iv, strict_mode=True),
+            a2b(tag, strict_mode=True),
+            type_tag,
+        )
+    except (binascii.Error, ValueError):
+        # Name the first field that does not decode, as sops does.
+        for field, text in (("data", data), ("iv", iv), ("tag", tag)):
+            _b64decode(field, text)
+        raise
 
 
 def format_enc(data: bytes, iv: bytes, tag: bytes, type_tag: str) -> str:
