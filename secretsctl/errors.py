@@ -10,10 +10,10 @@ secret value or a line of a decrypted document.
 
 from __future__ import annotations
 
-import enum
+from secretsctl.choice import IntChoice
 
 
-class ExitCode(enum.IntEnum):
+class ExitCode(IntChoice):
     """Exit statuses. Where sops has a code for the same failure, it is sops's number."""
 
     OK = 0

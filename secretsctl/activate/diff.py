@@ -9,8 +9,7 @@ The change-log lines are those of sops-nix, so its acceptance sequences still ho
 
 from __future__ import annotations
 
-import enum
-
+from secretsctl.choice import Choice
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 RENDERED_PREFIX = "rendered/"
 
 
-class ItemState(enum.Enum):
+class ItemState(Choice):
     """How an item of the new generation relates to the live one."""
 
     NEW = "new"

@@ -17,11 +17,11 @@ The ``systemctl`` program is a parameter, so tests put a checking stand-in on PA
 
 from __future__ import annotations
 
-import enum
 import functools
 import os
 import re
 
+from secretsctl.choice import Choice
 from secretsctl.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
@@ -42,7 +42,7 @@ def _unit_name_pattern() -> re.Pattern[str]:
     return re.compile(r"[A-Za-z0-9:_.\\@-]+")
 
 
-class Delivery(enum.Enum):
+class Delivery(Choice):
     """How units whose secrets changed are told."""
 
     SYSTEMCTL = "systemctl"  # systemctl --no-block try-restart / try-reload-or-restart

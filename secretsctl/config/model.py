@@ -8,10 +8,10 @@ file, line and field it came from.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from secretsctl.choice import Choice
 from secretsctl.record import Record, repr_without
 from secretsctl.sops.stores import Format
 
@@ -86,7 +86,7 @@ class Ownership(Record):
     gid: int | None = None
 
 
-class TemplateEngine(enum.Enum):
+class TemplateEngine(Choice):
     """How a template's text becomes its content."""
 
     JINJA = "jinja"  # secretsctl.yaml: sandboxed Jinja, secrets by name

@@ -31,10 +31,10 @@ reported as problems instead.
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 
+from secretsctl.choice import Choice
 from secretsctl.keys.kinds import KeySourceError, LoadedIdentity
 from secretsctl.record import Record
 
@@ -72,7 +72,7 @@ _ENCRYPTED_KEY_FILE_MARKERS: Final = (b"age-encryption", b"-----BEGIN AGE")
 _NO_PROMPT: Final = "is not supported non-interactively; secretsctl never prompts"
 
 
-class LocationStatus(enum.Enum):
+class LocationStatus(Choice):
     """What was found at a key location."""
 
     NOT_SET = "not set"

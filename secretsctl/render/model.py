@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import enum
-
+from secretsctl.choice import Choice
 from secretsctl.record import Record
 from secretsctl.redact import Secret
 
 
-class ItemKind(enum.Enum):
+class ItemKind(Choice):
     """A decrypted secret, or a rendered template (installed under ``rendered/``)."""
 
     SECRET = "secret"  # noqa: S105 - a kind name, not a password

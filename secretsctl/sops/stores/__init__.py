@@ -9,9 +9,9 @@ imports no other store. Parse errors are :class:`~secretsctl.errors.InputError` 
 
 from __future__ import annotations
 
-import enum
 import sys
 
+from secretsctl.choice import Choice
 from secretsctl.errors import ExitCode, SecretsctlError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     _STORES: tuple[Store, ...] = (yaml, json_store, dotenv, ini, binary)
 
 
-class Format(enum.Enum):
+class Format(Choice):
     """A sops store, named as ``--input-type``/``--output-type`` name it."""
 
     YAML = "yaml"
