@@ -34,19 +34,23 @@ def split_key(text: str) -> tuple[str, str | None] | None:
     or '#'; a double-quoted key has no escapes. The value starts with a non-space and holds no
     line feed. Anything else is None.
     """
-    first = text[:1]
-    if first == '"':
+    if text[:1] == '"':
         colon = text.find('"', 1) + 1
-        if colon == 0 or "\\" in text[1:colon] or text[colon : colon + 1] != ":":
+        if colon == 0 or text.find("\\", 1, colon) >= 0 or text[colon : colon + 1] != ":":
             return None
     else:
         colon = text.find(":")
-        if colon < 1 or first in _KEY_BAD_START or first.isspace() or "#" in text[:colon]:
+        if (
+            colon < 1
+            or text[0] in _KEY_BAD_START
+            or text[0].isspace()
+            or text.find("#", 0, colon) >= 0
+        ):
             return None
     if colon + 1 == len(text):
         return text[:colon], None
     value = text[colon + 2 :]
-    if text[colon + 1] != " " or not value or value[0].isspace() or "\n" in value:
+    if text[colon + 1] != " " or value[:1].isspace() or not value or "\n" in value:
         return None
     return text[:colon], value
 
