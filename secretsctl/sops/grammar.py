@@ -8,23 +8,23 @@ every conversion between a typed leaf and the bytes that sops encrypts and hashe
 from __future__ import annotations
 
 import binascii
-import functools
 import math
-import re
 
 from secretsctl.errors import EncryptionError, ValueDecryptionError
 from secretsctl.sops.tree import Comment
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final
 
 ENC_PREFIX: Final = "ENC[AES256_GCM,data:"
 
 
 # Go's `encre`: anchored at the start only, greedy groups, `.` does not cross newlines.
-@functools.cache
 def _enc_pattern() -> re.Pattern[str]:
+    import re  # on first use only: the boot path does without re
+
     return re.compile(r"ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
 
 
@@ -91,9 +91,43 @@ def format_offset(offset_minutes: int) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
-_RFC3339_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))\Z"
-)
+def rfc3339_parts(text: str) -> tuple[str, str, str, str, str, str, str, str] | None:
+    """Split ``YYYY-MM-DDTHH:MM:SS[.F](Z|±HH:MM)`` into its fields, or None if it is not one.
+
+    The fields are year, month, day, hour, minute, second, the fraction's digits (``""`` if
+    none) and the zone (``Z`` or ``±HH:MM``). A digit is any Unicode decimal digit, as for
+    the ``\\d`` of the regex this replaced; ``int`` reads them all.
+    """
+    if (
+        len(text) < 20
+        or text[4] != "-"
+        or text[7] != "-"
+        or text[10] != "T"
+        or text[13] != ":"
+        or text[16] != ":"
+        or not (
+            text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+        ).isdecimal()
+    ):
+        return None
+    rest = text[19:]
+    if rest[-1] == "Z":
+        zone = "Z"
+    elif (
+        len(rest) >= 6
+        and rest[-6] in "+-"
+        and rest[-3] == ":"
+        and (rest[-5:-3] + rest[-2:]).isdecimal()
+    ):
+        zone = rest[-6:]
+    else:
+        return None
+    fraction = rest[1 : -len(zone)]
+    if len(rest) > len(zone) and (rest[0] not in ".," or not fraction.isdecimal()):
+        return None
+    return text[:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19], fraction, zone
+
+
 _DAYS_IN_MONTH: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -107,19 +141,20 @@ def _valid_date(year: int, month: int, day: int) -> bool:
 
 def parse_rfc3339(text: str) -> GoTime:
     """Parse RFC 3339 as Go's ``time.Parse(time.RFC3339, …)`` does; ``ValueError`` if not."""
-    match = _RFC3339_RE.match(text)
-    if match is None:
+    parts = rfc3339_parts(text)
+    if parts is None:
         raise ValueError("not an RFC 3339 timestamp")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, zulu, sign, off_h, off_m = match.groups()[6:]
+    year, month, day, hour, minute, second = (int(g) for g in parts[:6])
+    fraction, zone = parts[6:]
     if not _valid_date(year, month, day) or hour > 23 or minute > 59 or second > 59:
         raise ValueError("timestamp field out of range")
     offset = 0
-    if not zulu:
+    if zone != "Z":
         # Go's general parser allows offsets up to 24 hours and 60 minutes ("some people do").
-        if int(off_h) > 24 or int(off_m) > 60:
+        off_h, off_m = int(zone[1:3]), int(zone[4:])
+        if off_h > 24 or off_m > 60:
             raise ValueError("zone offset out of range")
-        offset = (int(off_h) * 60 + int(off_m)) * (1 if sign == "+" else -1)
+        offset = (off_h * 60 + off_m) * (1 if zone[0] == "+" else -1)
     nanos = int((fraction or "0")[:9].ljust(9, "0"))
     return GoTime.from_parts(year, month, day, hour, minute, second, nanos, offset, source=text)
 
@@ -265,13 +300,15 @@ def type_and_bytes(value: Any) -> tuple[str, bytes]:
     raise EncryptionError(f"Value to encrypt has unsupported type {type(value).__name__}")
 
 
-@functools.cache
-def _int_pattern() -> re.Pattern[str]:
-    return re.compile(r"[+-]?[0-9]+\Z")
+def is_go_int(text: str) -> bool:
+    """Whether ``text`` is an optional sign and ASCII digits only (Go ``Atoi``'s syntax)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit()
 
 
-@functools.cache
 def _float_pattern() -> re.Pattern[str]:
+    import re  # on first use only: the boot path does without re
+
     return re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
@@ -309,7 +346,7 @@ def from_plaintext(type_tag: str, plaintext: bytes) -> Any:
     text = plaintext.decode("utf-8", "surrogateescape")
     try:
         if type_tag == TYPE_INT:
-            if not _int_pattern().match(text) or not INT64_MIN <= int(text) <= INT64_MAX:
+            if not is_go_int(text) or not INT64_MIN <= int(text) <= INT64_MAX:
                 raise ValueError
             return int(text)
         if type_tag == TYPE_FLOAT:

@@ -8,16 +8,14 @@ for the people who use them.
 
 from __future__ import annotations
 
-import functools
-import re
-
 from secretsctl.errors import MetadataError
 from secretsctl.record import Record, repr_without
-from secretsctl.sops.grammar import GoTime, mac_aad, parse_go_float, parse_rfc3339
+from secretsctl.sops.grammar import GoTime, is_go_int, mac_aad, parse_go_float, parse_rfc3339
 from secretsctl.sops.tree import DEFAULT_UNENCRYPTED_SUFFIX, RULE_FIELDS, Branch, CryptRule, Seq
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final
 
 SOPS_VERSION: Final = "3.11.0"
@@ -373,8 +371,9 @@ def flatten(tree: Branch) -> list[tuple[str, str]]:
     return sorted(flat.items())
 
 
-@functools.cache
 def _flat_part_pattern() -> re.Pattern[str]:
+    import re  # on first use only (dotenv and INI): the boot path does without re
+
     return re.compile(r"(__map_|__list_)")
 
 
@@ -425,18 +424,13 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
     return tree
 
 
-@functools.cache
-def _flat_int_pattern() -> re.Pattern[str]:
-    return re.compile(r"[+-]?[0-9]+\Z")
-
-
 def _flat_threshold(text: str) -> int | str:
     """Read a flat threshold as sops's ``DecodeNonStrings``: ``Atoi``, else a whole float.
 
     Older sops versions wrote the threshold as a float. Anything else stays text, which
     :func:`from_tree` rejects.
     """
-    if _flat_int_pattern().match(text):
+    if is_go_int(text):
         return int(text)
     try:
         number = parse_go_float(text)

@@ -19,13 +19,12 @@ each leaf, exactly as ``Tree.Encrypt``/``Tree.Decrypt`` of sops 3.11 do.
 
 from __future__ import annotations
 
-import re
-
 from secretsctl.errors import EncryptionError
 from secretsctl.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
     from typing import Any, Final, TypeAlias
 
@@ -107,6 +106,8 @@ class CryptRule(Record):
 
 def compile_rule_pattern(field: str, pattern: str) -> re.Pattern[str]:
     """Compile a rule regex, refusing syntax whose meaning differs between Python and Go RE2."""
+    import re  # only files with a regex rule need it: the boot path does without re
+
     # RE2 has no backreferences or lookaround; Python would silently give them a meaning.
     if re.search(r"\(\?[=!<]|\\[1-9]|\(\?P=", pattern):
         raise EncryptionError(

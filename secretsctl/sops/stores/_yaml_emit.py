@@ -16,7 +16,6 @@ text with ``\\n``, double-quoted with escapes for anything else.
 from __future__ import annotations
 
 import math
-import re
 
 from secretsctl.sops.grammar import GoTime, format_float_g
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str
@@ -24,6 +23,7 @@ from secretsctl.sops.tree import Branch, Comment
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final
 
 # Event kinds.
@@ -105,11 +105,22 @@ class _Analysis:
 
 
 _EMPTY_ANALYSIS: Final = _Analysis(False, False, True, True, False)
-# Printable ASCII without leading or trailing space: the overwhelmingly common case.
-_SIMPLE_RE: Final = re.compile(r"[!-~](?:[ -~]*[!-~])?\Z")
-_START_BOTH_RE: Final = re.compile(r"---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|-(?: |\Z)|[?:](?: |\Z)")
-_START_FLOW_RE: Final = re.compile(r"[?:]")
-_INNER_FLOW_RE: Final = re.compile(r".[,?\[\]{}:]")
+_START_INDICATORS: Final = frozenset("#,[]{}&*!|>'\"%@`")
+_INNER_FLOW_INDICATORS: Final = frozenset(",?[]{}:")
+
+
+def _is_simple(value: str) -> bool:
+    """Whether ``value`` is printable ASCII without leading or trailing space.
+
+    The overwhelmingly common case.
+    """
+    return (
+        value != ""
+        and value[0] != " "
+        and value[-1] != " "
+        and value.isascii()
+        and value.isprintable()
+    )
 
 
 def _is_printable(code: int) -> bool:
@@ -124,23 +135,28 @@ def _is_printable(code: int) -> bool:
 def _analyze(value: str) -> _Analysis:
     if not value:
         return _EMPTY_ANALYSIS
-    if _SIMPLE_RE.match(value):
+    if _is_simple(value):
         block_ind = _block_indicators(value)
-        flow_ind = (
-            block_ind or bool(_START_FLOW_RE.match(value)) or bool(_INNER_FLOW_RE.search(value))
-        )
-        return _Analysis(False, not flow_ind, not block_ind, True, True)
+        return _Analysis(False, not _flow_indicators(value, block_ind), not block_ind, True, True)
     return _analyze_slow(value)
 
 
 def _block_indicators(value: str) -> bool:
     """For printable one-line ASCII: whether plain style is impossible in block context."""
+    first, second = value[:1], value[1:2]
     return (
-        bool(_START_BOTH_RE.match(value))
+        first in _START_INDICATORS
+        or value[:3] in ("---", "...")
+        or (first in ("-", "?", ":") and second in ("", " "))
         or ": " in value
         or " #" in value
         or (len(value) > 1 and value[-1] == ":")
     )
+
+
+def _flow_indicators(value: str, block_ind: bool) -> bool:
+    """For printable one-line ASCII: whether plain style is impossible in flow context."""
+    return block_ind or value[:1] in ("?", ":") or not _INNER_FLOW_INDICATORS.isdisjoint(value[1:])
 
 
 def _analyze_slow(value: str) -> _Analysis:
@@ -214,7 +230,6 @@ _OLD_BOOLS: Final = frozenset(
     ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
      "n", "N", "no", "No", "NO", "off", "Off", "OFF")
 )  # fmt: skip
-_BASE60_RE: Final = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 
 
 def _is_valid_utf8(value: str) -> bool:
@@ -244,7 +259,7 @@ def _encode_base64(data: bytes) -> str:
 
 def _string_event(value: str) -> _Event:
     """Present a string as ``Node.Encode`` then ``encoder.node`` do (stringv's style choice)."""
-    if _SIMPLE_RE.match(value):
+    if _is_simple(value):
         # Printable ASCII on one line: its final style is known now, in any block context.
         if value == "<<":
             return _Event(_SCALAR, value, _PLAIN, _MERGE_TAG)
@@ -269,7 +284,24 @@ def _string_event(value: str) -> _Event:
 
 
 def _is_base60(value: str) -> bool:
-    return ":" in value and value[:1] in "+-0123456789" and bool(_BASE60_RE.match(value))
+    """Whether ``value`` is a YAML 1.1 sexagesimal number (``190:20:30.15``).
+
+    That is ``[-+]?D[D_]*(:[0-5]?D)+(\\.[D_]*)?`` with ASCII digits D.
+    """
+    if ":" not in value or not value.isascii():
+        return False
+    whole, _, rest = (value[1:] if value[0] in ("+", "-") else value).partition(":")
+    sexagesimal, _, fraction = rest.partition(".")
+    fraction = fraction.replace("_", "")
+    return (
+        whole[:1].isdigit()
+        and whole.replace("_", "").isdigit()
+        and all(
+            part.isdigit() and (len(part) == 1 or (len(part) == 2 and part[0] <= "5"))
+            for part in sexagesimal.split(":")
+        )
+        and (not fraction or fraction.isdigit())
+    )
 
 
 def _plain_event(text: str) -> _Event:
@@ -427,7 +459,12 @@ _DQ_NEEDS_ESCAPE: Final = (
     "[^\n -~\u00a0-\ud7ff\ue000-\ufeff\uff00-\ufffd]"  # not printable
     '|[\n"\\\\\ufeff\u2028\u2029\x85]'  # breaks, quote, backslash, byte-order mark
 )
-_dq_needs_escape_re: re.Pattern[str] | None = None
+
+
+def _dq_needs_escape_pattern() -> re.Pattern[str]:
+    import re  # on first use only: the boot path does without re
+
+    return re.compile(_DQ_NEEDS_ESCAPE)
 
 
 def _escape_char(char: str) -> str:
@@ -925,10 +962,7 @@ class _Emitter:
             # so a leading BOM escapes every character.
             self.put("".join(_escape_char(char) for char in value))
         elif value:
-            global _dq_needs_escape_re
-            if _dq_needs_escape_re is None:
-                _dq_needs_escape_re = re.compile(_DQ_NEEDS_ESCAPE)
-            self.put(_dq_needs_escape_re.sub(_escape_match, value))
+            self.put(_dq_needs_escape_pattern().sub(_escape_match, value))
         self.write_indicator('"', False, False, False)
         self.whitespace = False
         self.indention = False

@@ -14,8 +14,6 @@ exactly as the libyaml loader does.
 
 from __future__ import annotations
 
-import re
-
 from secretsctl.sops.stores._yaml_lines import Fallback as _Fallback
 from secretsctl.sops.stores._yaml_lines import LineReader
 from secretsctl.sops.stores._yaml_resolve import resolves_to_str, scalar_value
@@ -25,10 +23,36 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any, Final
 
-# `key:` then end of line, or `key: ` and a value. Plain keys start with a character that
-# cannot open another construct and contain no ':' or '#'; double-quoted keys have no escapes.
-_KEY: Final = re.compile(r"""([^\s"'&*!|>%@`\[\]{},?:#<-][^:#]*|"[^"\\]*"):(?: (\S.*))?\Z""")
 _PLAIN_BAD_START: Final = frozenset("&*!|>%@`[]{},?:#'\"")
+_KEY_BAD_START: Final = _PLAIN_BAD_START | {"<", "-"}
+
+
+def split_key(text: str) -> tuple[str, str | None] | None:
+    """Split ``key:`` or ``key: value`` into the key as written and the value (None if none).
+
+    A plain key starts with a character that cannot open another construct and holds no ':'
+    or '#'; a double-quoted key has no escapes. The value starts with a non-space and holds no
+    line feed. Anything else is None.
+    """
+    if text[:1] == '"':
+        colon = text.find('"', 1) + 1
+        if colon == 0 or text.find("\\", 1, colon) >= 0 or text[colon : colon + 1] != ":":
+            return None
+    else:
+        colon = text.find(":")
+        if (
+            colon < 1
+            or text[0] in _KEY_BAD_START
+            or text[0].isspace()
+            or text.find("#", 0, colon) >= 0
+        ):
+            return None
+    if colon + 1 == len(text):
+        return text[:colon], None
+    value = text[colon + 2 :]
+    if text[colon + 1] != " " or value[:1].isspace() or not value or "\n" in value:
+        return None
+    return text[:colon], value
 
 
 def parse(text: str) -> list[Branch] | None:
@@ -61,10 +85,10 @@ class _Reader(LineReader):
             pos += 1
 
     def key(self, text: str) -> tuple[str, str | None]:
-        match = _KEY.match(text)
-        if match is None:
+        split = split_key(text)
+        if split is None:
             raise _Fallback
-        key, rest = match.groups()
+        key, rest = split
         if key[0] == '"':
             key = key[1:-1]
         elif key.endswith(" ") or not resolves_to_str(key):
@@ -164,7 +188,7 @@ class _Reader(LineReader):
             value: Any
             if line.startswith("- ", inner):
                 value, pos = self.sequence(pos, inner, True)
-            elif _KEY.match(line, inner):
+            elif split_key(line[inner:]) is not None:
                 lines[pos] = " " * inner + line[inner:]
                 value, pos = self.mapping(pos, inner)
             else:

@@ -9,14 +9,13 @@ string may be written plain.
 from __future__ import annotations
 
 import binascii
-import functools
 import math
-import re
 
 from secretsctl.sops.grammar import GoTime
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final
 
 STR_TAG: Final = "!!str"
@@ -49,14 +48,27 @@ _RESOLVE_MAP: Final[dict[str, tuple[str, Any]]] = {
     **{s: (FLOAT_TAG, -math.inf) for s in ("-.inf", "-.Inf", "-.INF")},
 }
 
-_YAML_STYLE_FLOAT: Final = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"
-)
+
+def _is_yaml_style_float(text: str) -> bool:
+    """Whether ``text`` is ``[-+]?(\\.D+|D+(\\.D*)?)([eE][-+]?D+)?`` with ASCII digits D."""
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body.isascii():
+        return False
+    mantissa, has_exponent, exponent = body.replace("E", "e").partition("e")
+    if has_exponent:
+        exponent = exponent[1:] if exponent[:1] in ("+", "-") else exponent
+        if not exponent.isdigit():
+            return False
+    whole, has_point, fraction = mantissa.partition(".")
+    if whole:
+        return whole.isdigit() and (not fraction or fraction.isdigit())
+    return bool(has_point) and fraction.isdigit()
 
 
 # Go's ParseFloat for a value starting with '.': decimal digits, '_' only between digits.
-@functools.cache
 def _dot_float() -> re.Pattern[str]:
+    import re  # on first use only: the boot path does without re
+
     return re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 
 
@@ -116,12 +128,52 @@ def _parse_decimal_float(text: str) -> float | None:
     return None if math.isinf(value) else value
 
 
-_TS_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+def _digits_end(text: str, start: int, most: int) -> int:
+    """Return the end of the run of at most ``most`` ASCII digits at ``start``."""
+    end, stop = start, min(len(text), start + most)
+    while end < stop and "0" <= text[end] <= "9":
+        end += 1
+    return end
 
 
-@functools.cache
-def _ts_clock() -> re.Pattern[str]:
-    return re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?")
+def _ts_date(text: str) -> tuple[int, int, int, int] | None:
+    """Year, month, day and end of ``YYYY-M-D`` (one or two digits each) at the start of text."""
+    if len(text) < 8 or text[4] != "-" or _digits_end(text, 0, 4) != 4:
+        return None
+    month_end = _digits_end(text, 5, 2)
+    if month_end == 5 or text[month_end : month_end + 1] != "-":
+        return None
+    day_end = _digits_end(text, month_end + 1, 2)
+    if day_end == month_end + 1:
+        return None
+    return int(text[:4]), int(text[5:month_end]), int(text[month_end + 1 : day_end]), day_end
+
+
+def _ts_clock(text: str) -> tuple[int, int, int, str, int] | None:
+    """Hour, minute, second, fraction digits and end of ``H:M:S[.F]`` at the start of text.
+
+    H, M and S have one or two digits; the fraction is ``""`` when absent.
+    """
+    hour_end = _digits_end(text, 0, 2)
+    if hour_end == 0 or text[hour_end : hour_end + 1] != ":":
+        return None
+    minute_end = _digits_end(text, hour_end + 1, 2)
+    if minute_end == hour_end + 1 or text[minute_end : minute_end + 1] != ":":
+        return None
+    end = _digits_end(text, minute_end + 1, 2)
+    if end == minute_end + 1:
+        return None
+    clock = (
+        int(text[:hour_end]),
+        int(text[hour_end + 1 : minute_end]),
+        int(text[minute_end + 1 : end]),
+    )
+    fraction = ""
+    if text[end : end + 1] in (".", ","):
+        fraction_end = _digits_end(text, end + 1, len(text))
+        if fraction_end > end + 1:
+            fraction, end = text[end + 1 : fraction_end], fraction_end
+    return *clock, fraction, end
 
 
 _DAYS: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -139,13 +191,13 @@ def parse_timestamp(text: str) -> GoTime | None:
     The layouts are ``2006-1-2T15:4:5.999999999Z07:00`` (``T`` or ``t``), ``2006-1-2
     15:4:5.999999999`` (one or more spaces, no zone, UTC) and ``2006-1-2``.
     """
-    date = _TS_DATE.match(text)
+    date = _ts_date(text)
     if date is None:
         return None
-    year, month, day = int(date[1]), int(date[2]), int(date[3])
+    year, month, day, date_end = date
     if not 1 <= month <= 12:
         return None
-    rest = text[date.end() :]
+    rest = text[date_end:]
     hour = minute = second = nanos = offset = 0
     if rest:
         separator = rest[0]
@@ -155,15 +207,15 @@ def parse_timestamp(text: str) -> GoTime | None:
             rest = rest[1:]
         else:
             return None
-        clock = _ts_clock().match(rest)
+        clock = _ts_clock(rest)
         if clock is None:
             return None
-        hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3])
+        hour, minute, second, fraction, clock_end = clock
         if hour >= 24 or minute >= 60 or second >= 60:
             return None
-        if clock[4]:
-            nanos = int(clock[4][:9].ljust(9, "0"))
-        rest = rest[clock.end() :]
+        if fraction:
+            nanos = int(fraction[:9].ljust(9, "0"))
+        rest = rest[clock_end:]
         if separator != " ":
             if rest == "Z":
                 rest = ""
@@ -213,7 +265,8 @@ def _resolve_untyped(tag: str, value: str) -> tuple[str, Any]:
     if item is not None:
         return item
     if hint == ".":
-        if _dot_float().match(value):
+        # The digit test first: other values that start with '.' need no regex.
+        if "0" <= value[1:2] <= "9" and _dot_float().match(value):
             parsed = _parse_decimal_float(value.replace("_", ""))
             if parsed is not None:
                 return FLOAT_TAG, parsed
@@ -228,7 +281,7 @@ def _resolve_untyped(tag: str, value: str) -> tuple[str, Any]:
             number = _parse_uint(plain, 0)
         if number is not None:
             return INT_TAG, number
-        if _YAML_STYLE_FLOAT.match(plain):
+        if _is_yaml_style_float(plain):
             parsed = _parse_decimal_float(plain)
             if parsed is not None:
                 return FLOAT_TAG, parsed
@@ -256,8 +309,9 @@ def resolves_to_str(value: str) -> bool:
     return _resolve_untyped("", value)[0] == STR_TAG
 
 
-@functools.cache
 def _base64_pattern() -> re.Pattern[str]:
+    import re  # on first use only (!!binary): the boot path does without re
+
     return re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
