@@ -68,7 +68,13 @@ def test_dotenv_round_trip(document: Branch) -> None:
 
 # --- INI -----------------------------------------------------------------------------------
 
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2002\u2028\u3000"
+# Go's unicode.IsSpace: the ASCII spaces, U+0085, U+00A0 and every Z character (ini.v1 trims
+# keys with strings.TrimSpace).
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 # U+FEFF would be taken for a byte-order mark at the start of the file.
 _ini_text = st.text(
     alphabet=st.one_of(
