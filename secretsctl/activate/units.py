@@ -17,15 +17,14 @@ The ``systemctl`` program is a parameter, so tests put a checking stand-in on PA
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 
 from secretsctl.choice import Choice
 from secretsctl.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from collections.abc import Mapping, Sequence
 
     from secretsctl.activate.context import Context
@@ -37,8 +36,9 @@ _TIMEOUT = 90
 
 
 # systemd's unit-name alphabet; refusing a leading '-' keeps a name from reading as an option.
-@functools.cache
 def _unit_name_pattern() -> re.Pattern[str]:
+    import re  # on first use only: the boot path does without re
+
     return re.compile(r"[A-Za-z0-9:_.\\@-]+")
 
 

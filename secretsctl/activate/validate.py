@@ -9,7 +9,6 @@ folder the run will write in and refuses an untrusted symlink on the way.
 from __future__ import annotations
 
 import os
-import re
 
 from secretsctl.activate.naming import inside, label
 from secretsctl.activate.units import Delivery
@@ -26,8 +25,22 @@ if TYPE_CHECKING:
     from secretsctl.paths import RuntimePaths
     from secretsctl.render.model import PlannedFile, RenderPlan
 
-# An empty, "." or ".." component (so also a leading or trailing "/"), or a NUL byte.
-_BAD_NAME = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|\x00")
+_BAD_PARTS = frozenset(("", ".", ".."))
+
+
+def bad_name(name: str) -> bool:
+    """Whether a name has an empty, "." or ".." component, or a NUL byte.
+
+    An empty component is also a leading or trailing "/".
+    Once per item, so str methods rather than a regex (tests/property/test_bad_name.py keeps
+    the regex this replaced, whose ``$`` also matched before a final newline).
+    """
+    if "\x00" in name:
+        return True
+    parts = name.split("/")
+    if name[-1:] == "\n":
+        parts.append(parts.pop()[:-1])
+    return not _BAD_PARTS.isdisjoint(parts)
 
 
 def _reserved_in_mount_point(where: str, mount_point: str) -> bool:
@@ -83,7 +96,6 @@ def validate(plan: RenderPlan, manifest: Manifest, paths: RuntimePaths) -> None:
     links: dict[str, str] = {}
     inner: dict[str, str] = {}  # links inside the symlink path: relative path → label
     limit = 2**32 - 1
-    bad_name = _BAD_NAME.search
     for item in plan.files:
         kind, name, mode = item.kind, item.name, item.mode
         if bad_name(name):

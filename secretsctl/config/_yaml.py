@@ -24,9 +24,6 @@ position.
 
 from __future__ import annotations
 
-import functools
-import re
-
 from secretsctl.limits import (
     MAX_NESTING_DEPTH,
     TOO_DEEP,
@@ -38,6 +35,7 @@ from secretsctl.sops.stores._yaml_lines import LineReader
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from typing import Any, Final, TypeAlias
 
 SCALAR: Final = 0
@@ -51,26 +49,68 @@ _VALUE_SPECIAL_START: Final = _PLAIN_BAD_START
 _FLOW_PLAIN_STOP: Final = frozenset(",[]{}")
 
 
-@functools.cache
+# The patterns below are compiled on first use (re caches them): the boot path does without re.
 def _flow_indicator() -> re.Pattern[str]:
+    import re
+
     return re.compile(r"[,\[\]{}]")
 
 
 # In flow context libyaml also ends a plain scalar at `?`.
-@functools.cache
 def _flow_stop() -> re.Pattern[str]:
+    import re
+
     return re.compile(r"[,?\[\]{}]")
 
 
-@functools.cache
 def _flow_key_stop() -> re.Pattern[str]:
+    import re
+
     return re.compile(r"[,?\[\]{}:]")
 
 
-# A plain key and what follows its colon (`key:` or `key: rest`); quoted keys take the slow way.
-_PLAIN_KEY: Final = re.compile(r"([^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}]*(?<! )):(?: +(.*))?\Z")
-# A one-line flow list of plain scalars: `[a.service, b.service]`, then spaces or a comment.
-_SIMPLE_SEQUENCE: Final = re.compile(r"\[([^\[\]{}#'\":?]*)\](?: *\Z| +#)")
+_KEY_STOP: Final = frozenset("#,[]{}")
+_SEQUENCE_STOP: Final = frozenset("[]{}#'\":?")
+
+
+# These two run once per line: str methods, not a regex (tests/property/test_yaml_lines.py
+# keeps the regular expressions they replaced).
+def _plain_key(body: str) -> tuple[str, str | None, int] | None:
+    """Split a line (without its indent) that is a plain key: ``key:`` or ``key: rest``.
+
+    Returns the key, the rest (None for nothing after the colon) and the rest's index; None
+    when the line has another shape (a quoted key, a flow indicator, …): the slow way reads it.
+    """
+    colon = body.find(":")
+    if colon <= 0:
+        return None
+    key = body[:colon]
+    if key[-1] == " " or body[0] in _PLAIN_BAD_START or body[0].isspace():
+        return None
+    if not _KEY_STOP.isdisjoint(key):
+        return None
+    if colon + 1 == len(body):
+        return key, None, 0
+    if body[colon + 1] != " ":
+        return None
+    rest = body[colon + 2 :].lstrip(" ")
+    return key, rest, len(body) - len(rest)
+
+
+def _simple_sequence_items(rest: str) -> str | None:
+    """Return the text in the brackets of a one-line flow list of plain scalars, else None.
+
+    ``rest`` starts with ``[``: ``[a.service, b.service]``, then spaces or a comment.
+    """
+    close = rest.find("]")
+    if close < 0:
+        return None
+    inside = rest[1:close]
+    if not _SEQUENCE_STOP.isdisjoint(inside):
+        return None
+    tail = rest[close + 1 :]
+    after = tail.lstrip(" ")
+    return inside if not after or (after[0] == "#" and after is not tail) else None
 
 
 class YMap(dict[str, tuple[Node, Node]]):
@@ -133,7 +173,7 @@ def _double_quoted(text: str, start: int) -> tuple[str, int]:
 
 
 def _simple_sequence(inside: str, line: int, column: int) -> Node:
-    """Build the list node of a ``_SIMPLE_SEQUENCE`` match; ``column`` is that of ``[``."""
+    """Build the list node of :func:`_simple_sequence_items`; ``column`` is that of ``[``."""
     items: list[Node] = []
     if "," not in inside:
         text = inside.strip(" ")
@@ -161,9 +201,10 @@ _FLOW_ENTRY: Final = (
 )
 
 
-@functools.cache
 def _flow_entry() -> re.Pattern[str]:
     """Compile :data:`_FLOW_ENTRY` on first use: most configurations have no such mapping."""
+    import re
+
     return re.compile(_FLOW_ENTRY)
 
 
@@ -240,7 +281,7 @@ class _FastReader(LineReader):
         lines, count = self.lines, self.count
         entries = YMap()
         node: Node = (MAP, entries, pos + 1, indent + 1, False)
-        match_key = _PLAIN_KEY.match
+        plain_key = _plain_key
         while pos < count:
             line = lines[pos]
             body = line.lstrip(" ")
@@ -252,11 +293,11 @@ class _FastReader(LineReader):
                 if here < indent:
                     break
                 raise _Fallback
-            match = match_key(body)
-            if match is not None:
-                text, rest = match.groups()
+            found = plain_key(body)
+            if found is not None:
+                text, rest, at = found
                 key: Node = (SCALAR, text, pos + 1, here + 1, True)
-                column = here + match.start(2) + 1 if rest else 0
+                column = here + at + 1 if rest else 0
             else:
                 key, after = self.key(body, pos, here)
                 text = key[1]
@@ -291,8 +332,7 @@ class _FastReader(LineReader):
                     _check_tail(rest, end + 1)
                 value = (SCALAR, rest[1:end], pos + 1, column, False)
                 pos += 1
-            elif rest[0] == "[" and (simple := _SIMPLE_SEQUENCE.match(rest)) is not None:
-                inside = simple[1]
+            elif rest[0] == "[" and (inside := _simple_sequence_items(rest)) is not None:
                 item = inside.strip(" ")
                 if item and "," not in inside and item[0] not in _PLAIN_BAD_START:
                     # One plain item, the usual `restart_units: [x.service]`.
@@ -388,9 +428,9 @@ class _FastReader(LineReader):
             _check_tail(rest, end)
             return (SCALAR, text, line, column, False), pos + 1
         if first == "[":
-            simple = _SIMPLE_SEQUENCE.match(rest)
-            if simple is not None:
-                return _simple_sequence(simple[1], line, column), pos + 1
+            inside = _simple_sequence_items(rest)
+            if inside is not None:
+                return _simple_sequence(inside, line, column), pos + 1
         if first == "{":
             found = _simple_flow_mapping(rest, line, column)
             if found is not None:

@@ -8,7 +8,6 @@ file, line and field it came from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from secretsctl.choice import Choice
@@ -17,6 +16,7 @@ from secretsctl.sops.stores import Format
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 DEFAULT_MOUNT_POINT = "/run/secrets.d"

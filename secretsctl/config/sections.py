@@ -8,9 +8,6 @@ items are kept for the plan to report with its own.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-
 from secretsctl.config._yaml import MAP, SCALAR, Node
 from secretsctl.config.fastblock import FastBlock, FastEntry, NotFast
 from secretsctl.config.model import (
@@ -36,7 +33,11 @@ from secretsctl.sops.stores import Format
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from typing import Final
+else:
+    # The same class, without importing the collections package on the boot path.
+    from _collections_abc import Mapping
 
 TOP_FIELDS: Final = ("defaults", "secrets", "templates")
 FAST_FIELDS: Final = (*OWNERSHIP_FIELDS, "key")  # in the order fast_secrets reads them
@@ -149,6 +150,8 @@ class SectionLoader(OwnershipReader):
 
     def position(self, error: SecretsctlError) -> tuple[int, int]:
         """Sort key: the line and column a problem names (problems without one go last)."""
+        import re  # an error path: the boot path does without re
+
         match = re.match(r"(\d+):(\d+): ", error.message[len(self.file) + 1 :])
         return (int(match[1]), int(match[2])) if match else (1 << 30, 0)
 

@@ -7,14 +7,13 @@ field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from secretsctl.config.model import RENDERED_DIR, Origin, SecretSpec
 from secretsctl.errors import ManifestError
 from secretsctl.paths import PARENT_HINT, runtime_path_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Final, TypeVar
 
     T = TypeVar("T")

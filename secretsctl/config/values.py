@@ -10,8 +10,6 @@ not octal), which is why a mode is read from its written digits.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable
 
 from secretsctl.config._yaml import MAP, SCALAR, SEQ, Node, YMap
 from secretsctl.config.validate import (
@@ -28,6 +26,7 @@ from secretsctl.sops.stores import Format
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
 FORMATS: Final = {fmt.value: fmt for fmt in Format}
@@ -61,6 +60,8 @@ def plain_type(text: str) -> str | None:
         return "a boolean"
     if text[0] not in _NUMBER_START or not _NUMBER_CHARS.issuperset(text):
         return None
+    import re  # only for text that looks like a number: the boot path does without re
+
     if re.fullmatch(_INT, text):
         return "an integer"
     if re.fullmatch(_FLOAT, text):
@@ -125,6 +126,7 @@ class ValueReader:
     def unknown(self, key: Node, label: str, name: str, allowed: tuple[str, ...]) -> None:
         """Keep a problem: an unknown field, with the closest known one as a hint."""
         import difflib
+        import re
 
         if name == "<<":
             self.fail(key, label, "YAML merge keys (<<) are not supported; use defaults:")

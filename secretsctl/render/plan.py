@@ -27,9 +27,7 @@ empty contents and ``check_only`` set.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 
 from secretsctl.config.model import Manifest, Origin, Ownership, SecretSpec, TemplateEngine
 from secretsctl.errors import InputError, ManifestError, ProblemsError, SecretsctlError
@@ -40,6 +38,7 @@ from secretsctl.sops.tree import Branch, Seq
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    import re
     from collections.abc import Collection, Sequence
     from contextlib import AbstractContextManager
     from typing import Any, Final, Protocol
@@ -69,8 +68,9 @@ __all__ = ["SystemAccounts", "build_plan"]
 _WHOLE_FILE: Final = frozenset((Format.BINARY, Format.DOTENV, Format.INI))
 
 
-@functools.cache
 def _leftover_placeholder() -> re.Pattern[bytes]:
+    import re  # on first use only: the boot path does without re
+
     return re.compile(rb"<SOPS:[^:<>\s]*:PLACEHOLDER>")
 
 
@@ -720,6 +720,8 @@ def _placeholder_substitution(manifest: Manifest, contents: list[bytes | None]) 
             values[placeholder.encode("utf-8", "surrogateescape")] = content
     if not values:
         return _Substitution(values, None)
+    import re  # only with placeholders (templates): the boot path does without re
+
     # Longest first, so that a placeholder that is a prefix of another never cuts it short.
     ordered = sorted(values, key=len, reverse=True)
     return _Substitution(values, re.compile(b"|".join(re.escape(p) for p in ordered)))
