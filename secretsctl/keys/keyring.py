@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Callable, Sequence
 
 from secretsctl.errors import ExitCode, NoEncryptionKeyError, NoIdentityError, SecretsctlError
 from secretsctl.keys.kinds import (
@@ -52,7 +51,8 @@ from secretsctl.sops.metadata import AgeKey, ForeignKey, KeyGroup, Metadata
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
-    from typing import Final
+    from collections.abc import Callable, Sequence
+    from typing import Final, TypeAlias
 
     from secretsctl.keyservice.client import KeyServices, RemoteKeyService
 
@@ -173,7 +173,7 @@ class _GroupOutcome:
         self.remote: dict[str, list[str]] = {}  # entry label -> each remote service's reason
 
 
-_Unwrap = Callable[[AgeKey | ForeignKey, Sequence[LoadedIdentity]], bytes | str]
+_Unwrap: TypeAlias = "Callable[[AgeKey | ForeignKey, Sequence[LoadedIdentity]], bytes | str]"
 
 
 def _unwrap(entry: AgeKey | ForeignKey, batch: Sequence[LoadedIdentity]) -> bytes | list[str]:
