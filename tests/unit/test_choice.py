@@ -265,6 +265,8 @@ _BOOT_MODULES = (
     "secretsctl.render.model",
     "secretsctl.activate.diff",
     "secretsctl.keys.sources",
+    "secretsctl.config.model",
+    "secretsctl.activate.units",
 )
 _NOT_AT_BOOT = ("enum", "functools", "collections", "re")
 
