@@ -11,16 +11,13 @@ import click
 from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    SopsOptions,
-    check_services,
     flag_key_group,
-    format_for,
-    identities_for,
     ignore_mac_option,
     input_type_option,
     pgp_option,
     sops_options,
 )
+from secretsctl.cli.sops_run import SopsOptions, check_services, format_for, identities_for
 from secretsctl.errors import ConfigError, ExitCode, SecretsctlError
 
 if TYPE_CHECKING:

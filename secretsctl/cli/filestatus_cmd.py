@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from secretsctl.cli.options import SopsCommand, format_for, input_type_option
+from secretsctl.cli.options import SopsCommand, input_type_option
+from secretsctl.cli.sops_run import format_for
 
 
 @click.command(cls=SopsCommand)

@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from secretsctl.cli.app import App
-from secretsctl.cli.options import SopsCommand, SopsOptions, sops_options
+from secretsctl.cli.options import SopsCommand, sops_options
+from secretsctl.cli.sops_run import SopsOptions
 from secretsctl.errors import ExitCode, InputError, SecretsctlError
 
 _file = click.option(

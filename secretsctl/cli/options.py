@@ -8,19 +8,14 @@ and the trio ``--config``, ``--keyservice``, ``--enable-local-keyservice``, whic
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from secretsctl.record import Record
+from secretsctl.cli.sops_run import SopsOptions, go_bool
 
 if TYPE_CHECKING:
-    from secretsctl.cli.app import App
-    from secretsctl.keys.sources import IdentitySet
-    from secretsctl.keyservice.client import KeyServices
-    from secretsctl.sops.creation_rules import SopsConfig, StoreSettings
     from secretsctl.sops.stores import Format
 
     Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -81,13 +76,6 @@ def format_named(store_type: str | None) -> Format | None:
     return Format(store_type) if store_type else None
 
 
-def format_for(store_type: str | None, path: str) -> Format:
-    """Return the format a ``--input-type``/``--output-type`` value names, else ``path``'s."""
-    from secretsctl.sops.stores import Format
-
-    return Format(store_type) if store_type else Format.for_path(path)
-
-
 sops_config_option = click.option(
     "--config",
     "config_path",
@@ -123,13 +111,6 @@ def flag_key_group(age: str | None, pgp: str | None) -> tuple[str, ...]:
 
 LOCAL_KEYSERVICE_FLAG = "--enable-local-keyservice"
 _NO_LOCAL_KEYSERVICE_FLAG = "--disable-local-keyservice"
-# Go's strconv.ParseBool, which sops's flag and environment variable go through.
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _go_bool(text: str) -> bool | None:
-    return True if text in _GO_TRUE else False if text in _GO_FALSE else None
 
 
 class SopsCommand(click.Command):
@@ -148,7 +129,7 @@ class SopsCommand(click.Command):
                 break
             option, equals, value = word.partition("=")
             if equals and option == LOCAL_KEYSERVICE_FLAG:
-                enabled = _go_bool(value)
+                enabled = go_bool(value)
                 if enabled is None:
                     raise click.UsageError(
                         f"invalid boolean value {value!r} for {option} (true or false)", ctx
@@ -176,92 +157,6 @@ def keyservice_options(func: Any) -> Any:
         " data keys; repeatable, asked in order after the local keys. Env: SOPS_KEYSERVICE"
         " (comma-separated, asked before the options').",
     )(func)
-
-
-def key_services(
-    uris: Sequence[str], enable_local: bool | None, environ: Mapping[str, str] | None = None
-) -> KeyServices | None:
-    """Return the key services the options and sops's variables ask for; None: the default.
-
-    As sops (urfave/cli) reads them: ``SOPS_KEYSERVICE`` is split on commas and comes before
-    the ``--keyservice`` options; ``SOPS_ENABLE_LOCAL_KEYSERVICE`` set but empty means false.
-    """
-    environ = os.environ if environ is None else environ
-    from_environment = environ.get("SOPS_KEYSERVICE")
-    every = [part.strip() for part in (from_environment or "").split(",")] + list(uris)
-    every = [uri for uri in every if uri]
-    value = environ.get("SOPS_ENABLE_LOCAL_KEYSERVICE")
-    if enable_local is None and value is not None:
-        enable_local = value != "" and _go_bool(value)
-        if enable_local is None:
-            from secretsctl.errors import SecretsctlError
-
-            raise SecretsctlError(
-                f"could not parse {value!r} as a boolean in SOPS_ENABLE_LOCAL_KEYSERVICE",
-                hint="set it to true or false",
-            )
-    enable_local = enable_local is not False
-    if enable_local and not every:
-        return None
-    from secretsctl.keyservice.client import KeyServices
-
-    return KeyServices(enable_local, tuple(every))
-
-
-def identities_for(app: App, services: KeyServices | None) -> IdentitySet | None:
-    """Load the identities for ``services``: this host's keys (when local), with the remotes.
-
-    None for the default (the local keys alone): the core loads them where it needs them.
-    Fails before any work when the remotes need grpc and it is missing; a URI that cannot be
-    dialled is a warning (sops skips it), and its reason shows if no key opens a file.
-    """
-    if services is None:
-        return None
-    from secretsctl.keys.sources import IdentitySet, load_identities
-
-    check_services(app, services)
-    loaded = load_identities() if services.local else IdentitySet((), (), ())
-    return loaded.with_services(services)
-
-
-def check_services(app: App, services: KeyServices | None) -> None:
-    """Warn about each URI that cannot be dialled; fail when remotes need a missing grpc."""
-    if services is None:
-        return
-    from secretsctl.keyservice.client import remote_services, uri_problem
-
-    for uri in services.uris:
-        problem = uri_problem(uri)
-        if problem is not None:
-            app.display_warning(f"key service `{uri}` cannot be used: {problem}")
-    remote_services(services)
-
-
-class SopsOptions(Record):
-    """``--config``, ``--keyservice`` and ``--enable-local-keyservice``, as one value."""
-
-    config_path: str | None
-    keyservice: tuple[str, ...]
-    enable_local_keyservice: bool | None
-
-    def services(self) -> KeyServices | None:
-        """Return the key services asked for (:func:`key_services`); None: the default."""
-        return key_services(self.keyservice, self.enable_local_keyservice)
-
-    def identities(self, app: App) -> IdentitySet | None:
-        """Return the identities for the key services asked for (:func:`identities_for`)."""
-        return identities_for(app, self.services())
-
-    def config(self, app: App, *, required: bool = False) -> SopsConfig | None:
-        """Return the ``.sops.yaml`` of ``--config`` or found upward; None if none."""
-        from secretsctl.cli.app import find_sops_config
-
-        return find_sops_config(app, self.config_path, required=required)
-
-    def stores(self, app: App) -> StoreSettings | None:
-        """Return the ``stores:`` settings of the ``.sops.yaml``; None without one."""
-        config = self.config(app)
-        return config.stores if config else None
 
 
 # --config, --keyservice and --enable-local-keyservice, as the keyword argument ``sops``.

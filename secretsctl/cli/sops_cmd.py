@@ -9,8 +9,6 @@ import click
 from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    SopsOptions,
-    check_services,
     flag_key_group,
     ignore_mac_option,
     input_type_option,
@@ -20,7 +18,7 @@ from secretsctl.cli.options import (
     pgp_option,
     sops_options,
 )
-from secretsctl.cli.sops_run import Io
+from secretsctl.cli.sops_run import Io, SopsOptions, check_services
 from secretsctl.cli.sops_run import decrypt as run_decrypt
 from secretsctl.errors import ConfigError, UsageError
 from secretsctl.record import Record

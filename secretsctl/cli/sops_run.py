@@ -11,12 +11,18 @@ import os
 import sys
 
 from secretsctl.errors import ExitCode, InputError, UsageError
+from secretsctl.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from secretsctl.cli.app import App
+    from secretsctl.keys.sources import IdentitySet
+    from secretsctl.keyservice.client import KeyServices
+    from secretsctl.sops.creation_rules import SopsConfig, StoreSettings
+    from secretsctl.sops.stores import Format
 
 
 class Io:
@@ -104,9 +110,6 @@ def decrypt(
 
     services = None
     if keyservice or enable_local_keyservice is not None or _names_key_services():
-        # Only key services need the option helpers (and click, which they import).
-        from secretsctl.cli.options import key_services
-
         services = key_services(keyservice, enable_local_keyservice)
     io = Io(**io_options)
     if extract is not None:
@@ -117,8 +120,6 @@ def decrypt(
     data = io.read()
     identities = None
     if services is not None:
-        from secretsctl.cli.options import identities_for
-
         identities = identities_for(app, services)
     result = decrypt_to_bytes(
         data,
@@ -136,5 +137,110 @@ def decrypt(
 
 
 def _names_key_services() -> bool:
-    # sops's variables, read by :func:`secretsctl.cli.options.key_services`.
+    # sops's variables, read by :func:`key_services`.
     return "SOPS_KEYSERVICE" in os.environ or "SOPS_ENABLE_LOCAL_KEYSERVICE" in os.environ
+
+
+def format_for(store_type: str | None, path: str) -> Format:
+    """Return the format a ``--input-type``/``--output-type`` value names, else ``path``'s."""
+    from secretsctl.sops.stores import Format
+
+    return Format(store_type) if store_type else Format.for_path(path)
+
+
+# --- key services ---------------------------------------------------------------------------
+
+# Go's strconv.ParseBool, which sops's flag and environment variable go through.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def go_bool(text: str) -> bool | None:
+    """Read a boolean as Go's strconv.ParseBool does; None when it is none."""
+    return True if text in _GO_TRUE else False if text in _GO_FALSE else None
+
+
+def key_services(
+    uris: Sequence[str], enable_local: bool | None, environ: Mapping[str, str] | None = None
+) -> KeyServices | None:
+    """Return the key services the options and sops's variables ask for; None: the default.
+
+    As sops (urfave/cli) reads them: ``SOPS_KEYSERVICE`` is split on commas and comes before
+    the ``--keyservice`` options; ``SOPS_ENABLE_LOCAL_KEYSERVICE`` set but empty means false.
+    """
+    environ = os.environ if environ is None else environ
+    from_environment = environ.get("SOPS_KEYSERVICE")
+    every = [part.strip() for part in (from_environment or "").split(",")] + list(uris)
+    every = [uri for uri in every if uri]
+    value = environ.get("SOPS_ENABLE_LOCAL_KEYSERVICE")
+    if enable_local is None and value is not None:
+        enable_local = value != "" and go_bool(value)
+        if enable_local is None:
+            from secretsctl.errors import SecretsctlError
+
+            raise SecretsctlError(
+                f"could not parse {value!r} as a boolean in SOPS_ENABLE_LOCAL_KEYSERVICE",
+                hint="set it to true or false",
+            )
+    enable_local = enable_local is not False
+    if enable_local and not every:
+        return None
+    from secretsctl.keyservice.client import KeyServices
+
+    return KeyServices(enable_local, tuple(every))
+
+
+def identities_for(app: App, services: KeyServices | None) -> IdentitySet | None:
+    """Load the identities for ``services``: this host's keys (when local), with the remotes.
+
+    None for the default (the local keys alone): the core loads them where it needs them.
+    Fails before any work when the remotes need grpc and it is missing; a URI that cannot be
+    dialled is a warning (sops skips it), and its reason shows if no key opens a file.
+    """
+    if services is None:
+        return None
+    from secretsctl.keys.sources import IdentitySet, load_identities
+
+    check_services(app, services)
+    loaded = load_identities() if services.local else IdentitySet((), (), ())
+    return loaded.with_services(services)
+
+
+def check_services(app: App, services: KeyServices | None) -> None:
+    """Warn about each URI that cannot be dialled; fail when remotes need a missing grpc."""
+    if services is None:
+        return
+    from secretsctl.keyservice.client import remote_services, uri_problem
+
+    for uri in services.uris:
+        problem = uri_problem(uri)
+        if problem is not None:
+            app.display_warning(f"key service `{uri}` cannot be used: {problem}")
+    remote_services(services)
+
+
+class SopsOptions(Record):
+    """``--config``, ``--keyservice`` and ``--enable-local-keyservice``, as one value."""
+
+    config_path: str | None
+    keyservice: tuple[str, ...]
+    enable_local_keyservice: bool | None
+
+    def services(self) -> KeyServices | None:
+        """Return the key services asked for (:func:`key_services`); None: the default."""
+        return key_services(self.keyservice, self.enable_local_keyservice)
+
+    def identities(self, app: App) -> IdentitySet | None:
+        """Return the identities for the key services asked for (:func:`identities_for`)."""
+        return identities_for(app, self.services())
+
+    def config(self, app: App, *, required: bool = False) -> SopsConfig | None:
+        """Return the ``.sops.yaml`` of ``--config`` or found upward; None if none."""
+        from secretsctl.cli.app import find_sops_config
+
+        return find_sops_config(app, self.config_path, required=required)
+
+    def stores(self, app: App) -> StoreSettings | None:
+        """Return the ``stores:`` settings of the ``.sops.yaml``; None without one."""
+        config = self.config(app)
+        return config.stores if config else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from click.testing import CliRunner
 
-from secretsctl.cli.options import SopsOptions, option_group, options_as, sops_options
+from secretsctl.cli.options import option_group, options_as, sops_options
+from secretsctl.cli.sops_run import SopsOptions
 from secretsctl.record import Record
 
 

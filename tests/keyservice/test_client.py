@@ -106,7 +106,7 @@ def test_every_host_port_and_absolute_path_is_a_target(host: str, port: int, pat
 
 
 def test_sops_keyservice_reads_a_comma_separated_list_and_the_local_flag() -> None:
-    from secretsctl.cli.options import key_services
+    from secretsctl.cli.sops_run import key_services
 
     assert key_services((), None, {}) is None
     assert key_services((), None, {"SOPS_KEYSERVICE": " a , ,b"}) == KeyServices(True, ("a", "b"))
