@@ -1,14 +1,15 @@
-"""The boot path without click: ``activate``, ``render`` and ``decrypt`` as people type them.
+"""The boot path without click: ``activate``, ``render``, ``decrypt`` and ``exec-*``.
 
 Importing click costs ~15 ms, a third of a small decrypt. This parser reads the commands'
 options from :mod:`secretsctl.cli._fastspec`, a table generated from the click commands
 themselves, and accepts only their plain spellings (``--name value``, ``--name=value``,
-``-m value``, flags, one argument); the same names, environment variables and defaults as
-click. It declines everything else: help, version, a repeated, unknown, abbreviated or
-malformed option, a value that starts with ``-``, ``--``, an option the table marks
-``decline``, an environment value click would have to interpret. Click then parses the
-command line as always, with its messages. Tests check that the table matches the click
-commands and that whatever this parser accepts, click parses to the same values.
+``-m value``, flags, arguments; for exec's FILE COMMAND, every word from the first that is
+no option on); the same names, environment variables and defaults as click. It declines
+everything else: help, version, a repeated, unknown, abbreviated or malformed option, a value
+that starts with ``-``, ``--``, an option the table marks ``decline``, an environment value
+click would have to interpret. Click then parses the command line as always, with its
+messages. Tests check that the table matches the click commands and that whatever this parser
+accepts, click parses to the same values.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
         """One parameter in :mod:`secretsctl.cli._fastspec`."""
 
         name: str
-        kind: Literal["flag", "value", "argument", "decline"]
+        kind: Literal["flag", "value", "argument", "arguments", "decline"]
         opts: tuple[str, ...]
         choices: tuple[str, ...]
         path: tuple[bool, bool]  # click.Path's file_okay, dir_okay
@@ -64,11 +65,25 @@ def _decrypt(app: App, **params: object) -> None:
     decrypt(app, **params)  # type: ignore[arg-type]
 
 
+def _exec_env(app: App, **params: object) -> None:
+    from secretsctl.cli.exec_run import exec_env
+
+    exec_env(app, **params)  # type: ignore[arg-type]
+
+
+def _exec_file(app: App, **params: object) -> None:
+    from secretsctl.cli.exec_run import exec_file
+
+    exec_file(app, **params)  # type: ignore[arg-type]
+
+
 # What each command the fast path takes does once parsed: what its click command does.
 RUNNERS: dict[str, Callable[..., None]] = {
     "render": _activation("render"),
     "activate": _activation("activate"),
     "decrypt": _decrypt,
+    "exec-env": _exec_env,
+    "exec-file": _exec_file,
 }
 
 
@@ -108,12 +123,26 @@ def _read(
     option, the command's name.
     """
     by_spelling = {spelling: entry for entry in table for spelling in entry.get("opts", ())}
-    arguments = [entry for entry in table if entry["kind"] == "argument"]
+    arguments = [entry for entry in table if entry["kind"] in ("argument", "arguments")]
+    rewritten = tuple(
+        f"{spelling}="
+        for entry in table
+        if entry["kind"] == "decline"
+        for spelling in entry["opts"]
+    )
     values: dict[str, object] = {}
     while position < len(argv):
         word = argv[position]
         if not word.startswith("-"):
             if stop_at_word:
+                break
+            if arguments and arguments[0]["kind"] == "arguments":
+                rest = argv[position:]
+                # A word click's command class rewrites before parsing (``--x=false``).
+                if any(word.startswith(rewritten) for word in rest):
+                    return None
+                values[str(arguments[0]["name"])] = tuple(rest)
+                position = len(argv)
                 break
             if not arguments or not _fits(arguments[0], word):
                 return None

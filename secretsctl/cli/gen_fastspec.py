@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 '''
 
 
+STRING = click.types.StringParamType
+
+
 class UnsupportedParameter(Exception):
     """A parameter whose default or environment the table cannot describe."""
 
@@ -44,7 +47,7 @@ class UnsupportedParameter(Exception):
 def _value_type(param: click.Parameter) -> dict[str, Any] | None:
     """Describe a string, choice or path type; None for any other type."""
     kind = param.type
-    if type(kind) is click.types.StringParamType:
+    if type(kind) is STRING:
         return {}
     if type(kind) is click.Choice:
         if not kind.case_sensitive or not all(isinstance(c, str) for c in kind.choices):
@@ -73,6 +76,12 @@ def _entry(
         and not getattr(param, "deprecated", False)
     )
     if isinstance(param, click.Argument):
+        if not _interspersed(command):
+            # Click reads options up to the first word that is none; that word and all after
+            # it are this one argument's values, whatever they look like.
+            if param.nargs != -1 or param.required or type(param.type) is not STRING:
+                raise UnsupportedParameter(f"argument {param.name!r} is not all the words left")
+            return {**entry, "kind": "arguments", "default": absent[str(param.name)]}
         if not plain or value_type is None:
             raise UnsupportedParameter(f"argument {param.name!r} is not a plain string or path")
         entry.update(kind="argument", required=param.required, **value_type)
@@ -115,11 +124,21 @@ def _values(command: click.Command, args: list[str]) -> dict[str, Any]:
         os.environ.update(saved)
 
 
+def _interspersed(command: click.Command) -> bool:
+    """Whether click reads options after the command's arguments (its context's setting)."""
+    return bool(
+        command.context_settings.get("allow_interspersed_args", command.allow_interspersed_args)
+    )
+
+
 def _describe(command: click.Command, name: str) -> tuple[dict[str, Any], ...]:
     settings = command.context_settings
-    if set(settings) - {"help_option_names"} or command.ignore_unknown_options:
+    known = {"help_option_names", "allow_interspersed_args", "ignore_unknown_options"}
+    ignore_unknown = settings.get("ignore_unknown_options", command.ignore_unknown_options)
+    if set(settings) - known or ignore_unknown:
         raise UnsupportedParameter(f"command {name!r} has context settings the table lacks")
-    if not command.allow_interspersed_args and not isinstance(command, click.Group):
+    arguments = [param for param in command.params if isinstance(param, click.Argument)]
+    if not (_interspersed(command) or isinstance(command, click.Group)) and len(arguments) != 1:
         raise UnsupportedParameter(f"command {name!r} takes no options after its arguments")
     absent = _values(command, [])
     return tuple(_entry(command, param, absent) for param in command.params)

@@ -1,11 +1,13 @@
-"""`secretsctl decrypt` without click behaves exactly as through click.
+"""`secretsctl decrypt`, `exec-env` and `exec-file` without click behave exactly as through click.
 
 Each case runs the console script (which takes the click-free fast path for the plain
 spellings) and a process that always parses with click, in two copies of the same folder, and
 compares stdout, stderr, the exit code, and the files left behind. The error cases cover every
 way decrypt fails: usage, a missing or unreadable file, a wrong or missing key, a tampered
 value or MAC, a bad ``--extract`` path, a bad ``.sops.yaml``, a write that cannot happen, and a
-terminal refused with ``SECRETSCTL_REFUSE_TERMINAL``.
+terminal refused with ``SECRETSCTL_REFUSE_TERMINAL``; the exec cases cover FILE and COMMAND
+(an option after FILE belongs to COMMAND), the exit status, ``--same-process``, ``--user``,
+fifo and file, and a refused ``--filename``.
 """
 
 from __future__ import annotations
@@ -123,6 +125,31 @@ CASES: list[tuple[list[str], dict[str, str], bytes | None, bool]] = [
     (["decrypt", "s.yaml"], {**KEY, "SOPS_KEYSERVICE": "unix:///nowhere.sock"}, None, True),
     (["decrypt", "s.yaml"], {**KEY, "SOPS_ENABLE_LOCAL_KEYSERVICE": "maybe"}, None, True),
     (["decrypt", "--disable-local-keyservice", "s.yaml"], KEY, None, False),
+    # exec-env and exec-file: FILE and COMMAND are every word from the first that is no option.
+    (["exec-env", "s.yaml", 'test -n "$github_token" && echo set'], KEY, None, True),
+    (["exec-env", "--pristine", "s.yaml", "env | cut -d= -f1 | sort"], KEY, None, True),
+    (["exec-env", "s.yaml", "exit 3"], KEY, None, True),
+    (["exec-env", "s.yaml"], KEY, None, True),
+    (["exec-env", "s.yaml", "true", "extra"], KEY, None, True),
+    (["exec-env", "missing.yaml", "true"], KEY, None, True),
+    (["exec-env", "tampered-mac.yaml", "true"], KEY, None, True),
+    (["exec-env", "s.yaml", "--pristine"], KEY, None, True),
+    (["exec-env", "--background", "--same-process", "s.yaml", "true"], KEY, None, True),
+    (["exec-env", "--same-process", "s.yaml", "echo replaced"], KEY, None, True),
+    (["exec-env", "--input-type", "json", "s.yaml", "true"], KEY, None, True),
+    (["exec-env", "--user", "root", "s.yaml", "id -u"], KEY, None, True),
+    (["exec-env", "--enable-local-keyservice=false", "s.yaml", "true"], KEY, None, False),
+    (["exec-env", "s.yaml", "--enable-local-keyservice=false"], KEY, None, False),
+    (["exec-env", "--", "s.yaml", "true"], KEY, None, False),
+    (["exec-file", "s.yaml", "wc -c < {}"], KEY, None, True),
+    (
+        ["exec-file", "--no-fifo", "--output-type", "json", "s.yaml", "test -s {} && echo ok"],
+        KEY,
+        None,
+        True,
+    ),
+    (["exec-file", "--filename", "../x", "s.yaml", "true"], KEY, None, True),
+    (["exec-file", "s.yaml", "cat {}"], {}, None, True),
 ]
 
 
@@ -131,7 +158,7 @@ CASES: list[tuple[list[str], dict[str, str], bytes | None, bool]] = [
     CASES,
     ids=[" ".join([*case[0], *sorted(case[1])]) for case in CASES],
 )
-def test_decrypt_is_the_same_with_and_without_click(
+def test_decrypt_and_exec_are_the_same_with_and_without_click(
     argv: list[str],
     env: dict[str, str],
     stdin: bytes | None,

@@ -155,7 +155,9 @@ def test_the_table_is_generated_from_the_click_commands() -> None:
 
 
 def test_the_table_covers_every_fast_command() -> None:
-    assert set(_fastspec.COMMANDS) == set(fastpath.RUNNERS) == {"render", "activate", "decrypt"}
+    assert set(_fastspec.COMMANDS) == set(fastpath.RUNNERS) == {
+        "render", "activate", "decrypt", "exec-env", "exec-file"
+    }  # fmt: skip
 
 
 def test_an_option_the_table_cannot_describe_stops_the_generation() -> None:
@@ -224,12 +226,13 @@ def words_for(
     if data.draw(st.booleans()):
         return plain_words_for(data, entries, places)
     words: list[str] = []
-    plain = [*places.values(), "a.yaml", "x.json", '["a"]']
+    plain = [*places.values(), "a.yaml", "x.json", '["a"]', "cat {}"]
     odd = st.sampled_from(["-x", "", "bogus", *places.values()])
     forms = {
         "flag": ["alone"] * 8 + ["equals", "separate"],
         "value": ["separate", "separate", "equals", "attached", "alone"],
         "argument": ["argument"],
+        "arguments": ["argument"],
         "decline": ["alone", "separate", "equals"],
     }
     chosen = st.lists(st.sampled_from(entries), max_size=4, unique_by=lambda entry: entry["name"])
@@ -260,10 +263,10 @@ def plain_words_for(
     words: list[str] = []
     readable = [entry for entry in entries if entry["kind"] != "decline"]
     chosen = st.lists(st.sampled_from(readable), max_size=5, unique_by=lambda entry: entry["name"])
-    plain = [places["missing"], "a.yaml", "x.json", '["a"]']
+    plain = [places["missing"], "a.yaml", "x.json", '["a"]', "cat {}"]
     for entry in data.draw(chosen):
         value = data.draw(st.sampled_from([*entry.get("choices", plain), "bogus"]))
-        if entry["kind"] == "argument":
+        if entry["kind"] in ("argument", "arguments"):
             words.append(value)
             continue
         spelling = data.draw(st.sampled_from(entry["opts"]))
