@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final
 
 from secretsctl.errors import ExitCode, SecretsctlError, UsageError
 from secretsctl.record import Record
 from secretsctl.redact import Secret
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable, Mapping
+    from typing import Final
 
     from secretsctl.edit import TempLocation
     from secretsctl.sops.tree import Documents
