@@ -4,11 +4,12 @@
 fast path runs (:data:`secretsctl.cli.fastpath.RUNNERS`) or of the root group; without
 ``--write`` it prints the table. A test regenerates it and fails while the committed file
 differs. Each parameter becomes a ``flag``, a ``value`` (a string, a choice or a path), an
-``argument``, or ``decline``: a parameter the fast parser does not read, so a command line
-that uses it goes to click (options with callbacks are among them: their callbacks, like
-click's ``--version`` and render's ``-c``, do nothing when the option is absent). A
-parameter whose absence the table cannot describe (an environment variable or default click
-would have to interpret) stops the generation.
+``argument``, ``arguments`` (every word from the first that is no option, for a command that
+reads no options after its arguments, as exec's FILE COMMAND), or ``decline``: a parameter
+the fast parser does not read, so a command line that uses it goes to click (options with
+callbacks are among them: their callbacks, like click's ``--version`` and render's ``-c``, do
+nothing when the option is absent). A parameter whose absence the table cannot describe (an
+environment variable or default click would have to interpret) stops the generation.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The sops commands' work without click: where a command reads and writes, and ``decrypt``.
+"""The sops commands' work without click: input and output, ``decrypt``, the sops options.
 
-``secretsctl decrypt`` is on the boot path, and click costs ~15 ms to import; the fast path
-(:mod:`secretsctl.cli.fastpath`) calls :func:`decrypt` directly, the click command in
-:mod:`secretsctl.cli.sops_cmd` calls it after parsing, with the same parameters.
+:class:`SopsOptions` holds ``--config``, ``--keyservice`` and ``--enable-local-keyservice``,
+and :func:`key_services` the key services they ask for. ``secretsctl decrypt`` is on the boot
+path, and click costs ~15 ms to import; the fast path (:mod:`secretsctl.cli.fastpath`) calls
+:func:`decrypt` directly, the click command in :mod:`secretsctl.cli.sops_cmd` calls it after
+parsing, with the same parameters.
 """
 
 from __future__ import annotations
