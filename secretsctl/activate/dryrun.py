@@ -48,11 +48,11 @@ def dry_apply(
     created = diff.tree_changed or live.generation is None
     number = (live.generation or 0) + 1 if created else live.generation
     assert number is not None  # noqa: S101 - created when there is no live generation
-    restart, reload, unit_warnings = decide_units(diff, deliver, systemctl, check_units)
-    warnings += unit_warnings
+    # The warnings come in a real run's order: the state file's, the links', then the units'.
     state, note = links.load_state(links.state_file(ctx.state_dir, manifest.mount_point), ctx.dirs)
     if note:
         warnings.append(note)
+    restart, reload, unit_warnings = decide_units(diff, deliver, systemctl, check_units)
     kept = [*existing_generations(ctx.mount_point), number]
     return dry_run_result(
         manifest,
@@ -69,6 +69,7 @@ def dry_apply(
         created=created,
         pruned=generations.would_prune(kept, number, manifest.keep_generations),
         warnings=warnings,
+        unit_warnings=unit_warnings,
     )
 
 
@@ -88,8 +89,12 @@ def dry_run_result(
     created: bool,
     pruned: tuple[int, ...],
     warnings: list[str],
+    unit_warnings: Sequence[str],
 ) -> ApplyResult:
-    """Say what a run (or a rollback) would do, from its diff and units; write nothing."""
+    """Say what a run (or a rollback) would do, from its diff and units; write nothing.
+
+    ``unit_warnings`` follow the links' warnings, as in a real run.
+    """
     list_files: tuple[str, ...] = ()
     errors: list[str] = []
     if deliver is Delivery.LIST_FILES:
@@ -98,6 +103,7 @@ def dry_run_result(
         )
     removable, foreign = links.stale_links(recorded_links, (s.path for s in wanted), ctx.dirs)
     warnings += [f"would leave {p} in place: it is not a link secretsctl made" for p in foreign]
+    warnings += unit_warnings
     log = change_log(diff, manifest, dry_run=True)
     log += [f"would remove stale link: {p}" for p in removable]
     return ApplyResult(

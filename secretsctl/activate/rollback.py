@@ -154,7 +154,8 @@ def _roll_back_to_older(
         previous=live.generation,
         created=False,
         pruned=(),
-        warnings=warnings + unit_warnings,
+        warnings=warnings,
+        unit_warnings=unit_warnings,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from secretsctl.activate import fsops
+from secretsctl.activate import fsops, links
 from secretsctl.activate.apply import apply
 from secretsctl.activate.diff import ItemState
 from secretsctl.activate.result import ApplyResult
@@ -148,6 +148,23 @@ def test_dry_run_writes_nothing(paths: RuntimePaths, root: Path, systemctl: Syst
     assert dry.unit_lines() == ["would restart a.service"]
     assert (dry.generation, dry.previous) == (2, 1)
     assert [c[0] for c in systemctl.calls()] == ["show"], "a dry run only asks, never restarts"
+
+
+def test_a_dry_run_warns_in_a_real_runs_order(paths: RuntimePaths, systemctl: Systemctl) -> None:
+    m = manifest()
+    run(own(secret("a", b"old", restart=("-bad.service",))), m, paths)
+    changed = own(secret("a", b"new", restart=("-bad.service",)))
+    state = links.state_file(paths.state_dir, m.mount_point)
+    Path(state).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    Path(state).write_text("[]")
+    dry = run(changed, m, paths, dry_run=True)
+    Path(state).write_text("[]")
+    real = run(changed, m, paths)
+    assert real.warnings == (
+        f"ignoring the malformed state file {state}",
+        "ignoring '-bad.service' named by secret 'a': not a unit name",
+    )
+    assert dry.warnings == real.warnings
 
 
 def test_dry_run_with_nixos_lists_writes_only_the_dry_lists(
