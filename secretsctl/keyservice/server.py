@@ -57,6 +57,8 @@ DEFAULT_NETWORK: Final = "tcp"
 DEFAULT_ADDRESS: Final = "127.0.0.1:5000"
 _PEERCRED: Final = struct.Struct("3i")
 _ABSTRACT_PEER: Final = "unix-abstract:"
+# How long a stopping server lets each relay pass on gRPC's last bytes before closing it.
+_RELAY_DRAIN_SECONDS: Final = 1.0
 # What grpc-go answers for a request it cannot parse; a sops client sees the same.
 _UNPARSABLE: Final = "grpc: error unmarshalling request"
 _SERVICE: Final = "KeyService"
@@ -317,6 +319,7 @@ class _Relay:
         self.peers: dict[str, PeerCredentials] = {}
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
+        self.relays: set[threading.Thread] = set()
         self.thread = threading.Thread(target=self._accept, name="keyservice-accept", daemon=True)
 
     def start(self) -> None:
@@ -330,7 +333,20 @@ class _Relay:
         self.listener.close()
         self.thread.join()
 
-    def close_all(self) -> None:
+    def close_all(self, drain: float) -> None:
+        """Close the connections left, after up to ``drain`` s for each to end on its own.
+
+        gRPC has answered every request when it stops, but its last bytes may still be on their
+        way through a relay: closing at once could cut a reply off (the client then sees the
+        stream removed). A relay ends when both sides are done.
+        """
+        import time
+
+        deadline = time.monotonic() + drain
+        with self.lock:
+            relays = list(self.relays)
+        for relay in relays:
+            relay.join(max(0.0, deadline - time.monotonic()))
         with self.lock:
             connections = list(self.connections)
         for conn in connections:
@@ -361,9 +377,12 @@ class _Relay:
                 client.close()
                 self.log(f"{credentials.describe()} refused: not on the allow-list")
                 continue
-            threading.Thread(
+            relay = threading.Thread(
                 target=self._relay, args=(client, credentials), name="keyservice-relay", daemon=True
-            ).start()
+            )
+            with self.lock:
+                self.relays.add(relay)
+            relay.start()
 
     def _relay(self, client: socket.socket, credentials: PeerCredentials) -> None:
         backend = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -386,6 +405,7 @@ class _Relay:
         with self.lock:
             self.peers.pop(name, None)
             self.connections.difference_update(sockets)
+            self.relays.discard(threading.current_thread())
         for sock in sockets:
             sock.close()
 
@@ -656,7 +676,7 @@ class KeyServiceServer:
             if self._server is not None:
                 self._server.stop(grace).wait()
             if self._relay is not None:
-                self._relay.close_all()
+                self._relay.close_all(drain=_RELAY_DRAIN_SECONDS)
             self._remove_socket()
             self._stopped.set()
 
