@@ -110,9 +110,7 @@ def decrypt(
     from secretsctl.cli.app import find_sops_config
     from secretsctl.keys.sources import load_identities
 
-    services = None
-    if keyservice or enable_local_keyservice is not None or _names_key_services():
-        services = key_services(keyservice, enable_local_keyservice)
+    services = key_services(keyservice, enable_local_keyservice)
     io = Io(**io_options)
     if extract is not None:
         from secretsctl.sops.codec import parse_tree_path
@@ -120,9 +118,7 @@ def decrypt(
         parse_tree_path(extract)
     config = find_sops_config(app, config_path)
     data = io.read()
-    identities = None
-    if services is not None:
-        identities = identities_for(app, services)
+    identities = identities_for(app, services)
     result = decrypt_to_bytes(
         data,
         input_format=io.input_format,
@@ -136,11 +132,6 @@ def decrypt(
     for warning in result.warnings:
         app.display_warning(warning)
     io.write(app, result.output.reveal(), plaintext=True, force=force)
-
-
-def _names_key_services() -> bool:
-    # sops's variables, read by :func:`key_services`.
-    return "SOPS_KEYSERVICE" in os.environ or "SOPS_ENABLE_LOCAL_KEYSERVICE" in os.environ
 
 
 def format_for(store_type: str | None, path: str) -> Format:
