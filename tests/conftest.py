@@ -150,6 +150,23 @@ def sops_nix_vectors() -> Path:
 
 
 SECRETSCTL = str(Path(sys.executable).parent / "secretsctl")
+
+# Modules the boot path (a decrypt or a plain render through the fast path) does without: click
+# (~15 ms), typing and what it pulls in, a second OpenSSL (hashlib, hmac), cryptography's Python
+# layers around its bindings, re (its patterns to compile too), enum, functools and
+# collections (~4.5 ms together).
+NOT_AT_BOOT = (
+    "click", "typing", "hmac", "hashlib", "_hashlib", "inspect", "platform", "uuid", "pathlib",
+    "contextlib", "dataclasses", "cryptography.utils", "cryptography.hazmat.primitives", "re",
+    "enum", "functools", "collections",
+)  # fmt: skip
+# ``python -c FAST_PATH_PROBE COMMAND ARGS…`` runs the fast path on the command line and writes
+# to stderr whether it took it, and which of NOT_AT_BOOT were imported.
+FAST_PATH_PROBE = (
+    "import sys; from secretsctl.cli import fastpath;"
+    " took = fastpath.run(sys.argv[1:]); sys.stdout.flush();"
+    f" sys.stderr.write(repr((took, [m for m in {NOT_AT_BOOT!r} if m in sys.modules])))"
+)
 Runner = Callable[..., subprocess.CompletedProcess[bytes]]
 
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import SECRETSCTL, Runner, Sops
-from tests.keys_support import assert_not_leaked
+from tests.keys_support import assert_not_leaked, process_gone
+from tests.leds.secrets_support import same_secret
 
 if TYPE_CHECKING:
     from tests.activate_support import Users
@@ -76,13 +77,9 @@ def test_exec_env_gives_the_environment_sops_gives(
     theirs = sops.run(*args, cwd=secret_file.parent)
     assert (ours.returncode, theirs.returncode) == (0, 0)
     mine, sops_env = _environment(ours.stdout), _environment(theirs.stdout)
-    # Booleans first: pytest would show both sides of a failed comparison, values included.
-    same = mine == sops_env
-    assert same, "the command's environments differ"
-    has_value = mine[b"token"] == token.encode()
-    assert has_value, "the file's value is missing"
-    overrides = mine[b"HOME"] == f"overridden-{token}".encode()
-    assert overrides, "the file does not override HOME"
+    same_secret(mine, sops_env, "the command's environment")
+    same_secret(mine[b"token"], token.encode(), "the file's value")
+    same_secret(mine[b"HOME"], f"overridden-{token}".encode(), "HOME (overridden by the file)")
     assert mine[b"bar"] == b"baz\nbam"
     assert mine[b"num"] == b"1.0"
     assert mine[b"flag"] == b"true"
@@ -130,11 +127,12 @@ def test_exec_env_refuses_complex_values_as_sops(
     marker = tmp_path / "ran"
     ours = secretsctl("exec-env", str(path), f"touch {marker}", env=_key_env(sops))
     theirs = sops.run("exec-env", str(path), f"touch {marker}")
+    # First: the assertions below would show the streams.
+    assert_not_leaked(ours.stdout.decode() + ours.stderr.decode(), token)
     assert ours.returncode == theirs.returncode == 1
     assert named in ours.stderr.decode()
     assert named in theirs.stderr.decode()
     assert not marker.exists()
-    assert_not_leaked(ours.stdout.decode() + ours.stderr.decode(), token)
 
 
 @pytest.mark.parametrize("command", ["exec-env", "exec-file"])
@@ -209,8 +207,7 @@ def test_exec_file_gives_the_plaintext_sops_gives(
     ours = secretsctl(*args, env=_key_env(sops))
     theirs = sops.run(*args)
     assert (ours.returncode, theirs.returncode) == (0, 0)
-    same = ours.stdout == theirs.stdout
-    assert same, "the plaintexts differ"
+    same_secret(ours.stdout, theirs.stdout, "the plaintext")
     has_value = token.encode() in ours.stdout
     assert has_value, "the plaintext lacks the value"
     assert_not_leaked(ours.stderr.decode(), token)
@@ -310,11 +307,12 @@ def test_a_signal_to_secretsctl_stops_the_command_and_removes_the_plaintext(
         if process.poll() is None:
             process.kill()
             process.wait()
+    # First: the assertions below would show the streams.
+    assert_not_leaked(out.decode() + err.decode(), token)
     assert process.returncode == 85
     assert signal.Signals(signum).name.encode() in err
     assert not os.path.exists(os.path.dirname(path)), "the plaintext's folder was left behind"
-    assert not os.path.exists(f"/proc/{child}"), "the command outlived secretsctl"
-    assert_not_leaked(out.decode() + err.decode(), token)
+    assert process_gone(int(child)), "the command outlived secretsctl"
 
 
 def test_exec_file_background_removes_the_plaintext_after_the_command(
@@ -346,10 +344,11 @@ def test_errors_name_no_value(secretsctl: Runner, sops: Sops, tmp_path: Path, to
     assert sops.run("encrypt", "-i", "--age", sops.key.recipient, str(path)).returncode == 0
     ours = secretsctl("--debug", "exec-env", str(path), "env", env=_key_env(sops))
     theirs = sops.run("exec-env", str(path), "env")
+    # First: the assertions below would show the streams.
+    assert_not_leaked(ours.stdout.decode() + ours.stderr.decode(), token)
     assert ours.returncode == theirs.returncode == 1
     assert b"cannot use keys with '=' in environment: bad=key" in ours.stderr
-    assert ours.stdout == b""
-    assert_not_leaked(ours.stderr.decode(), token)
+    same_secret(ours.stdout, b"", "stdout (none expected)")
 
 
 # --- --user (root) ------------------------------------------------------------------------

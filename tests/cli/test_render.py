@@ -36,6 +36,7 @@ from tests.activate_support import (
     tree_listing,
 )
 from tests.conftest import (
+    FAST_PATH_PROBE,
     REPO,
     SECRETSCTL,
     SOPS_NIX_VECTORS,
@@ -589,28 +590,15 @@ templates:
 """
 
 
-# Modules a plain render at boot does without (decrypt's fast path holds the same line); re,
-# enum, functools and collections alone cost ~4.5 ms of a fresh process.
-RENDER_NOT_AT_BOOT = (
-    "click", "typing", "hmac", "hashlib", "_hashlib", "contextlib",
-    "re", "enum", "functools", "collections",
-)  # fmt: skip
-
-
 def test_a_plain_render_imports_nothing_heavy(setup: Setup) -> None:
     setup.config.write_text(
         "defaults:\n  sops_file: secrets.yaml\n  age_key_file: keys.txt\nsecrets:\n"
         "  api_token: {uid: 0, mode: '0400'}\n  db_password: {gid: 0}\n"
     )
-    probe = (
-        "import sys; from secretsctl.cli import fastpath;"
-        " took = fastpath.run(sys.argv[1:]); sys.stdout.flush();"
-        f" sys.stderr.write(repr((took, [m for m in {RENDER_NOT_AT_BOOT!r} if m in sys.modules])))"
-    )
 
     def body() -> None:
         done = subprocess.run(
-            [sys.executable, "-c", probe, "render", *setup.args()],
+            [sys.executable, "-c", FAST_PATH_PROBE, "render", *setup.args()],
             cwd=setup.folder,
             stdin=subprocess.DEVNULL,
             capture_output=True,

@@ -31,6 +31,7 @@ from tests.cli.test_sops_install_secrets import (
     run,
 )
 from tests.conftest import SOPS_NIX_VECTORS
+from tests.keys_support import hanging_program, process_gone
 from tests.leds.secrets_support import same_secret
 
 AGE_KEYS = SOPS_NIX_VECTORS / "age-keys.txt"
@@ -131,10 +132,7 @@ def test_a_signal_ends_the_process_by_that_signal_and_keeps_the_live_generation(
     signum: int, tmp_path: Path
 ) -> None:
     """Go's default handling: the process dies by SIGINT or SIGTERM, not with an exit status."""
-    marker = tmp_path / "key-cmd-started"
-    key_cmd = tmp_path / "slow-key-cmd"
-    key_cmd.write_text(f"#!/bin/sh\necho $$ > {shlex.quote(str(marker))}\nexec sleep 30\n")
-    key_cmd.chmod(0o755)
+    key_cmd, marker = hanging_program(tmp_path)
     first = no_key_manifest(tmp_path)
     second = nix_manifest(
         tmp_path,
@@ -167,7 +165,7 @@ def test_a_signal_ends_the_process_by_that_signal_and_keeps_the_live_generation(
             key_cmd_pid = int(marker.read_text())
             if signum == signal.SIGINT:
                 # Its own session is out of the terminal's reach: the run must end it.
-                assert not Path(f"/proc/{key_cmd_pid}").exists(), "the key command survived"
+                assert process_gone(key_cmd_pid), "the key command survived"
         finally:
             if process.poll() is None:
                 process.kill()

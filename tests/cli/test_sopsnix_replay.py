@@ -27,7 +27,6 @@ import pwd
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +44,16 @@ from tests.cli.test_sops_install_secrets import (
     no_value,
     run,
 )
-from tests.conftest import SOPS_NIX_VECTORS
+from tests.conftest import SOPS_NIX_VECTORS, sops_binary
 from tests.leds.secrets_support import same_secret
-from tests.pgp_support import VECTOR_KEY_ASC, require_gpg
+from tests.pgp_support import VECTOR_KEY_ASC, GnupgHome, require_gpg, stop_agent
 
-SOPS = str(Path(sys.executable).parent / "sops")
 GNUPGHOME_VECTOR = SOPS_NIX_VECTORS / "gnupghome"
 
 
 def sops_decrypt(path: Path, file_format: str, *, extract: str | None = None, **env: str) -> bytes:
     """What the real sops binary decrypts (as sops-nix's Go code, through the sops library)."""
-    args = [SOPS, "decrypt", "--input-type", file_format, "--output-type", file_format]
+    args = [sops_binary(), "decrypt", "--input-type", file_format, "--output-type", file_format]
     if extract is not None:
         args += ["--extract", extract]
     done = subprocess.run(
@@ -159,12 +157,6 @@ def copy_gnupghome(target: Path) -> None:
             os.chmod(os.path.join(folder, name), 0o700)
 
 
-def stop_agent(home: Path) -> None:
-    subprocess.run(
-        ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False
-    )
-
-
 def existing_target(folder: Path) -> Path:
     """main_test.go's ``existing-target``: an empty file where the secret's link goes."""
     target = folder / "existing-target"
@@ -175,11 +167,13 @@ def existing_target(folder: Path) -> Path:
 # --- main_test.go ----------------------------------------------------------------------------
 
 
+@pytest.mark.interop  # the real sops decrypts the expected values
 def test_gpg(tmp_path: Path) -> None:
     """testGPG as written: test2..test5 have paths in the mount point (links to the live ones)."""
     replay_gpg(tmp_path, in_mount_point=True)
 
 
+@pytest.mark.interop  # the real sops decrypts the expected values
 def test_gpg_at_the_default_paths(tmp_path: Path) -> None:
     """testGPG with test2..test5 at their default paths: every other assertion, today."""
     replay_gpg(tmp_path, in_mount_point=False)
@@ -193,12 +187,7 @@ def replay_gpg(tmp_path: Path, *, in_mount_point: bool) -> None:
     folder = secrets_path if in_mount_point else symlink_path
     gpg_home = testdir / "gpg-home"
     gpg_home.mkdir(mode=0o700)
-    subprocess.run(
-        ["gpg", "--batch", "--homedir", str(gpg_home), "--import", str(VECTOR_KEY_ASC)],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+    GnupgHome(gpg_home).import_key(VECTOR_KEY_ASC)
     yaml_secret = go_secret("test", "test_key", testdir / "test-target")
     root = {"owner": "root", "group": "root"}
     json_secret = go_secret(
@@ -311,6 +300,7 @@ def test_ssh_key(tmp_path: Path) -> None:
     in_fresh_run(body)
 
 
+@pytest.mark.interop  # the real sops decrypts the expected values
 def test_age(tmp_path: Path) -> None:
     """TestAge: ageKeyFile opens secrets.yaml; an existing file becomes the link."""
     testdir = go_testdir(tmp_path)

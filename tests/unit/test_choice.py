@@ -24,7 +24,7 @@ from secretsctl.errors import ExitCode
 from secretsctl.keys.sources import LocationStatus
 from secretsctl.render.model import ItemKind
 from secretsctl.sops.stores import Format
-from tests.conftest import REPO
+from tests.conftest import NOT_AT_BOOT, REPO
 
 # Enum gives the names "mro", "name" and "value" special meanings; Choice refuses the last two.
 _NAMES = st.one_of(
@@ -256,8 +256,7 @@ def test_a_choice_without_members_can_be_extended() -> None:
         base("a")
 
 
-# These import no enum, functools, collections or re now; secretsctl.config.model
-# (collections.abc) and secretsctl.activate.units (re) join when their own imports go.
+# The modules that define the boot path's enumerations.
 _BOOT_MODULES = (
     "secretsctl.choice",
     "secretsctl.errors",
@@ -268,15 +267,14 @@ _BOOT_MODULES = (
     "secretsctl.config.model",
     "secretsctl.activate.units",
 )
-_NOT_AT_BOOT = ("enum", "functools", "collections", "re")
 
 
 def test_the_choice_modules_import_no_enum() -> None:
     code = (
         "import sys\n"
-        f"before = {{m for m in {_NOT_AT_BOOT!r} if m in sys.modules}}\n"
+        f"before = {{m for m in {NOT_AT_BOOT!r} if m in sys.modules}}\n"
         f"for name in {_BOOT_MODULES!r}: __import__(name)\n"
-        f"print(sorted(m for m in {_NOT_AT_BOOT!r} if m in sys.modules and m not in before))\n"
+        f"print(sorted(m for m in {NOT_AT_BOOT!r} if m in sys.modules and m not in before))\n"
         "print(sorted(before))\n"
     )
     done = subprocess.run(
