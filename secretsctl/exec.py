@@ -200,7 +200,7 @@ def _wait_or_stop(process: subprocess.Popen[bytes], hold: Callable[[], None]) ->
         raise
 
 
-def _supervise(process: subprocess.Popen[bytes], describe: str) -> int:
+def _supervise(process: subprocess.Popen[bytes]) -> int:
     """Wait for the command; on SIGINT, SIGTERM or SIGHUP stop it and raise ExecInterrupted."""
     from secretsctl.edit import _Interrupted, _signals_interrupt
 
@@ -209,7 +209,7 @@ def _supervise(process: subprocess.Popen[bytes], describe: str) -> int:
             return _wait_or_stop(process, hold)
     except _Interrupted as interrupted:
         name = signal.Signals(interrupted.signum).name
-        raise ExecInterrupted(f"interrupted by {name}: the command was stopped{describe}") from None
+        raise ExecInterrupted(f"interrupted by {name}: the command was stopped") from None
 
 
 def _in_background(body: Callable[[], int]) -> int:
@@ -238,7 +238,7 @@ def run_with_env(launch: Launch) -> int:
     if launch.background:
         _spawn(launch)
         return 0
-    return _supervise(_spawn(launch), "")
+    return _supervise(_spawn(launch))
 
 
 def exec_with_env(launch: Launch) -> None:
@@ -337,10 +337,20 @@ def _make_plaintext(
         path = os.path.join(folder, filename or FALLBACK_FILENAME + suffix)
         _write_private_file(path, plaintext)
         if user is not None:
-            os.chown(path, user.uid, user.gid, follow_symlinks=False)
+            _give(path, user, "temporary file")
     if user is not None:
-        os.chown(folder, user.uid, user.gid, follow_symlinks=False)
+        _give(folder, user, "temporary folder")
     return path, _FifoWriter(path, plaintext) if fifo else None
+
+
+def _give(path: str, user: RunAs, what: str) -> None:
+    """Make ``path`` the user's (only root may), or fail as a write fails."""
+    from secretsctl.errors import OutputError
+
+    try:
+        os.chown(path, user.uid, user.gid, follow_symlinks=False)
+    except OSError as exc:
+        raise OutputError(f"Could not give the {what} to {user.name}: {exc.strerror}") from None
 
 
 def run_with_file(

@@ -160,13 +160,20 @@ NOT_AT_BOOT = (
     "contextlib", "dataclasses", "cryptography.utils", "cryptography.hazmat.primitives", "re",
     "enum", "functools", "collections",
 )  # fmt: skip
-# ``python -c FAST_PATH_PROBE COMMAND ARGS…`` runs the fast path on the command line and writes
-# to stderr whether it took it, and which of NOT_AT_BOOT were imported.
-FAST_PATH_PROBE = (
-    "import sys; from secretsctl.cli import fastpath;"
-    " took = fastpath.run(sys.argv[1:]); sys.stdout.flush();"
-    f" sys.stderr.write(repr((took, [m for m in {NOT_AT_BOOT!r} if m in sys.modules])))"
-)
+
+
+def fast_path_probe(modules: tuple[str, ...]) -> str:
+    """Code for ``python -c CODE COMMAND ARGS…``: run the fast path on the command line, then
+    write to stderr whether it took it (None: the command exited) and which ``modules`` were
+    imported."""
+    return (
+        "import sys\nfrom secretsctl.cli import fastpath\ntook = None\ntry:\n"
+        "    took = fastpath.run(sys.argv[1:])\nfinally:\n    sys.stdout.flush()\n"
+        f"    sys.stderr.write(repr((took, [m for m in {modules!r} if m in sys.modules])))\n"
+    )
+
+
+FAST_PATH_PROBE = fast_path_probe(NOT_AT_BOOT)
 Runner = Callable[..., subprocess.CompletedProcess[bytes]]
 
 

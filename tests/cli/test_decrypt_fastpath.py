@@ -24,7 +24,7 @@ import pyrage
 import pytest
 
 from secretsctl.cli import fastpath
-from tests.conftest import FAST_PATH_PROBE, REPO, SECRETSCTL
+from tests.conftest import FAST_PATH_PROBE, REPO, SECRETSCTL, fast_path_probe
 
 EXAMPLE = REPO / "examples" / "secrets.yaml"
 DEMO_KEY = REPO / "examples" / "demo-age-key.txt"
@@ -220,6 +220,26 @@ def test_a_terminal_is_treated_the_same_with_and_without_click(
         [sys.executable, "-c", CLICK_ONLY, *argv], tmp_path / "folder", env
     )
     assert through_fast == through_click, "the terminal saw different things"
+
+
+# exec runs a child, so it has subprocess and signal (and their re and enum); still not these.
+EXEC_NOT_LOADED = ("click", "typing", "shutil", "pathlib", "dataclasses", "hashlib", "inspect")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["exec-env", "s.yaml", 'test -n "$github_token"'], ["exec-file", "s.yaml", "test -p {}"]],
+    ids=["exec-env", "exec-file"],
+)
+def test_exec_on_the_fast_path_imports_neither_click_nor_typing(
+    argv: list[str], tmp_path: Path
+) -> None:
+    make_folder(tmp_path / "folder")
+    probe = [sys.executable, "-c", fast_path_probe(EXEC_NOT_LOADED), *argv]
+    result = run(probe, tmp_path / "folder", KEY, None)
+    assert result.returncode == 0, "the command failed"
+    # The command exited (SystemExit), so the fast path returned nothing: None.
+    assert result.stderr == b"(None, [])", result.stderr.decode()
 
 
 def test_the_fast_path_imports_nothing_heavy(tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secretsctl.errors import ExitCode, UsageError
+from secretsctl.errors import ExitCode, OutputError, UsageError
 from secretsctl.exec import (
     ExecError,
+    RunAs,
     _FifoWriter,
+    _make_plaintext,
     check_filename,
     child_environment,
     file_variables,
@@ -115,3 +117,22 @@ def test_a_fifo_is_read_once_in_full(tmp_path: Path) -> None:
         read = reader.read()
     writer.finish()
     same_secret(read, data, "what the fifo carried")
+
+
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "file"])
+def test_a_plaintext_that_cannot_be_given_to_the_user_is_an_output_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fifo: bool
+) -> None:
+    """Not root: chown fails (EPERM), which exits 3 as a write failure, not as a bug."""
+    asked: list[tuple[int, int]] = []
+
+    def refuse(path: str, uid: int, gid: int, *, follow_symlinks: bool = True) -> None:
+        asked.append((uid, gid))
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr("secretsctl.exec.os.chown", refuse)
+    user = RunAs("nobody", 65534, 65534, (65534,))
+    with pytest.raises(OutputError) as raised:
+        _make_plaintext(str(tmp_path), b"plain", fifo=fifo, filename=None, user=user)
+    assert raised.value.exit_code == ExitCode.COULD_NOT_WRITE_OUTPUT_FILE
+    assert asked == [(65534, 65534)], "chown was not asked for the user's ids"

@@ -13,13 +13,16 @@ plaintext file with one is refused on encryption: the codec calls :func:`has_met
 from __future__ import annotations
 
 import math
-from typing import Any, Final
 
 from secretsctl.errors import ExitCode, InputError, MetadataNotFoundError
 from secretsctl.sops.grammar import GoTime, format_float_g, mac_aad
 from secretsctl.sops.metadata import flatten, unflatten
 from secretsctl.sops.stores import dump_error
 from secretsctl.sops.tree import Branch, Comment, Documents, Seq
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 SOPS_PREFIX: Final = "sops_"
 _ESCAPED_NEWLINE: Final = "\\n"
