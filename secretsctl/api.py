@@ -10,7 +10,7 @@ Everything else is internal. Nothing here prints; failures are
 
 from __future__ import annotations
 
-from secretsctl.errors import InputError
+from secretsctl.errors import InputError, SecretsctlError
 from secretsctl.record import Record
 from secretsctl.redact import Secret
 from secretsctl.sops.stores import Format
@@ -44,11 +44,12 @@ def indent_for(fmt: Format, stores: StoreSettings | None) -> int | None:
 
 
 def decrypt_file(
-    path: Path, identities: IdentitySet | None = None, fmt: Format | None = None
+    path: str | Path, identities: IdentitySet | None = None, fmt: Format | None = None
 ) -> Decrypted:
     """Read, decrypt and verify one sops file.
 
-    Identities default to every source sops reads from the environment.
+    Identities default to every source sops reads from the environment. A problem with the
+    file's contents names the file.
     """
     from secretsctl.sops import codec
 
@@ -65,7 +66,7 @@ def decrypt_file(
     fmt = fmt or Format.for_path(str(path))
     try:
         sops_file = codec.parse(data, fmt)
-    except InputError as exc:
+    except SecretsctlError as exc:
         raise exc.with_file(str(path)) from None
     return codec.decrypt_file(sops_file, identities, label=str(path))
 

@@ -8,7 +8,6 @@ import click
 
 from secretsctl.cli import options
 from secretsctl.cli.app import App
-from secretsctl.cli.sops_run import SopsOptions
 
 _CONTEXT = {"ignore_unknown_options": False, "allow_interspersed_args": False}
 
@@ -23,7 +22,8 @@ _shared_options = options.option_group(
     ),
     click.option("--user", metavar="NAME", help="Run the command as this user."),
     options.input_type_option(),
-    options.sops_options,
+    options.sops_config_option,
+    options.keyservice_options,
 )
 
 
@@ -40,7 +40,7 @@ _shared_options = options.option_group(
     help="Replace secretsctl by the command (exec) instead of running it as a child.",
 )
 @click.pass_obj
-def exec_env(app: App, /, sops: SopsOptions, **params: Any) -> None:
+def exec_env(app: App, /, **params: Any) -> None:
     """Run COMMAND (through /bin/sh -c) with FILE's top-level keys in its environment.
 
     Values must be strings, numbers or booleans (no mappings or lists), as in sops. The exit
@@ -53,7 +53,7 @@ def exec_env(app: App, /, sops: SopsOptions, **params: Any) -> None:
     """
     from secretsctl.cli.exec_run import exec_env as run
 
-    run(app, **params, **sops._asdict())
+    run(app, **params)
 
 
 @click.command(cls=options.SopsCommand, context_settings=_CONTEXT)
@@ -70,7 +70,7 @@ def exec_env(app: App, /, sops: SopsOptions, **params: Any) -> None:
     help="Name of the fifo or file (default: tmp-file, or tmp-file<digits> with --no-fifo).",
 )
 @click.pass_obj
-def exec_file(app: App, /, sops: SopsOptions, **params: Any) -> None:
+def exec_file(app: App, /, **params: Any) -> None:
     """Run COMMAND (through /bin/sh -c) with each {} in it replaced by the plaintext's path.
 
     The plaintext is a fifo that can be read once, or with --no-fifo a 0600 file; it sits in a
@@ -85,4 +85,4 @@ def exec_file(app: App, /, sops: SopsOptions, **params: Any) -> None:
     """
     from secretsctl.cli.exec_run import exec_file as run
 
-    run(app, **params, **sops._asdict())
+    run(app, **params)

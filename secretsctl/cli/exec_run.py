@@ -35,26 +35,16 @@ def _run_as(user: str | None) -> RunAs | None:
 
 
 def _decrypt(app: App, file: str, fmt: Format, sops: SopsOptions) -> Decrypted:
-    from secretsctl.keys.sources import load_identities
-    from secretsctl.limits import read_file
-    from secretsctl.sops import codec
+    import os
+
+    from secretsctl.api import decrypt_file
 
     identities = sops.identities(app)
-    try:
-        data = read_file(file)
-    except FileNotFoundError:
+    if not os.path.exists(file):
         raise InputError(
             f"cannot operate on non-existent file {file!r}", exit_code=ExitCode.NO_FILE_SPECIFIED
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        sops_file = codec.parse(data, fmt)
-    except SecretsctlError as exc:
-        raise exc.with_file(file) from None
-    decrypted = codec.decrypt_file(
-        sops_file, load_identities() if identities is None else identities, label=file
-    )
+        )
+    decrypted = decrypt_file(file, identities, fmt)
     for warning in decrypted.warnings:
         app.display_warning(warning)
     return decrypted

@@ -88,7 +88,7 @@ def decrypt(
         extract=extract,
         ignore_mac=ignore_mac,
         force=force,
-        **dict(zip(_IoOptions._fields, io_options, strict=True)),
+        **io_options._asdict(),
     )
 
 
