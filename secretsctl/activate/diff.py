@@ -9,6 +9,7 @@ The change-log lines are those of sops-nix, so its acceptance sequences still ho
 
 from __future__ import annotations
 
+from secretsctl.activate.naming import kind_and_name, label
 from secretsctl.choice import Choice
 from secretsctl.record import Record
 from secretsctl.render.model import ItemKind
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from secretsctl.activate.fsops import TreeSnapshot
     from secretsctl.render.model import PlannedFile
 
-RENDERED_PREFIX = "rendered/"
 
 
 class ItemState(Choice):
@@ -215,17 +215,15 @@ def compare(
         removed = sorted(
             rel
             for rel, entry in entries.items()
-            if rel not in planned and not (entry.is_link and rel in links)
+            # A link is no item: links_dropped names one that goes.
+            if rel not in planned and not entry.is_link
         )
         if live_links != links:
             changed = True
         for relative in removed:
             changed = True
             info = live.info(entries[relative])
-            if relative.startswith(RENDERED_PREFIX):
-                kind, name = ItemKind.TEMPLATE, relative[len(RENDERED_PREFIX) :]
-            else:
-                kind, name = ItemKind.SECRET, relative
+            kind, name = kind_and_name(relative)
             owner, group = names(info.uid, info.gid)
             items.append(
                 ItemChange(
@@ -270,7 +268,6 @@ def _units(
                 continue
             restart.extend(item.restart_units)
             reload.extend(item.reload_units)
-            label = f"{'secret' if kind is ItemKind.SECRET else 'template'} '{item.name}'"
             for unit in (*item.restart_units, *item.reload_units):
-                sources.setdefault(unit, label)
+                sources.setdefault(unit, label(kind, item.name))
     return dedupe(restart), dedupe(reload), tuple(sources.items())

@@ -451,9 +451,14 @@ def test_links_inside_the_symlink_path_are_reported_made_and_dropped(tmp_path: P
         moved = plan(secret("token", b"t"), secret("other", link="/run/secrets/alias/token"))
         assert apply(moved, m, paths, dry_run=True).links_created == (alias,), "points elsewhere"
         unlinked = plan(secret("token", b"t"), secret("other"))
-        assert apply(unlinked, m, paths, dry_run=True).links_removed == (alias,)
+        would = apply(unlinked, m, paths, dry_run=True)
+        assert would.links_removed == (alias,)
         dropped = apply(unlinked, m, paths)
         assert dropped.links_removed == (alias,)
         assert not os.path.lexists(alias)
+        for result in (would, dropped):
+            # The link is no secret: it is named once, as a link, never as a removed item.
+            assert [i.name for i in result.items] == ["token", "other"]
+            assert not any("alias" in line for line in result.log_lines), result.log_lines
 
     in_private_namespace(body)
