@@ -21,8 +21,9 @@ class NotFast(Exception):
 
 # One secret per line under `secrets:`, the shape of large generated configurations:
 #   name: {owner: alice, group: users, mode: '0440', key: a/b}
-# Names are relative paths of plain words; values are plain words or single-quoted words, so
-# no comma, colon, quote or escape hides inside one. Anything else takes the generic path.
+# Names are relative paths of plain words; values are plain words, or words in single or double
+# quotes (with no backslash, a double-quoted word escapes nothing), so no comma, colon, quote or
+# escape hides inside one. Anything else takes the generic path.
 # tests/property/test_fastblock.py keeps the regular expressions this reading replaced.
 _WORD: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _NAME_BYTES: Final = (_WORD + ".-/\n").encode()
@@ -58,16 +59,18 @@ def _are_names(names: list[str]) -> bool:
 def _are_fields(insides: list[str]) -> bool:
     """Whether every text is ``field: value`` pairs joined by ``, `` (what the braces hold)."""
     joined = "\n" + "\n".join(insides).replace(", ", "\n") + "\n"  # a pair a line
-    if not joined.isascii() or "\x00" in joined or "\x01" in joined or "\x02" in joined:
+    if not joined.isascii() or any(marker in joined for marker in "\x00\x01\x02\x03\x04"):
         return False
     for start in _FIELD_STARTS:
         joined = joined.replace(start, "\n\x00")  # \x00: a known field's name and `: `
     if any(flaw in joined for flaw in _VALUE_FLAWS):
         return False
-    # \x01 and \x02: the quotes around a quoted value. Without the value characters, every
-    # line must then read \x00 or \x00\x01\x02.
+    # \x01 and \x02: the single quotes around a value, \x03 and \x04 the double ones. Without
+    # the value characters, every line must then read \x00, \x00\x01\x02 or \x00\x03\x04.
     joined = joined.replace("\x00'", "\x00\x01").replace("'\n", "\x02\n")
-    shape = joined.encode().translate(None, _VALUE_BYTES).replace(b"\x00\x01\x02", b"\x00")
+    joined = joined.replace('\x00"', "\x00\x03").replace('"\n', "\x04\n")
+    shape = joined.encode().translate(None, _VALUE_BYTES)
+    shape = shape.replace(b"\x00\x01\x02", b"\x00").replace(b"\x00\x03\x04", b"\x00")
     return shape == b"\n\x00" * (joined.count("\n") - 1) + b"\n"
 
 

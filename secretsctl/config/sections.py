@@ -389,7 +389,7 @@ class SectionLoader(OwnershipReader):
         """
         field_name, _, value = piece.partition(": ")
         index = FAST_FIELDS.index(field_name)
-        plain = value[0] != "'"
+        plain = value[0] not in "'\""
         text = value if plain else value[1:-1]
         if plain and text in NULLS:
             return 1 << index, index, None

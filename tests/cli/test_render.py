@@ -593,7 +593,7 @@ templates:
 def test_a_plain_render_imports_nothing_heavy(setup: Setup) -> None:
     setup.config.write_text(
         "defaults:\n  sops_file: secrets.yaml\n  age_key_file: keys.txt\nsecrets:\n"
-        "  api_token: {uid: 0, mode: '0400'}\n  db_password: {gid: 0}\n"
+        "  api_token: {uid: 0, mode: '0400'}\n  db_password: {gid: 0, mode: \"0440\"}\n"
     )
 
     def body() -> None:

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from secretsctl.config.fastblock import fast_block
 
-# The reading fast_block had before it did without re: the reference.
+# The reading fast_block had before it did without re (and took double quotes): the reference.
 _FAST_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*"
-_FAST_VALUE = r"[A-Za-z0-9_][A-Za-z0-9_./-]*|'[A-Za-z0-9_./-]*'"
+_FAST_VALUE = r"[A-Za-z0-9_][A-Za-z0-9_./-]*|'[A-Za-z0-9_./-]*'|\"[A-Za-z0-9_./-]*\""
 _FAST_FIELD = rf"(?:owner|uid|group|gid|mode|key): (?:{_FAST_VALUE})"
 _FAST_ENTRY = re.compile(
     rf"^  ({_FAST_NAME}): \{{((?:{_FAST_FIELD})(?:, {_FAST_FIELD})*)?\}}$", re.MULTILINE
@@ -83,6 +83,8 @@ name = st.one_of(
 value = st.one_of(
     part,
     part.map(lambda v: f"'{v}'"),
+    part.map(lambda v: f'"{v}"'),
+    st.sampled_from(['""', '"', '"a', 'a"', "'a" + '"', '"a' + "'", '"a\\n"', '"a b"']),
     st.sampled_from(["''", "'", "'''", "a'", "'a", ".a", "-a", "/a", "a/b", "'.a'", "", "a b"]),
     st.text(any_char, max_size=8),
 )
@@ -108,6 +110,7 @@ entry = st.builds(
 valid_value = st.one_of(
     st.tuples(word_chars, words(st.sampled_from(WORD + "./-"))).map("".join),
     words(st.sampled_from(WORD + "./-")).map(lambda v: f"'{v}'"),
+    words(st.sampled_from(WORD + "./-")).map(lambda v: f'"{v}"'),
 )
 valid_part = st.tuples(word_chars, words(st.sampled_from(WORD + ".-"))).map("".join)
 valid_entry = st.builds(
@@ -116,7 +119,10 @@ valid_entry = st.builds(
     st.lists(st.tuples(field_name.filter(str.islower), valid_value), max_size=4),
 )
 near_miss_value = st.sampled_from(
-    ["", "''", "'", "'''", "a'", "'a", ".a", "-a", "/a", "'.a'", "a b", "a,b", "a:b", "é", "a}"]
+    [
+        *("", "''", "'", "'''", "a'", "'a", ".a", "-a", "/a", "'.a'", "a b", "a,b", "a:b", "é"),
+        *("a}", '"', '"a', 'a"', "'a" + '"', '"a' + "'", '"a\\"'),
+    ]
 )
 # A well-formed entry but for one name or one value, taken from the near misses.
 near_miss_entry = st.builds(
