@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pwd
 import random
 import statistics
@@ -32,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _support import throwaway_key, tool
+
 PLAN_SCRIPT = """
 import gc, sys
 gc.disable()
@@ -40,13 +41,6 @@ from secretsctl.render.plan import build_plan
 plan = build_plan(load_config(sys.argv[1]))
 assert len(plan.files) == int(sys.argv[2])
 """
-
-
-def tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    if not candidate.exists():
-        sys.exit(f"bench: {name} not found next to {sys.executable}; install the test group")
-    return str(candidate)
 
 
 def make_inputs(folder: Path, count: int, env: dict[str, str], recipient: str) -> tuple[Path, Path]:
@@ -96,8 +90,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15, help="process runs per measurement")
     args = parser.parse_args()
-    import pyrage
-
     from secretsctl.config.load import load_config
     from secretsctl.keys.sources import load_identities
     from secretsctl.render.plan import build_plan
@@ -106,14 +98,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        identity = pyrage.x25519.Identity.generate()
-        (folder / "keys.txt").write_text(f"{identity}\n")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
-               "SOPS_AGE_KEY_FILE": str(folder / "keys.txt")}  # fmt: skip
+        recipient, env = throwaway_key(folder)
         print(f"{'secrets':>8}  {'sops decrypt':>12}  {'config+plan':>11}  {'ratio':>5}  "
               f"{'load_config':>11}  {'build_plan':>10}  {'decrypt':>7}")  # fmt: skip
         for count in (1_000, 10_000):
-            sops_file, config = make_inputs(folder, count, env, str(identity.to_public()))
+            sops_file, config = make_inputs(folder, count, env, recipient)
             runs = args.runs if count <= 1_000 else max(3, args.runs // 3)
             sops_times, plan_times = [], []
             for _ in range(runs):

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _support import tool
+from _support import sops_file, throwaway_key, tool
 
 REPO = Path(__file__).resolve().parent.parent
 # secrets: (target cold, target warm or None)
@@ -43,19 +41,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def make_case(folder: Path, count: int, sops: str, env: dict[str, str], recipient: str) -> Path:
-    rng = random.Random(count)
-    plain = folder / f"plain_{count}.yaml"
-    plain.write_text(
-        "".join(
-            f"key_{i}: {''.join(rng.choices(string.ascii_letters + string.digits, k=40))}\n"
-            for i in range(count)
-        )
-    )
-    encrypted = folder / f"secrets_{count}.yaml"
-    out = subprocess.run([sops, "encrypt", "--age", recipient, str(plain)], env=env,
-                         capture_output=True, check=True)  # fmt: skip
-    encrypted.write_bytes(out.stdout)
-    plain.unlink()
+    encrypted = sops_file(folder, count, env, recipient, sops, f"secrets_{count}.yaml")
     modes = ("0400", "0440", "0600", "0640")
     lines = [
         "defaults:",
@@ -118,20 +104,15 @@ def main() -> None:
         env = {**os.environ, "SECRETSCTL_BENCH_NS": "1"}
         cmd = ["unshare", "-m", "--propagation", "private", sys.executable, *sys.argv]
         raise SystemExit(subprocess.run(cmd, env=env, check=False).returncode)
-    import pyrage
-
     sops, ours = tool("sops"), tool("secretsctl")
     roots: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        identity = pyrage.x25519.Identity.generate()
-        (folder / "keys.txt").write_text(f"{identity}\n")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
-               "SOPS_AGE_KEY_FILE": str(folder / "keys.txt")}  # fmt: skip
+        recipient, env = throwaway_key(folder)
         print(f"{'case':>22} {'sops ms':>9} {'ours ms':>9} {'ours/sops':>10} {'target':>7}")
         try:
             for count, (cold, warm) in TARGETS.items():
-                config = make_case(folder, count, sops, env, str(identity.to_public()))
+                config = make_case(folder, count, sops, env, recipient)
                 decrypt = [sops, "decrypt", str(folder / f"secrets_{count}.yaml")]
                 render = [ours, "render", "-m", str(config), "--delivery", "none"]
                 runs = args.runs or (21 if count < 10_000 else 7)
