@@ -103,7 +103,7 @@ def apply(
             from secretsctl.activate.dryrun import dry_apply
 
             return dry_apply(
-                plan, files, manifest, ctx, live, deliver, systemctl, check_units, may_mount
+                plan, files, wanted, manifest, ctx, live, deliver, systemctl, check_units, may_mount
             )
         mount = fsops.mount_secret_fs(
             ctx.mount_point,

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from secretsctl.render.model import PlannedFile
 
 
-
 class ItemState(Choice):
     """How an item of the new generation relates to the live one."""
 

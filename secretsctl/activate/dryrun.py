@@ -7,7 +7,6 @@ that delivery is chosen.
 from __future__ import annotations
 
 from secretsctl.activate import fsops, generations, links
-from secretsctl.activate.linking import wanted_links
 from secretsctl.activate.live import compare_with_live, existing_generations
 from secretsctl.activate.result import ApplyResult
 from secretsctl.activate.switch import change_log
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 def dry_apply(
     plan: RenderPlan,
     files: Sequence[PlannedFile],
+    wanted: Sequence[LinkSpec],
     manifest: Manifest,
     ctx: Context,
     live: generations.LiveLink,
@@ -35,7 +35,7 @@ def dry_apply(
     check_units: bool,
     may_mount: bool,
 ) -> ApplyResult:
-    """Say what ``apply`` would do with ``files`` (the plan's, in write order)."""
+    """Say what ``apply`` would do with ``files`` (the plan's, in write order) and ``wanted``."""
     warnings = list(plan.warnings)
     if live.kind == "other":
         what = "directory" if live.is_dir else "file"
@@ -58,7 +58,7 @@ def dry_apply(
         manifest,
         ctx,
         diff,
-        wanted_links(ctx, plan.files),
+        wanted,
         state.links,
         deliver=deliver,
         systemctl=systemctl,
