@@ -493,6 +493,21 @@ def create_file(
         os.close(fd)
 
 
+def replace_file(dir_fd: int, name: str, temporary: str, data: bytes, *, mode: int) -> None:
+    """Replace ``name`` under ``dir_fd`` atomically, with ``mode`` and this process's owner.
+
+    ``temporary`` is created with that mode, written, synced and renamed over ``name``; it is
+    removed if anything fails.
+    """
+    try:
+        create_file(dir_fd, temporary, data, uid=-1, gid=-1, mode=mode, chown=False)
+        os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary, dir_fd=dir_fd)
+        raise
+
+
 class TreeWriter:
     """Writes files under one new directory, creating nested directories on the way.
 

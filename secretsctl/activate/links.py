@@ -21,7 +21,7 @@ import stat
 from secretsctl.activate import fsops
 from secretsctl.activate.rooted import dirs_or_system, readable
 from secretsctl.errors import ActivationError
-from secretsctl.fsutil import suppress, write_fully
+from secretsctl.fsutil import suppress
 from secretsctl.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
@@ -278,14 +278,4 @@ def save_state(path: str, state: State, dirs: RootedDirs | None = None) -> None:
         os.chmod(".", 0o700, dir_fd=folder_fd)
         with suppress(FileNotFoundError):
             os.unlink(temporary, dir_fd=folder_fd)
-        fd = os.open(temporary, fsops.CREATE_FLAGS, 0o600, dir_fd=folder_fd)
-        try:
-            try:
-                write_fully(fd, data)
-            finally:
-                os.close(fd)
-            os.rename(temporary, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(temporary, dir_fd=folder_fd)
-            raise
+        fsops.replace_file(folder_fd, name, temporary, data, mode=0o600)

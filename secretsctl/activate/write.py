@@ -90,13 +90,8 @@ def write_age_keys(ctx: Context, mount_fd: int, data: Secret[bytes]) -> None:
 
     temporary = f".{NAME}.{os.urandom(6).hex()}.tmp"
     try:
-        fsops.create_file(
-            mount_fd, temporary, data.reveal(), uid=-1, gid=-1, mode=0o600, chown=False
-        )
-        os.rename(temporary, NAME, src_dir_fd=mount_fd, dst_dir_fd=mount_fd)
+        fsops.replace_file(mount_fd, NAME, temporary, data.reveal(), mode=0o600)
     except OSError as exc:
-        with suppress(OSError):
-            os.unlink(temporary, dir_fd=mount_fd)
         raise ActivationError(
             f"cannot create '{ctx.mount_point}/{NAME}': {exc.strerror}", hint=_space_hint(exc)
         ) from None
