@@ -16,7 +16,6 @@ import click
 from secretsctl.cli.app import App
 from secretsctl.cli.options import (
     SopsCommand,
-    format_named,
     ignore_mac_option,
     input_type_option,
     option_group,
@@ -24,7 +23,7 @@ from secretsctl.cli.options import (
     output_type_option,
     sops_options,
 )
-from secretsctl.cli.sops_run import SopsOptions
+from secretsctl.cli.sops_run import SopsOptions, format_named
 from secretsctl.errors import ExitCode, InputError, SecretsctlError, UsageError
 from secretsctl.record import Record
 

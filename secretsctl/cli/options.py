@@ -16,8 +16,6 @@ import click
 from secretsctl.cli.sops_run import SopsOptions, go_bool
 
 if TYPE_CHECKING:
-    from secretsctl.sops.stores import Format
-
     Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
@@ -67,13 +65,6 @@ def output_type_option(help: str) -> Decorator:
 def ignore_mac_option(help: str = "Skip the MAC check.") -> Decorator:
     """``--ignore-mac``, a flag."""
     return click.option("--ignore-mac", is_flag=True, help=help)
-
-
-def format_named(store_type: str | None) -> Format | None:
-    """Return the format a ``--input-type``/``--output-type`` value names; None without one."""
-    from secretsctl.sops.stores import Format
-
-    return Format(store_type) if store_type else None
 
 
 sops_config_option = click.option(

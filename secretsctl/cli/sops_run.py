@@ -39,8 +39,6 @@ class Io:
         in_place: bool,
         filename_override: str | None,
     ) -> None:
-        from secretsctl.sops.stores import Format
-
         self.from_stdin = file is None or file == "-"
         if self.from_stdin and in_place:
             raise UsageError("cannot use --in-place when reading from stdin")
@@ -59,11 +57,11 @@ class Io:
             )
         self.name = os.path.abspath(name) if name else None
         self.label = file if file and not self.from_stdin else "<stdin>"
-        self.input_format = Format(input_type) if input_type else Format.for_path(name or "")
+        self.input_format = format_for(input_type, name or "")
         self.output_format = (
-            Format(output_type)
-            if output_type
-            else (Format.for_path(name) if name else self.input_format)
+            format_for(output_type, name)
+            if name
+            else format_named(output_type) or self.input_format
         )
         self.output = output
         self.in_place = in_place
@@ -134,11 +132,18 @@ def decrypt(
     io.write(app, result.output.reveal(), plaintext=True, force=force)
 
 
+def format_named(store_type: str | None) -> Format | None:
+    """Return the format a ``--input-type``/``--output-type`` value names; None without one."""
+    from secretsctl.sops.stores import Format
+
+    return Format(store_type) if store_type else None
+
+
 def format_for(store_type: str | None, path: str) -> Format:
     """Return the format a ``--input-type``/``--output-type`` value names, else ``path``'s."""
     from secretsctl.sops.stores import Format
 
-    return Format(store_type) if store_type else Format.for_path(path)
+    return format_named(store_type) or Format.for_path(path)
 
 
 # --- key services ---------------------------------------------------------------------------
